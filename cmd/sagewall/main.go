@@ -1,0 +1,107 @@
+// Command sagewall is a real-time network intrusion detector: it encodes
+// NSL-KDD connection records, scores them with an XGBoost model and writes
+// one verdict per record.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// stdio carries the process streams so commands can be tested in-process.
+type stdio struct {
+	in       io.Reader
+	out      io.Writer
+	err      io.Writer
+	errIsTTY bool
+}
+
+// command is one subcommand: it parses its own flags from args.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, io stdio) error
+}
+
+// commands is the subcommand table; each subcommand lives in its own file.
+func commands() map[string]command {
+	return map[string]command{
+		"score": {"score records from a file or stdin and print one JSON verdict per line", runScore},
+		"eval":  {"evaluate the model on a labelled NSL-KDD file", runEval},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, errIsTTY: isTerminal(os.Stderr)})
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand and turns its error into an exit status.
+func run(ctx context.Context, args []string, io stdio) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(io.err, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(io.err, "sagewall: unknown command %q\n\n", args[0])
+		usage(io.err, cmds)
+		return 2
+	}
+	if err := cmd.run(ctx, args[1:], io); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(io.err, "sagewall %s: %v\n", args[0], err)
+		var usageErr usageError
+		if errors.As(err, &usageErr) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// usageError marks a bad invocation (exit status 2) rather than a failed run.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: sagewall <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	names := make([]string, 0, len(cmds))
+	for name := range cmds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'sagewall <command> -h' for a command's flags.")
+}
+
+// isTerminal reports whether f is a character device (a terminal), so
+// progress is shown only to a person watching.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	return st.Mode()&os.ModeCharDevice != 0
+}
