@@ -32,8 +32,6 @@ type command struct {
 // commands is the subcommand table; each subcommand lives in its own file.
 func commands() map[string]command {
 	return map[string]command{
-		"score": {"score records from a file or stdin and print one JSON verdict per line", runScore},
-		"eval":  {"evaluate the model on a labelled NSL-KDD file", runEval},
 	}
 }
 
