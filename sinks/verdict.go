@@ -1,0 +1,66 @@
+// Package sinks turns scored records into outputs: verdict messages on a Kafka
+// topic (JSON or OCSF), dead letters for records that could not be encoded,
+// and (in sns*.go) alerts. Every sink acknowledges a whole batch through a
+// done callback, so the stream can commit a source offset only once all of
+// its outputs are accepted.
+package sinks
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/scoring"
+)
+
+// Source locates a record in its source topic.
+type Source struct {
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
+// AppendKey appends the record's idempotency key, "topic/partition/offset".
+// Downstream consumers drop duplicates (after a crash or rebalance) by it.
+func (s Source) AppendKey(dst []byte) []byte {
+	dst = append(dst, s.Topic...)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, int64(s.Partition), 10)
+	dst = append(dst, '/')
+	return strconv.AppendInt(dst, s.Offset, 10)
+}
+
+// Key returns "topic/partition/offset".
+func (s Source) Key() string { return string(s.AppendKey(nil)) }
+
+// Verdict is the outcome for one source record. Sinks must not keep a
+// reference to a Verdict (or its slice) after calling done: the stream
+// reuses the memory for the next batch.
+type Verdict struct {
+	Source    Source
+	Time      time.Time // the source record's timestamp
+	Record    etl.Record
+	Result    scoring.Result
+	Threshold float64
+	Model     scoring.Info
+}
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// DeadLetter is a source record that could not be turned into a verdict,
+// with its original bytes and headers and the reason it was rejected.
+type DeadLetter struct {
+	Source  Source
+	Time    time.Time
+	Key     []byte
+	Value   []byte
+	Headers []Header
+	// Reason is a short machine-friendly cause ("encoding", "too_large")
+	// and Err the message naming the field and the value.
+	Reason string
+	Err    string
+}

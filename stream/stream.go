@@ -1,0 +1,36 @@
+// Package stream is the pipeline: it consumes raw records from Kafka, encodes
+// them with etl, micro-batches and scores them, hands the verdicts to sinks and
+// commits each source offset only once every output of its record has been
+// acknowledged (at-least-once).
+package stream
+
+import (
+	"context"
+
+	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
+)
+
+// Scorer scores len(out) rows laid out flat in rows
+// (len(rows) == len(out) * the feature width). scoring.Detector and the
+// SageMaker scorer satisfy it. Score is called from one goroutine at a time.
+type Scorer interface {
+	Score(ctx context.Context, rows []float32, out []scoring.Result) error
+}
+
+// Sink accepts the verdicts of one batch, in source order, and calls done
+// exactly once when it has durably accepted all of them (or with the error
+// that stopped it). Write must not block for long: it is called from the
+// pipeline's scoring goroutine, which is where ordering comes from. The
+// verdicts slice is valid only until done is called; a sink that keeps data
+// past Write must copy what it needs. A non-nil error stops the pipeline
+// (the uncommitted records are consumed again after a restart).
+type Sink interface {
+	Write(ctx context.Context, verdicts []sinks.Verdict, done func(error))
+}
+
+// DeadLetterSink accepts records that could not be encoded, with the same
+// acknowledgement contract as Sink.
+type DeadLetterSink interface {
+	WriteDeadLetters(ctx context.Context, letters []sinks.DeadLetter, done func(error))
+}
