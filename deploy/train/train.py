@@ -1,0 +1,312 @@
+"""Train sagewall's bundled XGBoost models on NSL-KDD KDDTrain+.
+
+Run through train.sh (it provides the pinned virtualenv), from anywhere:
+
+    deploy/train/train.sh
+
+It writes, relative to the repository root:
+
+  scoring/bundled/binary.json.gz     binary:logistic model, P(attack)   (XGBoost JSON, gzipped)
+  scoring/bundled/category.json.gz   5-class multi:softprob model      (XGBoost JSON, gzipped)
+  scoring/bundled/spec.json          feature layout (etl.Spec JSON)
+  scoring/bundled/manifest.json      name, version, data sha256, recipe, xgboost version, date
+  scoring/testdata/bundled/predictions.f32.gz
+                                     XGBoost's own predictions for every KDDTrain+ row (goldens)
+  deploy/train/random-split-metrics.json
+                                     the same recipe trained on a random 80 % and measured on the
+                                     held-out 20 % of KDDTrain+ (this overstates real accuracy)
+
+Same command, same files: fixed seeds, fixed thread count, pinned versions, gzip without a
+timestamp, and a date taken from git (or SOURCE_DATE_EPOCH), not from the clock.
+"""
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import numpy as np
+import xgboost as xgb
+
+NAME = "sagewall-nslkdd"
+# Bump when the recipe, the data or the feature layout changes.
+VERSION = "1.0.0"
+SEED = 42
+# XGBoost's histogram sums depend on how rows are split between threads, so a fixed
+# thread count keeps the trees identical on every machine.
+THREADS = 2
+ROUNDS = 50
+# The recipe of the original SageMaker training job.
+PARAMS = {
+    "max_depth": 5,
+    "eta": 0.2,
+    "gamma": 4,
+    "min_child_weight": 6,
+    "subsample": 0.8,
+    "seed": SEED,
+    "nthread": THREADS,
+    "tree_method": "hist",
+}
+
+FIELD_NAMES = [
+    "duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
+    "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
+    "root_shell", "su_attempted", "num_root", "num_file_creations", "num_shells",
+    "num_access_files", "num_outbound_cmds", "is_host_login", "is_guest_login", "count",
+    "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate", "srv_rerror_rate",
+    "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
+    "dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate", "dst_host_srv_diff_host_rate", "dst_host_serror_rate",
+    "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate",
+]
+CATEGORICAL = ["protocol_type", "service", "flag"]
+NUMERIC = [f for f in FIELD_NAMES if f not in CATEGORICAL]
+
+# Class order of etl.Classes(); the category model's output index is this index.
+CLASSES = ["normal", "dos", "probe", "r2l", "u2r"]
+# The attack names of KDDTrain+ and their category (the mapping of etl.ClassOfLabel, which also
+# knows the test-only attacks; scoring's tests check the two agree). An unknown label stops training.
+CLASS_OF_LABEL = {
+    "normal": "normal",
+    "back": "dos", "land": "dos", "neptune": "dos", "pod": "dos", "smurf": "dos", "teardrop": "dos",
+    "ipsweep": "probe", "nmap": "probe", "portsweep": "probe", "satan": "probe",
+    "ftp_write": "r2l", "guess_passwd": "r2l", "imap": "r2l", "multihop": "r2l", "phf": "r2l",
+    "spy": "r2l", "warezclient": "r2l", "warezmaster": "r2l",
+    "buffer_overflow": "u2r", "loadmodule": "u2r", "perl": "u2r", "rootkit": "u2r",
+}
+
+
+def read_records(path):
+    """Returns the decompressed bytes of the data file and its rows as lists of strings."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    rows = []
+    for n, line in enumerate(raw.decode("ascii").splitlines(), start=1):
+        fields = line.split(",")
+        if len(fields) != len(FIELD_NAMES) + 2:
+            sys.exit(f"{path}: line {n}: {len(fields)} fields, want {len(FIELD_NAMES) + 2}")
+        rows.append(fields)
+    return raw, rows
+
+
+def build_spec(rows):
+    """The feature layout pandas.get_dummies gives: numeric columns in file order, then one
+    column per sorted vocabulary value of each categorical column."""
+    spec = {"numeric": NUMERIC}
+    for name in CATEGORICAL:
+        i = FIELD_NAMES.index(name)
+        spec[name] = sorted({r[i] for r in rows})
+    return spec
+
+
+def build_matrix(rows, spec):
+    numeric_idx = [FIELD_NAMES.index(f) for f in NUMERIC]
+    x = np.zeros((len(rows), len(NUMERIC) + sum(len(spec[c]) for c in CATEGORICAL)), dtype=np.float32)
+    # Parse as float64 then round once to float32, as the Go encoder does.
+    x[:, : len(NUMERIC)] = np.array([[float(r[i]) for i in numeric_idx] for r in rows], dtype=np.float64)
+    offset = len(NUMERIC)
+    for name in CATEGORICAL:
+        i = FIELD_NAMES.index(name)
+        column = {v: offset + k for k, v in enumerate(spec[name])}
+        x[np.arange(len(rows)), [column[r[i]] for r in rows]] = 1.0
+        offset += len(spec[name])
+    return x
+
+
+def labels(rows, path):
+    label_idx = len(FIELD_NAMES)
+    classes = []
+    for n, r in enumerate(rows, start=1):
+        cls = CLASS_OF_LABEL.get(r[label_idx])
+        if cls is None:
+            sys.exit(f"{path}: line {n}: field \"label\": value {r[label_idx]!r}: unknown attack name")
+        classes.append(CLASSES.index(cls))
+    y_class = np.array(classes, dtype=np.int32)
+    return (y_class != 0).astype(np.float32), y_class
+
+
+def train(x, y, objective, num_class=None):
+    params = dict(PARAMS, objective=objective)
+    if num_class:
+        params["num_class"] = num_class
+    return xgb.train(params, xgb.DMatrix(x, label=y, nthread=THREADS), num_boost_round=ROUNDS)
+
+
+def predict(booster, x):
+    return booster.predict(xgb.DMatrix(x, nthread=THREADS)).astype(np.float32)
+
+
+def binary_metrics(y, p, threshold=0.5):
+    pred = p >= threshold
+    tp = int(np.sum(pred & (y == 1)))
+    fp = int(np.sum(pred & (y == 0)))
+    tn = int(np.sum(~pred & (y == 0)))
+    fn = int(np.sum(~pred & (y == 1)))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "accuracy": (tp + tn) / len(y),
+        "precision": precision,
+        "recall": recall,
+        "false_alarm_rate": fp / (fp + tn) if fp + tn else 0.0,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "roc_auc": roc_auc(y, p),
+        "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+    }
+
+
+def roc_auc(y, p):
+    """Mann-Whitney U with average ranks for ties."""
+    order = np.argsort(p, kind="mergesort")
+    sorted_p = p[order]
+    ranks = np.empty(len(p), dtype=np.float64)
+    i = 0
+    while i < len(p):
+        j = i
+        while j + 1 < len(p) and sorted_p[j + 1] == sorted_p[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    pos = int(np.sum(y == 1))
+    neg = len(y) - pos
+    if pos == 0 or neg == 0:
+        return None
+    return (np.sum(ranks[y == 1]) - pos * (pos + 1) / 2) / (pos * neg)
+
+
+def random_split_metrics(x, y_bin, y_class, data_sha):
+    rng = np.random.default_rng(SEED)
+    perm = rng.permutation(len(x))
+    cut = int(round(0.8 * len(x)))
+    train_idx, test_idx = np.sort(perm[:cut]), np.sort(perm[cut:])
+    binary = train(x[train_idx], y_bin[train_idx], "binary:logistic")
+    result = binary_metrics(y_bin[test_idx], predict(binary, x[test_idx]))
+    category = train(x[train_idx], y_class[train_idx], "multi:softprob", len(CLASSES))
+    pred_class = predict(category, x[test_idx]).argmax(axis=1)
+    truth = y_class[test_idx]
+    confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
+    np.add.at(confusion, (truth, pred_class), 1)
+    return {
+        "warning": "A random split of the training data overstates real-world accuracy: the held-out rows "
+        "come from the same captures as the training rows. The model is judged on the official NSL-KDD "
+        "test set, which is not in this repository and is never tuned for.",
+        "data": "KDDTrain+.txt",
+        "data_sha256": data_sha,
+        "split": {"seed": SEED, "train_rows": len(train_idx), "test_rows": len(test_idx)},
+        "threshold": 0.5,
+        "binary": result,
+        "category": {
+            "classes": CLASSES,
+            "accuracy": float(np.trace(confusion) / len(truth)),
+            "confusion": confusion.tolist(),
+            "per_class_recall": {
+                c: (float(confusion[k, k] / confusion[k].sum()) if confusion[k].sum() else None)
+                for k, c in enumerate(CLASSES)
+            },
+        },
+    }
+
+
+def training_date(root):
+    """A date that depends on the recipe, not on when the command ran."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        try:
+            epoch = subprocess.run(
+                ["git", "-C", root, "log", "-1", "--format=%ct", "--",
+                 "deploy/train/train.py", "deploy/train/requirements.txt"],
+                check=True, capture_output=True, text=True,
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            epoch = ""
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def write_gzip(path, data):
+    buf = io.BytesIO()
+    # mtime=0 and no file name keep the bytes identical between runs.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as f:
+        f.write(data)
+    write(path, buf.getvalue())
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    print(f"wrote {path} ({len(data):,} bytes)", file=sys.stderr)
+
+
+def write_json(path, obj):
+    write(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def model_json(booster):
+    return bytes(booster.save_raw(raw_format="json"))
+
+
+def main():
+    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.path.join(root, "etl", "nslkdd", "KDDTrain+.txt.gz"))
+    ap.add_argument("--out", default=os.path.join(root, "scoring", "bundled"))
+    ap.add_argument("--goldens", default=os.path.join(root, "scoring", "testdata", "bundled"))
+    ap.add_argument("--metrics", default=os.path.join(root, "deploy", "train", "random-split-metrics.json"))
+    args = ap.parse_args()
+
+    raw, rows = read_records(args.data)
+    data_sha = hashlib.sha256(raw).hexdigest()
+    spec = build_spec(rows)
+    x = build_matrix(rows, spec)
+    y_bin, y_class = labels(rows, args.data)
+    print(f"{len(rows):,} rows, {x.shape[1]} features, {int(y_bin.sum()):,} attacks", file=sys.stderr)
+
+    binary = train(x, y_bin, "binary:logistic")
+    category = train(x, y_class, "multi:softprob", len(CLASSES))
+
+    binary_bytes = model_json(binary)
+    category_bytes = model_json(category)
+    write_gzip(os.path.join(args.out, "binary.json.gz"), binary_bytes)
+    write_gzip(os.path.join(args.out, "category.json.gz"), category_bytes)
+    write_json(os.path.join(args.out, "spec.json"), spec)
+    write_json(os.path.join(args.out, "manifest.json"), {
+        "name": NAME,
+        "version": VERSION,
+        "date": training_date(root),
+        "xgboost_version": xgb.__version__,
+        "numpy_version": np.__version__,
+        "training_data": {"file": "KDDTrain+.txt", "rows": len(rows), "sha256": data_sha},
+        "recipe": {"rounds": ROUNDS, **PARAMS},
+        "models": {
+            "binary": {"file": "binary.json.gz", "objective": "binary:logistic",
+                       "sha256": hashlib.sha256(binary_bytes).hexdigest()},
+            "category": {"file": "category.json.gz", "objective": "multi:softprob",
+                         "num_class": len(CLASSES), "classes": CLASSES,
+                         "sha256": hashlib.sha256(category_bytes).hexdigest()},
+        },
+        "class_of_label": CLASS_OF_LABEL,
+        "features": x.shape[1],
+    })
+
+    # Goldens: one record per row, 6 little-endian float32 values: P(attack), then the five
+    # category probabilities in CLASSES order.
+    goldens = np.concatenate([predict(binary, x)[:, None], predict(category, x)], axis=1)
+    write_gzip(os.path.join(args.goldens, "predictions.f32.gz"), goldens.astype("<f4").tobytes())
+
+    metrics = random_split_metrics(x, y_bin, y_class, data_sha)
+    write_json(args.metrics, metrics)
+    b = metrics["binary"]
+    print(f"random 80/20 split of KDDTrain+ (overstates real accuracy): accuracy {b['accuracy']:.4%}, "
+          f"precision {b['precision']:.4%}, recall {b['recall']:.4%}, false alarms {b['false_alarm_rate']:.4%}, "
+          f"ROC-AUC {b['roc_auc']:.5f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
