@@ -1,0 +1,130 @@
+package scoring
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+)
+
+// maxModelBytes bounds how much a model file (or the model inside a
+// model.tar.gz) may decompress to, so a hostile archive cannot exhaust memory.
+const maxModelBytes = 1 << 30
+
+// LoadXGBoost reads an XGBoost model file: JSON, UBJSON, the legacy binary
+// format of XGBoost 1.x ("binf"), or a SageMaker model.tar.gz holding one of
+// those (the member named xgboost-model, or the archive's only file).
+func LoadXGBoost(path string) (*Forest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading XGBoost model: %w", err)
+	}
+	f, err := ParseXGBoost(data)
+	if err != nil {
+		return nil, fmt.Errorf("loading XGBoost model %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// ParseXGBoost decodes a model from its bytes, detecting the format as
+// LoadXGBoost does.
+func ParseXGBoost(data []byte) (*Forest, error) {
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		member, err := modelFromTarGz(data)
+		if err != nil {
+			return nil, fmt.Errorf("reading model.tar.gz: %w", err)
+		}
+		data = member
+	}
+	m, err := decodeModel(data)
+	if err != nil {
+		return nil, err
+	}
+	return newForest(m)
+}
+
+// decodeModel picks the reader from the first bytes: JSON and UBJSON both
+// open an object with '{', but UBJSON follows it with a length marker for the
+// first key where JSON has whitespace or a quote.
+func decodeModel(data []byte) (*rawModel, error) {
+	switch {
+	case len(data) == 0:
+		return nil, errors.New("decoding model: empty file")
+	case bytes.HasPrefix(data, []byte(legacyMagic)):
+		m, err := decodeLegacy(data[len(legacyMagic):])
+		if err != nil {
+			return nil, fmt.Errorf("decoding legacy binary model: %w", err)
+		}
+		return m, nil
+	case data[0] == '{' && len(data) > 1 && isUBJSONLengthMarker(data[1]):
+		doc, err := decodeUBJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("decoding UBJSON model: %w", err)
+		}
+		m, err := modelFromDocument(doc)
+		if err != nil {
+			return nil, fmt.Errorf("reading UBJSON model: %w", err)
+		}
+		return m, nil
+	case data[0] == '{' || data[0] == ' ' || data[0] == '\n' || data[0] == '\t' || data[0] == '\r':
+		doc, err := decodeJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("decoding JSON model: %w", err)
+		}
+		m, err := modelFromDocument(doc)
+		if err != nil {
+			return nil, fmt.Errorf("reading JSON model: %w", err)
+		}
+		return m, nil
+	default:
+		return nil, fmt.Errorf("decoding model: unrecognised format (first bytes % x): expected XGBoost JSON, UBJSON, legacy binary (\"binf\") or a model.tar.gz", data[:min(len(data), 8)])
+	}
+}
+
+// modelFromTarGz returns the model file inside a SageMaker model.tar.gz:
+// the member named xgboost-model, else the archive's only regular file.
+func modelFromTarGz(data []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("opening gzip: %w", err)
+	}
+	tr := tar.NewReader(zr)
+	var only []byte
+	var names []string
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading tar: %w", err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		names = append(names, hdr.Name)
+		if hdr.Size > maxModelBytes {
+			return nil, fmt.Errorf("member %q: %d bytes exceeds the %d-byte limit", hdr.Name, hdr.Size, maxModelBytes)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("reading member %q: %w", hdr.Name, err)
+		}
+		if path.Base(hdr.Name) == "xgboost-model" {
+			return body, nil
+		}
+		only = body
+	}
+	switch len(names) {
+	case 0:
+		return nil, errors.New("no model file in the archive")
+	case 1:
+		return only, nil
+	default:
+		return nil, fmt.Errorf("no member named xgboost-model among %d files %q", len(names), names)
+	}
+}
