@@ -1,0 +1,402 @@
+package etl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync/atomic"
+)
+
+// DefaultMaxLineBytes is the longest line Encode accepts unless
+// WithMaxLineBytes says otherwise; a JSON record with every field is about
+// 1 KiB.
+const DefaultMaxLineBytes = 4 << 10
+
+// Option configures an Encoder.
+type Option func(*Encoder)
+
+// WithMaxLineBytes sets the longest accepted line, in bytes (n > 0).
+func WithMaxLineBytes(n int) Option {
+	return func(e *Encoder) {
+		if n > 0 {
+			e.maxLineBytes = n
+		}
+	}
+}
+
+// Encoder turns lines into feature vectors laid out by a Spec. It keeps no
+// per-call state, so one Encoder may be shared by goroutines.
+type Encoder struct {
+	spec         Spec
+	specErr      error
+	width        int
+	maxLineBytes int
+	serviceIndex map[string]int // service → index in spec.Service
+	otherIndex   int            // index of "other" in spec.Service
+	jsonKeys     map[string]int // JSON key → field index; label and difficulty follow the 41 fields
+
+	unknownServices atomic.Uint64
+}
+
+// JSON keys beyond the 41 features.
+const (
+	keyLabel      = NumFields
+	keyDifficulty = NumFields + 1
+	numKeys       = NumFields + 2
+)
+
+// NewEncoder returns an Encoder for spec (nil means DefaultSpec). An invalid
+// spec (see Spec.Validate) makes every Encode fail with the reason.
+func NewEncoder(spec *Spec, opts ...Option) *Encoder {
+	if spec == nil {
+		spec = DefaultSpec()
+	}
+	e := &Encoder{
+		spec: Spec{
+			Numeric:      append([]string(nil), spec.Numeric...),
+			ProtocolType: append([]string(nil), spec.ProtocolType...),
+			Service:      append([]string(nil), spec.Service...),
+			Flag:         append([]string(nil), spec.Flag...),
+		},
+		maxLineBytes: DefaultMaxLineBytes,
+		serviceIndex: make(map[string]int, len(spec.Service)),
+		jsonKeys:     make(map[string]int, numKeys),
+		otherIndex:   -1,
+	}
+	e.specErr = e.spec.Validate()
+	if e.specErr != nil {
+		e.specErr = fmt.Errorf("encoding record: %w", e.specErr)
+	}
+	e.width = e.spec.Width()
+	for i, s := range e.spec.Service {
+		e.serviceIndex[s] = i
+		if s == unknownService {
+			e.otherIndex = i
+		}
+	}
+	for i, name := range fieldNameArray() {
+		e.jsonKeys[name] = i
+	}
+	e.jsonKeys["label"] = keyLabel
+	e.jsonKeys["difficulty"] = keyDifficulty
+	for _, opt := range opts {
+		opt(e)
+	}
+	return e
+}
+
+// Spec returns a copy of the encoder's spec.
+func (e *Encoder) Spec() *Spec {
+	return &Spec{
+		Numeric:      append([]string(nil), e.spec.Numeric...),
+		ProtocolType: append([]string(nil), e.spec.ProtocolType...),
+		Service:      append([]string(nil), e.spec.Service...),
+		Flag:         append([]string(nil), e.spec.Flag...),
+	}
+}
+
+// UnknownServices counts the records whose service was not in the
+// vocabulary and was encoded as "other".
+func (e *Encoder) UnknownServices() uint64 { return e.unknownServices.Load() }
+
+// Encode parses one line into rec and writes its Spec().Width() features into
+// dst[:Width]. The format is detected: a line starting with '{' is JSON; a
+// line of 41, 42 or 43 comma-separated fields is NSL-KDD CSV; a line of
+// Width numbers is an encoded vector. Surrounding whitespace (including a
+// trailing CR) is ignored. Errors are *FieldError; on error rec and dst hold
+// partial results.
+func (e *Encoder) Encode(line []byte, rec *Record, dst []float32) error {
+	if e.specErr != nil {
+		return e.specErr
+	}
+	if rec == nil {
+		return errors.New("encoding record: nil *Record")
+	}
+	if len(dst) < e.width {
+		return fmt.Errorf("encoding record: dst holds %d floats, the spec needs %d", len(dst), e.width)
+	}
+	if len(line) > e.maxLineBytes {
+		return newFieldError("", line, ErrLineTooLong,
+			fmt.Sprintf("line too long: %d bytes (limit %d)", len(line), e.maxLineBytes))
+	}
+	line = trimSpace(line)
+	if len(line) == 0 {
+		return &FieldError{Reason: ErrEmptyLine.Error(), Err: ErrEmptyLine}
+	}
+	dst = dst[:e.width]
+	if line[0] == '{' {
+		return e.encodeJSON(line, rec, dst)
+	}
+	n := bytes.Count(line, []byte{','}) + 1
+	switch {
+	case n >= NumFields && n <= NumFields+2:
+		return e.encodeCSV(line, rec, dst)
+	case n == e.width:
+		return e.encodeVector(line, rec, dst)
+	}
+	return newFieldError("", line, ErrFieldCount, fmt.Sprintf(
+		"wrong number of fields: %d (want %d, %d or %d, or %d for an encoded vector)",
+		n, NumFields, NumFields+1, NumFields+2, e.width))
+}
+
+// trimSpace drops ASCII whitespace at both ends.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// encodeCSV parses an NSL-KDD CSV line whose field count was checked.
+func (e *Encoder) encodeCSV(line []byte, rec *Record, dst []float32) error {
+	rec.Format = CSV
+	var hot [3]int // vocabulary index of protocol_type, service, flag
+	pos := 0
+	for field := range NumFields {
+		switch field {
+		case fieldProtocolType, fieldService, fieldFlag:
+			end := fieldEnd(line, pos)
+			i, err := e.setCategory(field, line[pos:end], rec)
+			if err != nil {
+				return err
+			}
+			hot[field-fieldProtocolType] = i
+			pos = end + 1
+		default:
+			v, end, nerr := scanNumber(line, pos)
+			if nerr != numberOK {
+				return numberFieldError(fieldNameArray()[field], line[pos:end], nerr)
+			}
+			rec.Numeric[numericIndex(field)] = v
+			pos = end + 1
+		}
+	}
+	rec.Label, rec.Difficulty = "", -1
+	if pos <= len(line) {
+		end := fieldEnd(line, pos)
+		rec.Label = internLabel(line[pos:end])
+		pos = end + 1
+	}
+	if pos <= len(line) {
+		d, err := parseDifficulty(line[pos:])
+		if err != nil {
+			return err
+		}
+		rec.Difficulty = d
+	}
+	e.fill(rec, hot, dst)
+	return nil
+}
+
+// fieldEnd returns the index of the comma ending the field at pos, or len(line).
+func fieldEnd(line []byte, pos int) int {
+	for i := pos; i < len(line); i++ {
+		if line[i] == ',' {
+			return i
+		}
+	}
+	return len(line)
+}
+
+// scanNumber parses the number starting at line[pos] and ending at the next
+// comma or the end of the line, returning the value and the end index. It
+// scans plain decimals in one pass; anything else goes through parseNumber.
+func scanNumber(line []byte, pos int) (float64, int, numberError) {
+	var mant uint64
+	dotAt := -1
+	i := pos
+	for ; i < len(line); i++ {
+		c := line[i]
+		if d := c - '0'; d < 10 {
+			mant = mant*10 + uint64(d)
+			continue
+		}
+		if c == '.' && dotAt < 0 {
+			dotAt = i
+			continue
+		}
+		break
+	}
+	digits := i - pos
+	fracDigits := 0
+	if dotAt >= 0 {
+		digits--
+		fracDigits = i - dotAt - 1
+	}
+	if (i == len(line) || line[i] == ',') && digits > 0 && digits <= 15 {
+		// Clinger's fast path: mant < 2^53 and 10^fracDigits are exact, so
+		// one division is correctly rounded.
+		return float64(mant) / math.Pow10(fracDigits), i, numberOK
+	}
+	end := fieldEnd(line, i)
+	v, err := parseNumber(line[pos:end])
+	return v, end, err
+}
+
+// numberFieldError describes why a numeric field was rejected.
+func numberFieldError(field string, value []byte, err numberError) error {
+	switch err {
+	case numberNegative:
+		return newFieldError(field, value, ErrNegative, "")
+	case numberNotFinite:
+		return newFieldError(field, value, ErrNotFinite, "")
+	}
+	return newFieldError(field, value, ErrNotNumber, "")
+}
+
+// parseDifficulty parses a non-negative integer difficulty level.
+func parseDifficulty(b []byte) (int, error) {
+	v, nerr := parseNumber(b)
+	if nerr != numberOK {
+		return 0, numberFieldError("difficulty", b, nerr)
+	}
+	if v != math.Trunc(v) || v > math.MaxInt32 {
+		return 0, newFieldError("difficulty", b, ErrNotInteger, "")
+	}
+	return int(v), nil
+}
+
+// setCategory stores a categorical value as the Spec's own string and
+// returns its vocabulary index.
+func (e *Encoder) setCategory(field int, value []byte, rec *Record) (int, error) {
+	switch field {
+	case fieldProtocolType:
+		i := indexOf(e.spec.ProtocolType, value)
+		if i < 0 {
+			return 0, newFieldError("protocol_type", value, ErrUnknownValue, "unknown protocol_type")
+		}
+		rec.ProtocolType = e.spec.ProtocolType[i]
+		return i, nil
+	case fieldService:
+		if len(value) == 0 {
+			return 0, newFieldError("service", value, ErrUnknownValue, "empty service")
+		}
+		i, ok := e.serviceIndex[string(value)]
+		rec.UnknownService = !ok
+		if !ok {
+			i = e.otherIndex
+			e.unknownServices.Add(1)
+		}
+		rec.Service = e.spec.Service[i]
+		return i, nil
+	default:
+		i := indexOf(e.spec.Flag, value)
+		if i < 0 {
+			return 0, newFieldError("flag", value, ErrUnknownValue, "unknown flag")
+		}
+		rec.Flag = e.spec.Flag[i]
+		return i, nil
+	}
+}
+
+// indexOf finds value in a short vocabulary without allocating.
+func indexOf(vocab []string, value []byte) int {
+	for i, s := range vocab {
+		if s == string(value) {
+			return i
+		}
+	}
+	return -1
+}
+
+// fill writes the numeric features and the one-hot blocks, given the
+// vocabulary index of protocol_type, service and flag, into dst (len == width).
+func (e *Encoder) fill(rec *Record, hot [3]int, dst []float32) {
+	for i, v := range rec.Numeric {
+		dst[i] = float32(v)
+	}
+	oneHot := dst[NumNumeric:]
+	clear(oneHot)
+	protocols, services := len(e.spec.ProtocolType), len(e.spec.Service)
+	oneHot[hot[0]] = 1
+	oneHot[protocols+hot[1]] = 1
+	oneHot[protocols+services+hot[2]] = 1
+}
+
+// encodeVector parses an already-encoded vector: non-negative finite
+// numerics, then one-hot blocks with exactly one 1 each (0/1 may also be
+// written false/true, as pandas writes boolean dummies).
+func (e *Encoder) encodeVector(line []byte, rec *Record, dst []float32) error {
+	rec.Format = Vector
+	rec.Label, rec.Difficulty, rec.UnknownService = "", -1, false
+	pos := 0
+	for col := range e.width {
+		end := fieldEnd(line, pos)
+		value := line[pos:end]
+		pos = end + 1
+		if col < NumNumeric {
+			v, _, nerr := scanNumber(value, 0)
+			if nerr != numberOK {
+				return numberFieldError(e.columnName(col), value, nerr)
+			}
+			rec.Numeric[col] = v
+			dst[col] = float32(v)
+			continue
+		}
+		bit, ok := parseBit(value)
+		if !ok {
+			return newFieldError(e.columnName(col), value, ErrNotOneHot, "not 0 or 1 in a one-hot column")
+		}
+		dst[col] = bit
+	}
+	blocks := []struct {
+		name  string
+		vocab []string
+		dst   *string
+	}{
+		{"protocol_type", e.spec.ProtocolType, &rec.ProtocolType},
+		{"service", e.spec.Service, &rec.Service},
+		{"flag", e.spec.Flag, &rec.Flag},
+	}
+	start := NumNumeric
+	for _, b := range blocks {
+		hot := -1
+		for i, v := range dst[start : start+len(b.vocab)] {
+			if v != 1 {
+				continue
+			}
+			if hot >= 0 {
+				return newFieldError(b.name, nil, ErrNotOneHot, fmt.Sprintf(
+					"%s block has more than one 1 (columns %s and %s)", b.name,
+					e.columnName(start+hot), e.columnName(start+i)))
+			}
+			hot = i
+		}
+		if hot < 0 {
+			return newFieldError(b.name, nil, ErrNotOneHot, fmt.Sprintf("%s block has no 1", b.name))
+		}
+		*b.dst = b.vocab[hot]
+		start += len(b.vocab)
+	}
+	return nil
+}
+
+// parseBit parses a one-hot cell: a number equal to 0 or 1, or a boolean.
+func parseBit(b []byte) (float32, bool) {
+	switch string(b) {
+	case "0", "0.0", "False", "false":
+		return 0, true
+	case "1", "1.0", "True", "true":
+		return 1, true
+	}
+	v, nerr := parseNumber(b)
+	if nerr != numberOK || (v != 0 && v != 1) {
+		return 0, false
+	}
+	return float32(v), true
+}
+
+// columnName names vector column i (only on error paths: it allocates).
+func (e *Encoder) columnName(i int) string {
+	if i < e.width {
+		return e.spec.ColumnNames()[i]
+	}
+	return "column " + strconv.Itoa(i)
+}
