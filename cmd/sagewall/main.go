@@ -32,6 +32,7 @@ type command struct {
 // commands is the subcommand table; each subcommand lives in its own file.
 func commands() map[string]command {
 	return map[string]command{
+		"deploy": {"SageMaker training and endpoints: train, endpoint, status, delete", runDeploy},
 	}
 }
 
