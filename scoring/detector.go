@@ -1,0 +1,313 @@
+package scoring
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sagewall/sagewall/etl"
+)
+
+// Info identifies the model behind a Detector's verdicts.
+type Info struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"` // of the model bytes as stored; see Detector.Info
+}
+
+// Result is the verdict on one row.
+type Result struct {
+	Score  float32 // P(attack), from the binary model
+	Attack bool    // Score >= threshold
+	// Category is the category model's most likely class for a flagged row,
+	// Normal for a row that is not flagged.
+	Category etl.Class
+	// CategoryProb is the probability of Category: the category model's for a
+	// flagged row, 1 - Score for a row that is not flagged, and 0 for a flagged
+	// row of a detector without a category model (it cannot tell the class).
+	CategoryProb float32
+}
+
+// Option configures a Detector.
+type Option func(*options)
+
+type options struct {
+	threshold float64
+}
+
+// DefaultThreshold is the score from which a row counts as an attack.
+const DefaultThreshold = 0.5
+
+// WithThreshold sets the score from which a row counts as an attack (0 to 1).
+func WithThreshold(threshold float64) Option {
+	return func(o *options) { o.threshold = threshold }
+}
+
+// Detector pairs the binary model, the category model and the feature spec.
+// It is immutable, so one Detector may score from many goroutines.
+type Detector struct {
+	spec      *etl.Spec
+	width     int
+	binary    *Forest
+	category  *Forest // nil for a detector loaded from a single model file
+	info      Info
+	threshold float64
+}
+
+// numCategories is the width of the category model: one probability per etl.Class.
+const numCategories = 5
+
+// Layout of a model directory (and of the bundled model).
+const (
+	binaryModel   = "binary"   // binary.json.gz, binary.json, ...: see modelNames
+	categoryModel = "category" // the 5-class model
+	specName      = "spec.json"
+	manifestName  = "manifest.json"
+)
+
+// modelNames lists the file names a model may have in a directory, in the
+// order they are looked for: XGBoost JSON or UBJSON, optionally gzipped.
+func modelNames(model string) []string {
+	return []string{model + ".json.gz", model + ".json", model + ".ubj.gz", model + ".ubj"}
+}
+
+// manifest is the part of manifest.json a Detector reads.
+type manifest struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// LoadDetector loads a model directory (binary model, optional category
+// model, optional spec.json and manifest.json, named as in scoring/bundled)
+// or a single XGBoost model file or SageMaker model.tar.gz. A single file
+// gives a binary-only detector with etl.DefaultSpec(): its flagged rows have
+// Category Normal and CategoryProb 0.
+func LoadDetector(path string, opts ...Option) (*Detector, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading detector: %w", err)
+	}
+	if st.IsDir() {
+		d, err := loadDirectory(os.DirFS(path), filepath.Base(path), opts)
+		if err != nil {
+			return nil, fmt.Errorf("loading detector from %s: %w", path, err)
+		}
+		return d, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading detector: %w", err)
+	}
+	binary, err := parseModel(filepath.Base(path), data)
+	if err != nil {
+		return nil, fmt.Errorf("loading detector from %s: %w", path, err)
+	}
+	sum := sha256.Sum256(data)
+	info := Info{Name: filepath.Base(path), SHA256: hex.EncodeToString(sum[:])}
+	d, err := newDetector(etl.DefaultSpec(), binary, nil, info, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loading detector from %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// loadDirectory reads a model directory. Info.SHA256 covers the files as
+// stored, binary model then category model then spec, so
+// `cat binary.json.gz category.json.gz spec.json | sha256sum` reproduces it.
+func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, error) {
+	hash := sha256.New()
+	binaryName, binaryData, err := readFirst(dir, modelNames(binaryModel))
+	if err != nil {
+		return nil, err
+	}
+	if binaryData == nil {
+		return nil, fmt.Errorf("finding the binary model: none of %s", strings.Join(modelNames(binaryModel), ", "))
+	}
+	hash.Write(binaryData)
+	binary, err := parseModel(binaryName, binaryData)
+	if err != nil {
+		return nil, err
+	}
+
+	var category *Forest
+	categoryName, categoryData, err := readFirst(dir, modelNames(categoryModel))
+	if err != nil {
+		return nil, err
+	}
+	if categoryData != nil {
+		hash.Write(categoryData)
+		if category, err = parseModel(categoryName, categoryData); err != nil {
+			return nil, err
+		}
+	}
+
+	spec := etl.DefaultSpec()
+	if specData, err := readOptional(dir, specName); err != nil {
+		return nil, err
+	} else if specData != nil {
+		hash.Write(specData)
+		if spec, err = etl.ReadSpec(bytes.NewReader(specData)); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", specName, err)
+		}
+	}
+
+	info := Info{Name: defaultName, SHA256: hex.EncodeToString(hash.Sum(nil))}
+	if manifestData, err := readOptional(dir, manifestName); err != nil {
+		return nil, err
+	} else if manifestData != nil {
+		var m manifest
+		if err := json.Unmarshal(manifestData, &m); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", manifestName, err)
+		}
+		if m.Name != "" {
+			info.Name = m.Name
+		}
+		info.Version = m.Version
+	}
+	return newDetector(spec, binary, category, info, opts)
+}
+
+// readFirst returns the first of names present in dir; nil data when none is.
+func readFirst(dir fs.FS, names []string) (string, []byte, error) {
+	for _, name := range names {
+		data, err := readOptional(dir, name)
+		if err != nil || data != nil {
+			return name, data, err
+		}
+	}
+	return "", nil, nil
+}
+
+// readOptional returns nil data when the file does not exist.
+func readOptional(dir fs.FS, name string) ([]byte, error) {
+	data, err := fs.ReadFile(dir, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// parseModel decodes an XGBoost model file, first decompressing a gzipped
+// JSON or UBJSON file (ParseXGBoost takes any other gzip for a model.tar.gz).
+func parseModel(name string, data []byte) (*Forest, error) {
+	if strings.HasSuffix(name, ".json.gz") || strings.HasSuffix(name, ".ubj.gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("decompressing %s: %w", name, err)
+		}
+		if data, err = io.ReadAll(io.LimitReader(zr, maxModelBytes+1)); err != nil {
+			return nil, fmt.Errorf("decompressing %s: %w", name, err)
+		}
+		if len(data) > maxModelBytes {
+			return nil, fmt.Errorf("decompressing %s: more than %d bytes", name, maxModelBytes)
+		}
+	}
+	f, err := ParseXGBoost(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// newDetector checks that the parts fit together.
+func newDetector(spec *etl.Spec, binary, category *Forest, info Info, opts []Option) (*Detector, error) {
+	o := options{threshold: DefaultThreshold}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if math.IsNaN(o.threshold) || o.threshold < 0 || o.threshold > 1 {
+		return nil, fmt.Errorf("threshold %v: must be between 0 and 1", o.threshold)
+	}
+	width := spec.Width()
+	if binary.NumClass() != 1 {
+		return nil, fmt.Errorf("binary model: %d classes (objective %s), want a binary:logistic model", binary.NumClass(), binary.Objective())
+	}
+	if binary.NumFeature() != width {
+		return nil, fmt.Errorf("binary model: %d features, but the feature spec is %d wide", binary.NumFeature(), width)
+	}
+	if category != nil {
+		if category.NumClass() != numCategories {
+			return nil, fmt.Errorf("category model: %d classes, want %d (%v)", category.NumClass(), numCategories, etl.Classes())
+		}
+		if category.NumFeature() != width {
+			return nil, fmt.Errorf("category model: %d features, but the feature spec is %d wide", category.NumFeature(), width)
+		}
+	}
+	return &Detector{spec: spec, width: width, binary: binary, category: category, info: info, threshold: o.threshold}, nil
+}
+
+// Spec returns the feature layout the models were trained on (a copy the caller may keep).
+func (d *Detector) Spec() *etl.Spec {
+	s := *d.spec
+	s.Numeric = append([]string(nil), d.spec.Numeric...)
+	s.ProtocolType = append([]string(nil), d.spec.ProtocolType...)
+	s.Service = append([]string(nil), d.spec.Service...)
+	s.Flag = append([]string(nil), d.spec.Flag...)
+	return &s
+}
+
+// Info identifies the model. SHA256 is the hash of the model file for a
+// detector loaded from one file, and of the binary model, category model and
+// spec files as stored, in that order, for a model directory or the bundled model.
+func (d *Detector) Info() Info { return d.info }
+
+// Threshold is the score from which a row counts as an attack.
+func (d *Detector) Threshold() float64 { return d.threshold }
+
+// HasCategory reports whether the detector has a category model (a
+// detector loaded from a single model file has none).
+func (d *Detector) HasCategory() bool { return d.category != nil }
+
+// ctxCheckRows is how many rows Score scores between looks at its context.
+const ctxCheckRows = 1024
+
+// Score scores len(out) rows laid out flat in rows (len(rows) ==
+// len(out)*Spec().Width()). Every row goes through the binary model; only the
+// rows it flags go through the category model, so normal traffic costs one
+// forest, not two.
+func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) error {
+	if len(rows) != len(out)*d.width {
+		return fmt.Errorf("scoring: %d values are not %d rows of %d features", len(rows), len(out), d.width)
+	}
+	var probs [8]float32 // room for the category model's classes, on the stack
+	for i := range out {
+		if i%ctxCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("scoring: %w", err)
+			}
+		}
+		row := rows[i*d.width : (i+1)*d.width]
+		d.binary.Predict(row, probs[:1])
+		r := Result{Score: probs[0], Category: etl.Normal}
+		r.Attack = float64(r.Score) >= d.threshold
+		switch {
+		case !r.Attack:
+			r.CategoryProb = 1 - r.Score
+		case d.category != nil:
+			d.category.Predict(row, probs[:numCategories])
+			best := 0
+			for k := 1; k < numCategories; k++ {
+				if probs[k] > probs[best] {
+					best = k
+				}
+			}
+			r.Category, r.CategoryProb = etl.Class(best), probs[best]
+		}
+		out[i] = r
+	}
+	return nil
+}
