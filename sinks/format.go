@@ -1,0 +1,234 @@
+package sinks
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Format appends one verdict as a complete JSON document to dst. The
+// implementations are append-style (no reflection, no per-field
+// allocation) because they run once per record in the hot path.
+type Format interface {
+	Append(dst []byte, v *Verdict) []byte
+}
+
+// ParseFormat returns the Format named by the output.format setting.
+func ParseFormat(name string) (Format, error) {
+	switch name {
+	case "", "json":
+		return JSONFormat{}, nil
+	case "ocsf":
+		return OCSFFormat{}, nil
+	default:
+		return nil, fmt.Errorf("unknown output format %q (want json or ocsf)", name)
+	}
+}
+
+// JSONFormat is sagewall's own verdict document:
+//
+//	{"id":"raw/0/17","time":"…","source":{"topic":"raw","partition":0,"offset":17},
+//	 "score":0.98,"attack":true,"category":"dos","category_probability":0.97,
+//	 "threshold":0.5,"model":{"name":…,"version":…,"sha256":…},"label":"neptune",
+//	 "record":{"duration":0,"protocol_type":"tcp",…}}
+type JSONFormat struct{}
+
+// Append implements Format.
+func (JSONFormat) Append(dst []byte, v *Verdict) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = appendEscaped(dst, string(v.Source.AppendKey(make([]byte, 0, 64))))
+	dst = append(dst, `","time":"`...)
+	dst = v.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","source":`...)
+	dst = appendSource(dst, v.Source)
+	dst = append(dst, `,"score":`...)
+	dst = appendFloat(dst, float64(v.Result.Score), 32)
+	dst = append(dst, `,"attack":`...)
+	dst = strconv.AppendBool(dst, v.Result.Attack)
+	dst = append(dst, `,"category":"`...)
+	dst = appendEscaped(dst, v.Result.Category.String())
+	dst = append(dst, `","category_probability":`...)
+	dst = appendFloat(dst, float64(v.Result.CategoryProb), 32)
+	dst = append(dst, `,"threshold":`...)
+	dst = appendFloat(dst, v.Threshold, 64)
+	dst = append(dst, `,"model":{"name":"`...)
+	dst = appendEscaped(dst, v.Model.Name)
+	dst = append(dst, `","version":"`...)
+	dst = appendEscaped(dst, v.Model.Version)
+	dst = append(dst, `","sha256":"`...)
+	dst = appendEscaped(dst, v.Model.SHA256)
+	dst = append(dst, `"}`...)
+	if v.Record.Label != "" {
+		dst = append(dst, `,"label":"`...)
+		dst = appendEscaped(dst, v.Record.Label)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `,"record":{`...)
+	dst = v.Record.AppendJSONFields(dst)
+	return append(dst, "}}"...)
+}
+
+// OCSFVersion is the OCSF schema version the ocsf format follows.
+const OCSFVersion = "1.3.0"
+
+// OCSFFormat is an OCSF Detection Finding (class_uid 2004, activity Create).
+// Every record gets one, benign ones with severity Informational, so the
+// output topic keeps one document per source record.
+type OCSFFormat struct{}
+
+// Append implements Format.
+func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
+	severityID, severity := ocsfSeverity(v)
+	confidence := float64(v.Result.Score)
+	if !v.Result.Attack {
+		confidence = 1 - confidence
+	}
+	confidenceID, confidenceName := ocsfConfidence(confidence)
+	key := v.Source.AppendKey(make([]byte, 0, 64))
+
+	dst = append(dst, `{"class_uid":2004,"class_name":"Detection Finding","category_uid":2,"category_name":"Findings",`...)
+	dst = append(dst, `"activity_id":1,"activity_name":"Create","type_uid":200401,"type_name":"Detection Finding: Create",`...)
+	dst = append(dst, `"status_id":1,"status":"New","severity_id":`...)
+	dst = strconv.AppendInt(dst, int64(severityID), 10)
+	dst = append(dst, `,"severity":"`...)
+	dst = append(dst, severity...)
+	dst = append(dst, `","time":`...)
+	dst = strconv.AppendInt(dst, v.Time.UnixMilli(), 10)
+	dst = append(dst, `,"confidence_id":`...)
+	dst = strconv.AppendInt(dst, int64(confidenceID), 10)
+	dst = append(dst, `,"confidence":"`...)
+	dst = append(dst, confidenceName...)
+	dst = append(dst, `","confidence_score":`...)
+	dst = strconv.AppendInt(dst, int64(math.Round(clamp01(confidence)*100)), 10)
+	dst = append(dst, `,"metadata":{"version":"`+OCSFVersion+`","product":{"name":"sagewall","vendor_name":"sagewall"},"uid":"`...)
+	dst = appendEscaped(dst, string(key))
+	dst = append(dst, `"},"finding_info":{"uid":"`...)
+	dst = appendEscaped(dst, string(key))
+	dst = append(dst, `","title":"`...)
+	if v.Result.Attack {
+		dst = append(dst, "Network intrusion: "...)
+		dst = appendEscaped(dst, v.Result.Category.String())
+	} else {
+		dst = append(dst, "Normal connection"...)
+	}
+	dst = append(dst, `","types":["`...)
+	dst = appendEscaped(dst, v.Result.Category.String())
+	dst = append(dst, `"],"analytic":{"name":"`...)
+	dst = appendEscaped(dst, v.Model.Name)
+	dst = append(dst, `","type_id":4,"type":"Learning (ML/DL)","uid":"`...)
+	dst = appendEscaped(dst, v.Model.SHA256)
+	dst = append(dst, `","version":"`...)
+	dst = appendEscaped(dst, v.Model.Version)
+	dst = append(dst, `"}},"evidences":[{"data":{`...)
+	dst = v.Record.AppendJSONFields(dst)
+	dst = append(dst, `}}],"unmapped":{"source":`...)
+	dst = appendSource(dst, v.Source)
+	dst = append(dst, `,"score":`...)
+	dst = appendFloat(dst, float64(v.Result.Score), 32)
+	dst = append(dst, `,"threshold":`...)
+	dst = appendFloat(dst, v.Threshold, 64)
+	dst = append(dst, `,"category_probability":`...)
+	dst = appendFloat(dst, float64(v.Result.CategoryProb), 32)
+	if v.Record.Label != "" {
+		dst = append(dst, `,"label":"`...)
+		dst = appendEscaped(dst, v.Record.Label)
+		dst = append(dst, '"')
+	}
+	return append(dst, "}}"...)
+}
+
+// ocsfSeverity maps the attack score to OCSF severity_id: benign records
+// are Informational, attacks rise with the model's certainty.
+func ocsfSeverity(v *Verdict) (int, string) {
+	switch s := v.Result.Score; {
+	case !v.Result.Attack:
+		return 1, "Informational"
+	case s >= 0.99:
+		return 5, "Critical"
+	case s >= 0.90:
+		return 4, "High"
+	case s >= 0.75:
+		return 3, "Medium"
+	default:
+		return 2, "Low"
+	}
+}
+
+// ocsfConfidence maps the probability of the predicted outcome to
+// OCSF confidence_id.
+func ocsfConfidence(p float64) (int, string) {
+	switch {
+	case p >= 0.85:
+		return 3, "High"
+	case p >= 0.60:
+		return 2, "Medium"
+	default:
+		return 1, "Low"
+	}
+}
+
+func clamp01(f float64) float64 {
+	if math.IsNaN(f) {
+		return 0
+	}
+	return math.Min(1, math.Max(0, f))
+}
+
+func appendSource(dst []byte, s Source) []byte {
+	dst = append(dst, `{"topic":"`...)
+	dst = appendEscaped(dst, s.Topic)
+	dst = append(dst, `","partition":`...)
+	dst = strconv.AppendInt(dst, int64(s.Partition), 10)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendInt(dst, s.Offset, 10)
+	return append(dst, '}')
+}
+
+// appendFloat writes f as a JSON number; NaN and infinities, which JSON
+// cannot represent, become null.
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped writes s as the inside of a JSON string.
+func appendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}

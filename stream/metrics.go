@@ -1,0 +1,139 @@
+package stream
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the pipeline's Prometheus collectors. They are registered on
+// the registry the caller passes (never the global default one); a nil
+// *Metrics records nothing.
+type Metrics struct {
+	consumed        prometheus.Counter
+	encoded         prometheus.Counter
+	rejected        *prometheus.CounterVec
+	verdicts        *prometheus.CounterVec
+	batchRecords    prometheus.Histogram
+	scoring         prometheus.Histogram
+	endToEnd        prometheus.Histogram
+	commits         *prometheus.CounterVec
+	rewinds         prometheus.Counter
+	lag             *prometheus.GaugeVec
+	unknownServices prometheus.Counter
+}
+
+// NewMetrics creates the pipeline metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	latencyBuckets := prometheus.ExponentialBuckets(0.0001, 2, 18) // 100 µs … 13 s
+	m := &Metrics{
+		consumed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_records_consumed_total", Help: "Records fetched from the raw topic.",
+		}),
+		encoded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_records_encoded_total", Help: "Records encoded into feature vectors.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sagewall_records_rejected_total", Help: "Records sent to the dead-letter topic, by reason and field.",
+		}, []string{"reason", "field"}),
+		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sagewall_verdicts_total", Help: "Verdicts acknowledged by every sink, by outcome (attack, normal).",
+		}, []string{"outcome"}),
+		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sagewall_batch_records", Help: "Records per micro-batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+		scoring: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sagewall_scoring_duration_seconds", Help: "Time to score one micro-batch.", Buckets: latencyBuckets,
+		}),
+		endToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sagewall_end_to_end_latency_seconds", Help: "From the source record's Kafka timestamp to its verdict being acknowledged.",
+			Buckets: latencyBuckets,
+		}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sagewall_commits_total", Help: "Offset commit requests, by result (ok, error).",
+		}, []string{"result"}),
+		rewinds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_partition_rewinds_total", Help: "Times a partition's offsets went backwards (records re-delivered after a rebalance).",
+		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sagewall_consumer_lag", Help: "Records between the group's committed offset and the end of each partition.",
+		}, []string{"topic", "partition"}),
+		unknownServices: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_unknown_services_total", Help: "Records whose service was not in the model's vocabulary (encoded as other).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
+		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) addConsumed(n int) {
+	if m != nil {
+		m.consumed.Add(float64(n))
+	}
+}
+
+func (m *Metrics) addEncoded(n int) {
+	if m != nil {
+		m.encoded.Add(float64(n))
+	}
+}
+
+func (m *Metrics) addRejected(reason, field string) {
+	if m != nil {
+		m.rejected.WithLabelValues(reason, field).Inc()
+	}
+}
+
+func (m *Metrics) addVerdicts(attacks, normals int) {
+	if m != nil {
+		m.verdicts.WithLabelValues("attack").Add(float64(attacks))
+		m.verdicts.WithLabelValues("normal").Add(float64(normals))
+	}
+}
+
+func (m *Metrics) observeBatch(records int, scoringSeconds float64) {
+	if m != nil {
+		m.batchRecords.Observe(float64(records))
+		m.scoring.Observe(scoringSeconds)
+	}
+}
+
+func (m *Metrics) observeEndToEnd(seconds float64) {
+	if m != nil {
+		m.endToEnd.Observe(seconds)
+	}
+}
+
+func (m *Metrics) addCommit(err error) {
+	if m != nil {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.commits.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) addRewind() {
+	if m != nil {
+		m.rewinds.Inc()
+	}
+}
+
+func (m *Metrics) addUnknownServices(n uint64) {
+	if m != nil && n > 0 {
+		m.unknownServices.Add(float64(n))
+	}
+}
+
+func (m *Metrics) setLag(topic string, partition int, lag int64) {
+	if m != nil {
+		m.lag.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(lag))
+	}
+}

@@ -1,0 +1,539 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
+)
+
+// Consumer is the source side of the pipeline; a kafka-go *kafka.Reader in
+// consumer-group mode satisfies it. The pipeline uses FetchMessage and
+// CommitMessages (never ReadMessage, which would commit before the outputs
+// exist).
+type Consumer interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Pipeline consumes, encodes, micro-batches, scores, writes and commits.
+type Pipeline struct {
+	consumer    Consumer
+	scorer      Scorer
+	sinks       []Sink
+	deadLetters DeadLetterSink
+	cfg         config
+	width       int
+	trackers    *offsetTrackers
+	stats       counters
+}
+
+type config struct {
+	spec            *etl.Spec
+	encoderOptions  []etl.Option
+	model           scoring.Info
+	threshold       float64
+	batchRecords    int
+	batchBytes      int
+	batchWait       time.Duration
+	maxInFlight     int
+	fetchBuffer     int
+	commitInterval  time.Duration
+	shutdownTimeout time.Duration
+	metrics         *Metrics
+	logger          *slog.Logger
+	sinkList        []Sink
+	deadLetters     DeadLetterSink
+}
+
+// Option configures a Pipeline.
+type Option func(*config)
+
+// WithSpec sets the feature layout the records are encoded with; it must
+// be the scorer's (default etl.DefaultSpec()).
+func WithSpec(spec *etl.Spec) Option { return func(c *config) { c.spec = spec } }
+
+// WithEncoderOptions passes options to the etl encoder.
+func WithEncoderOptions(opts ...etl.Option) Option {
+	return func(c *config) { c.encoderOptions = append(c.encoderOptions, opts...) }
+}
+
+// WithModel sets the model identity and threshold copied into every verdict.
+func WithModel(info scoring.Info, threshold float64) Option {
+	return func(c *config) { c.model, c.threshold = info, threshold }
+}
+
+// WithBatch sets when a micro-batch is closed: at records records, at bytes
+// bytes of input, or wait after its first record, whichever comes first
+// (default 512, 1 MiB, 5 ms).
+func WithBatch(records, bytes int, wait time.Duration) Option {
+	return func(c *config) { c.batchRecords, c.batchBytes, c.batchWait = records, bytes, wait }
+}
+
+// WithMaxInFlight bounds the micro-batches being scored or written at once
+// (default 8). With the fetch buffer it bounds memory: when every batch is in
+// flight, fetching stops until one is acknowledged.
+func WithMaxInFlight(n int) Option { return func(c *config) { c.maxInFlight = n } }
+
+// WithCommitInterval sets the minimum time between offset commits
+// (default 100 ms).
+func WithCommitInterval(d time.Duration) Option { return func(c *config) { c.commitInterval = d } }
+
+// WithShutdownTimeout bounds how long Run waits, after its context ends,
+// for in-flight batches to be acknowledged and committed (default 10 s).
+func WithShutdownTimeout(d time.Duration) Option { return func(c *config) { c.shutdownTimeout = d } }
+
+// WithSinks adds verdict sinks; each batch goes to all of them.
+func WithSinks(s ...Sink) Option { return func(c *config) { c.sinkList = append(c.sinkList, s...) } }
+
+// WithDeadLetters sets where records that fail to encode go.
+func WithDeadLetters(d DeadLetterSink) Option { return func(c *config) { c.deadLetters = d } }
+
+// WithMetrics records Prometheus metrics.
+func WithMetrics(m *Metrics) Option { return func(c *config) { c.metrics = m } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// New returns a pipeline reading from consumer and scoring with scorer.
+// At least one sink and a dead-letter sink are required.
+func New(consumer Consumer, scorer Scorer, opts ...Option) (*Pipeline, error) {
+	cfg := config{
+		spec:            etl.DefaultSpec(),
+		threshold:       0.5,
+		batchRecords:    512,
+		batchBytes:      1 << 20,
+		batchWait:       5 * time.Millisecond,
+		maxInFlight:     8,
+		commitInterval:  100 * time.Millisecond,
+		shutdownTimeout: 10 * time.Second,
+		logger:          slog.Default(),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case consumer == nil:
+		return nil, errors.New("creating pipeline: no consumer")
+	case scorer == nil:
+		return nil, errors.New("creating pipeline: no scorer")
+	case len(cfg.sinkList) == 0:
+		return nil, errors.New("creating pipeline: no verdict sink")
+	case cfg.deadLetters == nil:
+		return nil, errors.New("creating pipeline: no dead-letter sink")
+	case cfg.batchRecords < 1:
+		return nil, fmt.Errorf("creating pipeline: batch records %d, want >= 1", cfg.batchRecords)
+	case cfg.batchBytes < 1:
+		return nil, fmt.Errorf("creating pipeline: batch bytes %d, want >= 1", cfg.batchBytes)
+	case cfg.batchWait <= 0:
+		return nil, fmt.Errorf("creating pipeline: batch wait %s, want > 0", cfg.batchWait)
+	case cfg.maxInFlight < 1:
+		return nil, fmt.Errorf("creating pipeline: max in-flight batches %d, want >= 1", cfg.maxInFlight)
+	}
+	if cfg.fetchBuffer == 0 {
+		cfg.fetchBuffer = cfg.batchRecords
+	}
+	return &Pipeline{
+		consumer:    consumer,
+		scorer:      scorer,
+		sinks:       cfg.sinkList,
+		deadLetters: cfg.deadLetters,
+		cfg:         cfg,
+		width:       cfg.spec.Width(),
+		trackers:    newOffsetTrackers(),
+	}, nil
+}
+
+// Stats is a snapshot of the pipeline's counters.
+type Stats struct {
+	Consumed  uint64 // records fetched
+	Rejected  uint64 // dead letters acknowledged
+	Verdicts  uint64 // verdicts acknowledged by every sink
+	Attacks   uint64 // of Verdicts, scored as attacks
+	Committed uint64 // offset commits that succeeded
+	InFlight  int    // records fetched but not yet released for commit
+}
+
+type counters struct {
+	consumed, rejected, verdicts, attacks, committed atomic.Uint64
+}
+
+// Stats returns the current counters.
+func (p *Pipeline) Stats() Stats {
+	return Stats{
+		Consumed:  p.stats.consumed.Load(),
+		Rejected:  p.stats.rejected.Load(),
+		Verdicts:  p.stats.verdicts.Load(),
+		Attacks:   p.stats.attacks.Load(),
+		Committed: p.stats.committed.Load(),
+		InFlight:  p.trackers.inFlight(),
+	}
+}
+
+// batch is one micro-batch; a fixed pool of them bounds memory.
+type batch struct {
+	n        int // encoded records: verdicts[:n], rows[:n*width]
+	rows     []float32
+	results  []scoring.Result
+	verdicts []sinks.Verdict
+	letters  []sinks.DeadLetter
+	offsets  []trackedOffset // every record of the batch, fetch order
+	bytes    int
+	pending  atomic.Int32
+	failed   atomic.Pointer[error]
+}
+
+func (b *batch) reset() {
+	b.n, b.bytes = 0, 0
+	clear(b.letters)
+	b.letters = b.letters[:0]
+	b.offsets = b.offsets[:0]
+	b.failed.Store(nil)
+}
+
+func (b *batch) records() int { return len(b.offsets) }
+
+// run is the state of one Run call.
+type run struct {
+	p        *Pipeline
+	encoder  *etl.Encoder
+	free     chan *batch
+	inFlight sync.WaitGroup
+	commitCh chan struct{}
+	fatal    chan error
+	workCtx  context.Context
+}
+
+// Run consumes until ctx ends, then stops fetching, lets in-flight batches
+// finish, commits and returns nil — or returns the first error that stopped
+// the pipeline (a failed fetch, scorer or sink). A record that fails to
+// encode is not an error: it goes to the dead-letter sink.
+func (p *Pipeline) Run(ctx context.Context) error {
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	fetchCtx, stopFetching := context.WithCancel(workCtx)
+	defer stopFetching()
+
+	r := &run{
+		p:        p,
+		encoder:  etl.NewEncoder(p.cfg.spec, p.cfg.encoderOptions...),
+		free:     make(chan *batch, p.cfg.maxInFlight),
+		commitCh: make(chan struct{}, 1),
+		fatal:    make(chan error, 1),
+		workCtx:  workCtx,
+	}
+	for range p.cfg.maxInFlight {
+		r.free <- &batch{
+			rows:     make([]float32, p.cfg.batchRecords*p.width),
+			results:  make([]scoring.Result, p.cfg.batchRecords),
+			verdicts: make([]sinks.Verdict, p.cfg.batchRecords),
+			offsets:  make([]trackedOffset, 0, p.cfg.batchRecords),
+		}
+	}
+
+	msgs := make(chan kafka.Message, p.cfg.fetchBuffer)
+	batches := make(chan *batch, p.cfg.maxInFlight)
+	var stages sync.WaitGroup
+	stages.Add(3)
+	go func() { defer stages.Done(); r.fetch(fetchCtx, msgs) }()
+	go func() { defer stages.Done(); r.batch(msgs, batches) }()
+	go func() { defer stages.Done(); r.score(batches) }()
+	commitDone := make(chan struct{})
+	commitCtx, stopCommitting := context.WithCancel(workCtx)
+	go func() { defer close(commitDone); r.commitLoop(commitCtx) }()
+
+	stagesDone := make(chan struct{})
+	go func() { stages.Wait(); r.inFlight.Wait(); close(stagesDone) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+		p.cfg.logger.Info("stopping: finishing in-flight batches", "in_flight_records", p.trackers.inFlight())
+	case err = <-r.fatal:
+	case <-stagesDone:
+	}
+	stopFetching()
+	if err == nil {
+		timer := time.NewTimer(p.cfg.shutdownTimeout)
+		select {
+		case <-stagesDone:
+		case err = <-r.fatal:
+		case <-timer.C:
+			err = fmt.Errorf("shutting down: in-flight batches not acknowledged within %s", p.cfg.shutdownTimeout)
+		}
+		timer.Stop()
+	}
+	stopCommitting()
+	<-commitDone
+	// A final commit of everything acknowledged, even after a failure: it
+	// only ever covers records whose outputs all exist.
+	finalCtx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.shutdownTimeout)
+	if cerr := r.commit(finalCtx); cerr != nil && err == nil {
+		err = cerr
+	}
+	cancelFinal()
+	cancelWork()
+	stages.Wait()
+	return err
+}
+
+// fail records the first fatal error.
+func (r *run) fail(err error) {
+	select {
+	case r.fatal <- err:
+	default:
+	}
+}
+
+func (r *run) fetch(ctx context.Context, msgs chan<- kafka.Message) {
+	defer close(msgs)
+	for {
+		m, err := r.p.consumer.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.fail(fmt.Errorf("fetching from kafka: %w", err))
+			}
+			return
+		}
+		r.p.stats.consumed.Add(1)
+		r.p.cfg.metrics.addConsumed(1)
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+			// Not tracked, so not committed: it is fetched again next time.
+			return
+		}
+	}
+}
+
+// batch groups messages into micro-batches: a batch is sent when it holds
+// batchRecords records or batchBytes bytes, or batchWait after its first
+// record arrived.
+func (r *run) batch(msgs <-chan kafka.Message, out chan<- *batch) {
+	defer close(out)
+	cfg := &r.p.cfg
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var cur *batch
+	send := func() {
+		timer.Stop()
+		out <- cur // out has room for every batch of the pool
+		cur = nil
+	}
+	unknown := uint64(0)
+	for {
+		var expired <-chan time.Time
+		if cur != nil {
+			expired = timer.C
+		}
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				if cur != nil {
+					send()
+				}
+				return
+			}
+			if cur == nil {
+				select {
+				case cur = <-r.free:
+				case <-r.workCtx.Done():
+					return
+				}
+				r.inFlight.Add(1)
+				timer.Reset(cfg.batchWait)
+			}
+			r.add(cur, &m)
+			if cur.records() >= cfg.batchRecords || cur.bytes >= cfg.batchBytes {
+				send()
+			}
+			if u := r.encoder.UnknownServices(); u != unknown {
+				cfg.metrics.addUnknownServices(u - unknown)
+				unknown = u
+			}
+		case <-expired:
+			send()
+		case <-r.workCtx.Done():
+			return
+		}
+	}
+}
+
+// add tracks m's offset and encodes it into b, or makes it a dead letter.
+func (r *run) add(b *batch, m *kafka.Message) {
+	tp := topicPartition{m.Topic, m.Partition}
+	tracker, rewound := r.p.trackers.track(tp, m.Offset)
+	if rewound {
+		r.p.cfg.metrics.addRewind()
+		r.p.cfg.logger.Info("partition rewound: records re-delivered after a rebalance",
+			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
+	}
+	b.offsets = append(b.offsets, trackedOffset{tracker, m.Offset})
+	b.bytes += len(m.Value)
+	source := sinks.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	v := &b.verdicts[b.n]
+	err := r.encoder.Encode(m.Value, &v.Record, b.rows[b.n*r.p.width:(b.n+1)*r.p.width])
+	if err == nil {
+		v.Source, v.Time = source, m.Time
+		b.n++
+		r.p.cfg.metrics.addEncoded(1)
+		return
+	}
+	field := ""
+	var fieldErr *etl.FieldError
+	if errors.As(err, &fieldErr) {
+		field = fieldErr.Field
+	}
+	headers := make([]sinks.Header, len(m.Headers))
+	for i, h := range m.Headers {
+		headers[i] = sinks.Header{Key: h.Key, Value: h.Value}
+	}
+	b.letters = append(b.letters, sinks.DeadLetter{
+		Source:  source,
+		Time:    m.Time,
+		Key:     m.Key,
+		Value:   m.Value,
+		Headers: headers,
+		Reason:  "encoding",
+		Err:     fmt.Sprintf("%s/%d/%d: %v", m.Topic, m.Partition, m.Offset, err),
+	})
+	r.p.cfg.metrics.addRejected("encoding", field)
+}
+
+// score scores each batch and hands it to the sinks, in order.
+func (r *run) score(batches <-chan *batch) {
+	p := r.p
+	for b := range batches {
+		if b.n > 0 {
+			start := time.Now()
+			if err := p.scorer.Score(r.workCtx, b.rows[:b.n*p.width], b.results[:b.n]); err != nil {
+				r.fail(fmt.Errorf("scoring a batch of %d records: %w", b.n, err))
+				r.release(b)
+				continue
+			}
+			p.cfg.metrics.observeBatch(b.records(), time.Since(start).Seconds())
+			for i := range b.n {
+				v := &b.verdicts[i]
+				v.Result, v.Threshold, v.Model = b.results[i], p.cfg.threshold, p.cfg.model
+			}
+		}
+		outputs := 0
+		if b.n > 0 {
+			outputs += len(p.sinks)
+		}
+		if len(b.letters) > 0 {
+			outputs++
+		}
+		b.pending.Store(int32(outputs))
+		done := func(err error) { r.settle(b, err) }
+		if b.n > 0 {
+			for _, s := range p.sinks {
+				s.Write(r.workCtx, b.verdicts[:b.n], done)
+			}
+		}
+		if len(b.letters) > 0 {
+			p.deadLetters.WriteDeadLetters(r.workCtx, b.letters, done)
+		}
+	}
+}
+
+// settle is one output's acknowledgement of b; the last one releases b's
+// offsets for commit.
+func (r *run) settle(b *batch, err error) {
+	if err != nil {
+		b.failed.CompareAndSwap(nil, &err)
+	}
+	if b.pending.Add(-1) != 0 {
+		return
+	}
+	if perr := b.failed.Load(); perr != nil {
+		r.fail(fmt.Errorf("writing outputs: %w", *perr))
+		r.release(b)
+		return
+	}
+	p := r.p
+	now := time.Now()
+	attacks := 0
+	for i := range b.n {
+		if b.verdicts[i].Result.Attack {
+			attacks++
+		}
+		if t := b.verdicts[i].Time; !t.IsZero() {
+			p.cfg.metrics.observeEndToEnd(now.Sub(t).Seconds())
+		}
+	}
+	p.cfg.metrics.addVerdicts(attacks, b.n-attacks)
+	p.stats.verdicts.Add(uint64(b.n))
+	p.stats.attacks.Add(uint64(attacks))
+	p.stats.rejected.Add(uint64(len(b.letters)))
+	advanced, err := p.trackers.ack(b.offsets)
+	r.release(b)
+	if err != nil {
+		r.fail(fmt.Errorf("acknowledging offsets: %w", err))
+		return
+	}
+	if advanced {
+		select {
+		case r.commitCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// release returns b to the pool.
+func (r *run) release(b *batch) {
+	b.reset()
+	r.free <- b
+	r.inFlight.Done()
+}
+
+// commitLoop commits whenever offsets advance, at most once per
+// commitInterval, until ctx ends.
+func (r *run) commitLoop(ctx context.Context) {
+	for {
+		select {
+		case <-r.commitCh:
+		case <-ctx.Done():
+			return
+		}
+		if err := r.commit(ctx); err != nil && ctx.Err() == nil {
+			// Not fatal: the next commit covers these offsets too.
+			r.p.cfg.logger.Warn("committing offsets", "err", err)
+		}
+		select {
+		case <-time.After(r.p.cfg.commitInterval):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// commit commits every partition whose contiguous acknowledged offset moved.
+func (r *run) commit(ctx context.Context) error {
+	commits := r.p.trackers.toCommit()
+	if len(commits) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(commits))
+	for i, c := range commits {
+		// kafka-go commits a message's offset + 1.
+		msgs[i] = kafka.Message{Topic: c.topic, Partition: c.partition, Offset: c.offset - 1}
+	}
+	err := r.p.consumer.CommitMessages(ctx, msgs...)
+	r.p.cfg.metrics.addCommit(err)
+	if err != nil {
+		return fmt.Errorf("committing %d partitions: %w", len(commits), err)
+	}
+	r.p.trackers.markCommitted(commits)
+	r.p.stats.committed.Add(1)
+	return nil
+}
