@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/scoring"
+)
+
+// sampleRecords are a few KDDTrain+ lines (six normal, one of each of ten
+// attack types), scored when `sagewall score` is run with no input.
+//
+//go:embed testdata/sample.csv
+var sampleRecords []byte
+
+// scoreBatchRows is how many rows go to Detector.Score at a time.
+const scoreBatchRows = 1024
+
+func runScore(ctx context.Context, args []string, io stdio) error {
+	fs := flag.NewFlagSet("score", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file or a model.tar.gz (default: the bundled model)")
+	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold 0.5] [FILE|-]")
+		fmt.Fprintln(io.err)
+		fmt.Fprintln(io.err, "Scores NSL-KDD records (CSV or JSON lines, with or without label, or encoded")
+		fmt.Fprintln(io.err, "122-value vectors) and writes one JSON verdict per valid line, in input order.")
+		fmt.Fprintln(io.err, "Bad lines are reported on stderr and skipped. With no FILE and a terminal on")
+		fmt.Fprintln(io.err, "stdin, scores a few bundled sample records.")
+		fmt.Fprintln(io.err)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 1 {
+		return usageError{fmt.Errorf("want at most one FILE, got %d arguments", fs.NArg())}
+	}
+
+	detector, err := loadDetector(*model, *threshold)
+	if err != nil {
+		return err
+	}
+	input, name, closeInput, err := openScoreInput(fs.Args(), io.in, io.err)
+	if err != nil {
+		return err
+	}
+	defer closeInput()
+
+	out := bufio.NewWriterSize(io.out, 64<<10)
+	var line []byte
+	var bad int
+	progress := newProgress(io, "scored")
+	start := time.Now()
+	stats, err := scoreLines(ctx, input, detector, progress.update, func(s *scoredRecord) error {
+		line = appendVerdictJSON(line[:0], s)
+		_, err := out.Write(line)
+		return err
+	}, func(lineErr etl.LineError) {
+		bad++
+		fmt.Fprintf(io.err, "sagewall score: %s: %v\n", name, lineErr)
+	})
+	progress.done()
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("writing verdicts: %w", ferr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.err, "sagewall score: %d records scored, %d flagged as attacks (threshold %v), %d bad lines, %d blank lines skipped, %.2fs\n",
+		stats.scored, stats.flagged, detector.Threshold(), bad, stats.blank, time.Since(start).Seconds())
+	if stats.scored == 0 {
+		return errors.New("no record could be read")
+	}
+	return nil
+}
+
+// openScoreInput opens FILE, stdin for "-" or no argument, or the bundled
+// sample records when there is no argument and stdin is a terminal.
+func openScoreInput(args []string, stdin io.Reader, stderr io.Writer) (r io.Reader, name string, closeInput func(), err error) {
+	switch {
+	case len(args) == 1 && args[0] != "-":
+		f, err := os.Open(args[0])
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("opening input: %w", err)
+		}
+		return f, args[0], func() { f.Close() }, nil
+	case len(args) == 0 && isTerminalReader(stdin):
+		fmt.Fprintln(stderr, "sagewall score: no input given; scoring the bundled sample records (KDDTrain+ lines).")
+		fmt.Fprintln(stderr, "Give a FILE or pipe records in: sagewall score records.csv")
+		return bytes.NewReader(sampleRecords), "sample", func() {}, nil
+	default:
+		return stdin, "stdin", func() {}, nil
+	}
+}
+
+// loadDetector returns the detector of the model at path, or the bundled one.
+func loadDetector(path string, threshold float64) (*scoring.Detector, error) {
+	if threshold < 0 || threshold > 1 || math.IsNaN(threshold) {
+		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", threshold)}
+	}
+	if path == "" {
+		return scoring.Bundled(scoring.WithThreshold(threshold))
+	}
+	return scoring.LoadDetector(path, scoring.WithThreshold(threshold))
+}
+
+// isTerminalReader reports whether r is a terminal (a person typing, not a pipe or file).
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && isTerminal(f)
+}
+
+// scoredRecord is one valid input line with its verdict.
+type scoredRecord struct {
+	line   int
+	record etl.Record
+	result scoring.Result
+}
+
+// scoreStats counts what scoreLines saw.
+type scoreStats struct {
+	scored, flagged, blank int
+}
+
+// maxReadLine is the longest line scoreLines buffers; a longer line is
+// reported as too long (etl rejects lines much shorter than this) and skipped.
+const maxReadLine = 64 << 10
+
+// scoreLines reads lines from r, encodes them for the detector's spec and
+// scores them in batches, then calls emit for each valid line in input order
+// (the record is reused after emit returns) and bad for each line etl
+// rejects. Blank lines are skipped. progress is called with the number of
+// lines read so far.
+func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress func(lines int),
+	emit func(*scoredRecord) error, bad func(etl.LineError)) (scoreStats, error) {
+	var stats scoreStats
+	enc := etl.NewEncoder(d.Spec())
+	width := d.Spec().Width()
+	rows := make([]float32, scoreBatchRows*width)
+	batch := make([]scoredRecord, scoreBatchRows)
+	results := make([]scoring.Result, scoreBatchRows)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		if err := d.Score(ctx, rows[:n*width], results[:n]); err != nil {
+			return err
+		}
+		for i := range n {
+			batch[i].result = results[i]
+			if results[i].Attack {
+				stats.flagged++
+			}
+			if err := emit(&batch[i]); err != nil {
+				return err
+			}
+		}
+		stats.scored += n
+		n = 0
+		return nil
+	}
+
+	br := bufio.NewReaderSize(r, maxReadLine)
+	for lineNo := 1; ; lineNo++ {
+		text, tooLong, err := readLine(br)
+		atEOF := errors.Is(err, io.EOF)
+		if err != nil && !atEOF {
+			return stats, fmt.Errorf("reading line %d: %w", lineNo, err)
+		}
+		if atEOF && len(text) == 0 {
+			break
+		}
+		if len(bytes.TrimSpace(text)) == 0 && !tooLong {
+			stats.blank++
+		} else if encErr := enc.Encode(text, &batch[n].record, rows[n*width:(n+1)*width]); encErr != nil {
+			bad(etl.LineError{Line: lineNo, Err: encErr})
+		} else {
+			batch[n].line = lineNo
+			if n++; n == scoreBatchRows {
+				if err := flush(); err != nil {
+					return stats, err
+				}
+				progress(lineNo)
+			}
+		}
+		if atEOF {
+			break
+		}
+	}
+	return stats, flush()
+}
+
+// readLine returns the next line without its newline. A line longer than
+// the reader's buffer is skipped to its end and returned truncated, with
+// tooLong set, so the encoder reports it.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	line, err = br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = br.ReadSlice('\n')
+		}
+		return line, true, err
+	}
+	return bytes.TrimSuffix(line, []byte{'\n'}), false, err
+}
+
+// appendVerdictJSON appends one line of `sagewall score` output.
+func appendVerdictJSON(dst []byte, s *scoredRecord) []byte {
+	dst = append(dst, `{"line":`...)
+	dst = strconv.AppendInt(dst, int64(s.line), 10)
+	dst = append(dst, `,"score":`...)
+	dst = strconv.AppendFloat(dst, float64(s.result.Score), 'g', -1, 32)
+	dst = append(dst, `,"attack":`...)
+	dst = strconv.AppendBool(dst, s.result.Attack)
+	dst = append(dst, `,"category":"`...)
+	dst = append(dst, s.result.Category.String()...)
+	dst = append(dst, `","category_probability":`...)
+	dst = strconv.AppendFloat(dst, float64(s.result.CategoryProb), 'g', -1, 32)
+	if s.record.Label != "" {
+		dst = append(dst, `,"label":`...)
+		dst = strconv.AppendQuote(dst, s.record.Label)
+		if class, ok := etl.ClassOfLabel(s.record.Label); ok {
+			dst = append(dst, `,"label_category":"`...)
+			dst = append(dst, class.String()...)
+			dst = append(dst, '"')
+		}
+	}
+	return append(dst, "}\n"...)
+}
+
+// progress shows, on a terminal, how far a long run has got: nothing for the
+// first two seconds, then a line rewritten every half second.
+type progress struct {
+	w       io.Writer
+	enabled bool
+	verb    string
+	start   time.Time
+	next    time.Time
+	shown   bool
+}
+
+const (
+	progressDelay  = 2 * time.Second
+	progressPeriod = 500 * time.Millisecond
+)
+
+func newProgress(io stdio, verb string) *progress {
+	now := time.Now()
+	return &progress{w: io.err, enabled: io.errIsTTY, verb: verb, start: now, next: now.Add(progressDelay)}
+}
+
+func (p *progress) update(lines int) {
+	if !p.enabled {
+		return
+	}
+	now := time.Now()
+	if now.Before(p.next) {
+		return
+	}
+	p.next = now.Add(progressPeriod)
+	elapsed := now.Sub(p.start).Seconds()
+	fmt.Fprintf(p.w, "\r%s %d lines (%.0f lines/s)\x1b[K", p.verb, lines, float64(lines)/elapsed)
+	p.shown = true
+}
+
+// done clears the progress line.
+func (p *progress) done() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
