@@ -32,7 +32,6 @@ type command struct {
 // commands is the subcommand table; each subcommand lives in its own file.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":  {"SageMaker inference server (GET /ping, POST /invocations) over the bundled or a given model", runServe},
 		"deploy": {"SageMaker training and endpoints: train, endpoint, status, delete", runDeploy},
 		"score":  {"score NSL-KDD records with the bundled or a given model, one JSON verdict per line", runScore},
 		"eval":   {"measure a model on a labelled NSL-KDD file: accuracy, detection and false-alarm rates, ROC-AUC", runEval},
