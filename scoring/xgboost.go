@@ -16,8 +16,10 @@ import (
 const maxModelBytes = 1 << 30
 
 // LoadXGBoost reads an XGBoost model file: JSON, UBJSON, the legacy binary
-// format of XGBoost 1.x ("binf"), or a SageMaker model.tar.gz holding one of
-// those (the member named xgboost-model, or the archive's only file).
+// format of XGBoost 1.x ("binf"), any of those gzipped, or a SageMaker
+// model.tar.gz holding one of them (the member named xgboost-model, or the
+// archive's only file). It never hands a file to leaves' XGBoost loader,
+// which cannot read these formats (leaves issue #80).
 func LoadXGBoost(path string) (*Forest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -34,9 +36,9 @@ func LoadXGBoost(path string) (*Forest, error) {
 // LoadXGBoost does.
 func ParseXGBoost(data []byte) (*Forest, error) {
 	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
-		member, err := modelFromTarGz(data)
+		member, err := modelFromGzip(data)
 		if err != nil {
-			return nil, fmt.Errorf("reading model.tar.gz: %w", err)
+			return nil, err
 		}
 		data = member
 	}
@@ -85,14 +87,38 @@ func decodeModel(data []byte) (*rawModel, error) {
 	}
 }
 
-// modelFromTarGz returns the model file inside a SageMaker model.tar.gz:
-// the member named xgboost-model, else the archive's only regular file.
-func modelFromTarGz(data []byte) ([]byte, error) {
+// modelFromGzip returns the model inside gzip data: a gzipped model file, or
+// a SageMaker model.tar.gz whose member named xgboost-model (else whose only
+// regular file) is the model.
+func modelFromGzip(data []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("opening gzip: %w", err)
 	}
-	tr := tar.NewReader(zr)
+	plain, err := io.ReadAll(io.LimitReader(zr, maxModelBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing gzip: %w", err)
+	}
+	if len(plain) > maxModelBytes {
+		return nil, fmt.Errorf("decompressing gzip: more than %d bytes", maxModelBytes)
+	}
+	if !isTar(plain) {
+		return plain, nil
+	}
+	member, err := modelFromTar(plain)
+	if err != nil {
+		return nil, fmt.Errorf("reading model.tar.gz: %w", err)
+	}
+	return member, nil
+}
+
+// isTar reports whether data starts with a POSIX (ustar) tar header.
+func isTar(data []byte) bool {
+	return len(data) >= 512 && bytes.HasPrefix(data[257:], []byte("ustar"))
+}
+
+func modelFromTar(data []byte) ([]byte, error) {
+	tr := tar.NewReader(bytes.NewReader(data))
 	var only []byte
 	var names []string
 	for {
@@ -107,9 +133,6 @@ func modelFromTarGz(data []byte) ([]byte, error) {
 			continue
 		}
 		names = append(names, hdr.Name)
-		if hdr.Size > maxModelBytes {
-			return nil, fmt.Errorf("member %q: %d bytes exceeds the %d-byte limit", hdr.Name, hdr.Size, maxModelBytes)
-		}
 		body, err := io.ReadAll(tr)
 		if err != nil {
 			return nil, fmt.Errorf("reading member %q: %w", hdr.Name, err)

@@ -122,8 +122,11 @@ func readLegacyTree(r *legacyReader, t *rawTree) error {
 		return fmt.Errorf("size_leaf_vector %d: %w: vector-leaf trees", leafVector, errUnsupported)
 	}
 	perNode := legacyNodeSize + legacyNodeStatSize
-	if numNodes <= 0 || numNodes > (len(r.data)-r.pos)/perNode {
-		return fmt.Errorf("num_nodes %d: out of range for the %d bytes left", numNodes, len(r.data)-r.pos)
+	if numNodes <= 0 {
+		return fmt.Errorf("num_nodes %d: out of range", numNodes)
+	}
+	if left := len(r.data) - r.pos; numNodes > left/perNode {
+		return fmt.Errorf("num_nodes %d: truncated (%d nodes need %d bytes, have %d)", numNodes, numNodes, int64(numNodes)*int64(perNode), left)
 	}
 	nodes, err := r.take(numNodes*legacyNodeSize, "nodes")
 	if err != nil {
