@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sagewall/sagewall/scoring/serve"
+)
+
+func TestLoadServeModel(t *testing.T) {
+	empty := t.TempDir()
+	if _, source, err := loadServeModel(empty); err != nil || source != "bundled" {
+		t.Errorf("empty dir: source %q, err %v; want the bundled model", source, err)
+	}
+	if _, source, err := loadServeModel(filepath.Join(empty, "missing")); err != nil || source != "bundled" {
+		t.Errorf("missing dir: source %q, err %v; want the bundled model", source, err)
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "xgboost-model"), []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadServeModel(bad); err == nil || !strings.Contains(err.Error(), "xgboost-model") {
+		t.Errorf("bad xgboost-model: err %v, want one naming the file", err)
+	}
+}
+
+func TestServeShutsDownGracefully(t *testing.T) {
+	detector, _, err := loadServeModel(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow request in flight when the signal comes must still be answered.
+	release := make(chan struct{})
+	inner := serve.NewHandler(detector)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("slow") {
+			<-release
+		}
+		inner.ServeHTTP(w, r)
+	})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveUntilDone(ctx, srv, ln, 5*time.Second, slog.New(slog.DiscardHandler)) }()
+	base := "http://" + ln.Addr().String()
+	resp, err := http.Get(base + "/ping")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ping: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	slow := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Post(base+"/invocations?slow", "text/csv", bytes.NewReader(sampleRecords))
+		if err != nil {
+			t.Error(err)
+		}
+		slow <- resp
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	resp = <-slow
+	if resp == nil {
+		t.Fatal("in-flight request lost on shutdown")
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || bytes.Count(body, []byte("\n")) != bytes.Count(bytes.TrimSpace(sampleRecords), []byte("\n"))+1 {
+		t.Errorf("in-flight request: %d %q", resp.StatusCode, body)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	if _, err := http.Get(base + "/ping"); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	err := runServe(context.Background(), []string{"--bogus"}, stdio{err: &stderr})
+	var usageErr usageError
+	if !errors.As(err, &usageErr) {
+		t.Fatalf("err = %v, want a usage error", err)
+	}
+}
