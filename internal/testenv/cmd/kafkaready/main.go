@@ -38,9 +38,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	client := &kafka.Client{Addr: kafka.TCP(strings.Split(*brokers, ",")...), Timeout: 5 * time.Second}
+	addr := kafka.TCP(strings.Split(*brokers, ",")...)
 	for attempt := 1; ; attempt++ {
+		// A fresh transport per attempt: kafka-go's transport caches metadata, including the
+		// failure from before the broker was up, and would answer from that cache.
+		transport := &kafka.Transport{}
+		client := &kafka.Client{Addr: addr, Timeout: 5 * time.Second, Transport: transport}
 		summary, err := check(ctx, client, fmt.Sprintf("sagewall-ready-%d-%d", os.Getpid(), attempt))
+		transport.CloseIdleConnections()
 		if err == nil {
 			fmt.Fprintf(stderr, "kafkaready: %s ready: %s\n", *brokers, summary)
 			return nil
