@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/scoring"
+)
+
+// verdictLine is one line of `sagewall score` output.
+type verdictLine struct {
+	Line                int      `json:"line"`
+	Score               *float32 `json:"score"`
+	Attack              *bool    `json:"attack"`
+	Category            string   `json:"category"`
+	CategoryProbability *float32 `json:"category_probability"`
+	Label               string   `json:"label"`
+	LabelCategory       string   `json:"label_category"`
+}
+
+// runCommand runs a subcommand in-process and returns its stdout and stderr.
+func runCommand(t *testing.T, run func(context.Context, []string, stdio) error, stdin *os.File, input string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	io := stdio{in: strings.NewReader(input), out: &out, err: &errOut}
+	if stdin != nil {
+		io.in = stdin
+	}
+	err := run(context.Background(), args, io)
+	return out.String(), errOut.String(), err
+}
+
+func parseVerdicts(t *testing.T, out string) []verdictLine {
+	t.Helper()
+	var verdicts []verdictLine
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var v verdictLine
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("output line %q: %v", sc.Text(), err)
+		}
+		if v.Score == nil || v.Attack == nil || v.CategoryProbability == nil || v.Category == "" {
+			t.Fatalf("output line %q lacks a field", sc.Text())
+		}
+		verdicts = append(verdicts, v)
+	}
+	return verdicts
+}
+
+// trainLines returns the first n lines of KDDTrain+.
+func trainLines(t *testing.T, n int) []string {
+	t.Helper()
+	r, err := nslkdd.Open(nslkdd.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var lines []string
+	sc := bufio.NewScanner(r)
+	for len(lines) < n && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+// expectedResult scores one line directly with the bundled detector.
+func expectedResult(t *testing.T, d *scoring.Detector, line string) scoring.Result {
+	t.Helper()
+	row := make([]float32, d.Spec().Width())
+	var rec etl.Record
+	if err := etl.NewEncoder(d.Spec()).Encode([]byte(line), &rec, row); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]scoring.Result, 1)
+	if err := d.Score(context.Background(), row, out); err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
+}
+
+func TestScoreFormats(t *testing.T) {
+	d, err := scoring.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	train := trainLines(t, 3)
+	csvLabelled := train[2] // neptune
+	fields := strings.Split(csvLabelled, ",")
+	csvUnlabelled := strings.Join(fields[:etl.NumFields], ",")
+	names := etl.FieldNames()
+	members := make([]string, etl.NumFields)
+	for i, name := range names {
+		value := fields[i]
+		if i >= 1 && i <= 3 {
+			value = `"` + value + `"`
+		}
+		members[i] = fmt.Sprintf("%q:%s", name, value)
+	}
+	jsonLine := "{" + strings.Join(members, ",") + `,"label":"neptune"}`
+	vector := make([]string, d.Spec().Width())
+	row := make([]float32, d.Spec().Width())
+	if err := etl.NewEncoder(d.Spec()).Encode([]byte(train[0]), &etl.Record{}, row); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range row {
+		vector[i] = fmt.Sprint(v)
+	}
+	vectorLine := strings.Join(vector, ",")
+
+	input := strings.Join([]string{
+		csvLabelled,   // 1
+		"",            // 2: blank, skipped
+		csvUnlabelled, // 3
+		"0,tcp,http,XX" + strings.Repeat(",0", etl.NumFields-4), // 4: unknown flag
+		jsonLine,                   // 5
+		vectorLine,                 // 6
+		"not,a,record",             // 7
+		strings.Repeat("9", 10000), // 8: too long
+		train[1],                   // 9
+	}, "\n")
+	out, stderr, err := runCommand(t, runScore, nil, input, "-")
+	if err != nil {
+		t.Fatalf("err = %v, stderr:\n%s", err, stderr)
+	}
+	verdicts := parseVerdicts(t, out)
+	want := []struct {
+		line   int
+		source string
+		label  string
+	}{{1, csvLabelled, "neptune"}, {3, csvUnlabelled, ""}, {5, jsonLine, "neptune"}, {6, vectorLine, ""}, {9, train[1], "normal"}}
+	if len(verdicts) != len(want) {
+		t.Fatalf("%d verdicts, want %d:\n%s", len(verdicts), len(want), out)
+	}
+	for i, w := range want {
+		v := verdicts[i]
+		r := expectedResult(t, d, w.source)
+		if v.Line != w.line || *v.Score != r.Score || *v.Attack != r.Attack || v.Category != r.Category.String() ||
+			*v.CategoryProbability != r.CategoryProb || v.Label != w.label {
+			t.Errorf("verdict %d = %+v (score %v), want line %d, label %q, result %+v", i, v, *v.Score, w.line, w.label, r)
+		}
+	}
+	if verdicts[0].LabelCategory != "dos" || verdicts[4].LabelCategory != "normal" || verdicts[1].LabelCategory != "" {
+		t.Errorf("label categories %q, %q, %q", verdicts[0].LabelCategory, verdicts[4].LabelCategory, verdicts[1].LabelCategory)
+	}
+	for _, wantErr := range []string{
+		`stdin: line 4: field "flag": value "XX"`,
+		"stdin: line 7: ",
+		"stdin: line 8: ",
+		"5 records scored", "3 bad lines", "1 blank lines",
+	} {
+		if !strings.Contains(stderr, wantErr) {
+			t.Errorf("stderr lacks %q:\n%s", wantErr, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "\n"); n != 4 {
+		t.Errorf("stderr has %d lines, want 3 errors and the summary:\n%s", n, stderr)
+	}
+}
+
+// TestScoreKeepsOrderAcrossBatches feeds more lines than one batch holds,
+// with bad lines among them.
+func TestScoreKeepsOrderAcrossBatches(t *testing.T) {
+	lines := trainLines(t, 2*scoreBatchRows+500)
+	for _, bad := range []int{0, scoreBatchRows - 1, scoreBatchRows, 2000} {
+		lines[bad] = "bad line"
+	}
+	out, stderr, err := runCommand(t, runScore, nil, strings.Join(lines, "\n")+"\n")
+	if err != nil {
+		t.Fatalf("err = %v, stderr:\n%s", err, stderr)
+	}
+	verdicts := parseVerdicts(t, out)
+	if len(verdicts) != len(lines)-4 {
+		t.Fatalf("%d verdicts, want %d", len(verdicts), len(lines)-4)
+	}
+	want := 1
+	for _, v := range verdicts {
+		for strings.HasPrefix(lines[want-1], "bad") {
+			want++
+		}
+		if v.Line != want {
+			t.Fatalf("verdict for line %d, want line %d", v.Line, want)
+		}
+		if wantLabel := strings.Split(lines[want-1], ",")[etl.NumFields]; v.Label != wantLabel {
+			t.Fatalf("line %d: label %q, want %q", v.Line, v.Label, wantLabel)
+		}
+		want++
+	}
+	if !strings.Contains(stderr, fmt.Sprintf("%d records scored", len(lines)-4)) || !strings.Contains(stderr, "line 1025: ") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+func TestScoreThresholdAndModel(t *testing.T) {
+	lines := strings.Join(trainLines(t, 200), "\n")
+	count := func(out string) (attacks int) {
+		for _, v := range parseVerdicts(t, out) {
+			if *v.Attack {
+				attacks++
+			}
+		}
+		return attacks
+	}
+	def, _, err := runCommand(t, runScore, nil, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, _, err := runCommand(t, runScore, nil, lines, "--threshold", "0.999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count(strict) >= count(def) || count(def) == 0 {
+		t.Errorf("threshold 0.999 flags %d, default flags %d", count(strict), count(def))
+	}
+	// The bundled files loaded as a directory give the same verdicts.
+	fromDir, stderr, err := runCommand(t, runScore, nil, lines, "--model", "../../scoring/bundled")
+	if err != nil {
+		t.Fatalf("err = %v, stderr:\n%s", err, stderr)
+	}
+	if fromDir != def {
+		t.Error("--model scoring/bundled differs from the bundled model")
+	}
+}
+
+func TestScoreErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		args    []string
+		usage   bool
+		wantErr string
+	}{
+		{"threshold out of range", "", []string{"--threshold", "2"}, true, "--threshold 2"},
+		{"unknown flag", "", []string{"--nope"}, true, "nope"},
+		{"two files", "", []string{"a", "b"}, true, "at most one FILE"},
+		{"missing file", "", []string{"/nonexistent/records.csv"}, false, "no such file"},
+		{"missing model", "", []string{"--model", "/nonexistent/model"}, false, "no such file"},
+		{"nothing valid", "bad\nworse\n", nil, false, "no record could be read"},
+		{"empty input", "", nil, false, "no record could be read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runCommand(t, runScore, nil, tt.input, tt.args...)
+			var ue usageError
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || errors.As(err, &ue) != tt.usage {
+				t.Fatalf("err = %v (usage error %v), want %q (usage error %v)", err, errors.As(err, &ue), tt.wantErr, tt.usage)
+			}
+		})
+	}
+}
+
+// TestScoreSample runs `sagewall score` with no FILE and a character device
+// on stdin, as a person at a terminal does: it scores the bundled samples.
+func TestScoreSample(t *testing.T) {
+	tty, err := os.Open(os.DevNull) // a character device, like a terminal
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	out, stderr, err := runCommand(t, runScore, tty, "")
+	if err != nil {
+		t.Fatalf("err = %v, stderr:\n%s", err, stderr)
+	}
+	verdicts := parseVerdicts(t, out)
+	if want := bytes.Count(sampleRecords, []byte("\n")); len(verdicts) != want {
+		t.Fatalf("%d verdicts, want %d", len(verdicts), want)
+	}
+	var normal, attacks int
+	for _, v := range verdicts {
+		if v.Label == "normal" {
+			normal++
+		} else {
+			attacks++
+		}
+	}
+	if normal == 0 || attacks == 0 || !strings.Contains(stderr, "bundled sample records") {
+		t.Errorf("%d normal and %d attack samples; stderr:\n%s", normal, attacks, stderr)
+	}
+}
+
+func TestProgressOnlyOnATerminal(t *testing.T) {
+	for _, tty := range []bool{false, true} {
+		var buf bytes.Buffer
+		p := newProgress(stdio{err: &buf, errIsTTY: tty}, "scored")
+		p.start = p.start.Add(-3 * progressDelay)
+		p.next = p.start
+		p.update(5000)
+		p.done()
+		if got := strings.Contains(buf.String(), "scored 5000 lines"); got != tty {
+			t.Errorf("terminal %v: progress %q", tty, buf.String())
+		}
+	}
+}
