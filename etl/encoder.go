@@ -33,7 +33,9 @@ type Encoder struct {
 	specErr      error
 	width        int
 	maxLineBytes int
-	serviceIndex map[string]int // service → index in spec.Service
+	protocols    vocabIndex
+	services     vocabIndex
+	flags        vocabIndex
 	otherIndex   int            // index of "other" in spec.Service
 	jsonKeys     map[string]int // JSON key → field index; label and difficulty follow the 41 fields
 
@@ -61,21 +63,17 @@ func NewEncoder(spec *Spec, opts ...Option) *Encoder {
 			Flag:         append([]string(nil), spec.Flag...),
 		},
 		maxLineBytes: DefaultMaxLineBytes,
-		serviceIndex: make(map[string]int, len(spec.Service)),
 		jsonKeys:     make(map[string]int, numKeys),
-		otherIndex:   -1,
 	}
 	e.specErr = e.spec.Validate()
 	if e.specErr != nil {
 		e.specErr = fmt.Errorf("encoding record: %w", e.specErr)
 	}
 	e.width = e.spec.Width()
-	for i, s := range e.spec.Service {
-		e.serviceIndex[s] = i
-		if s == unknownService {
-			e.otherIndex = i
-		}
-	}
+	e.protocols = newVocabIndex(e.spec.ProtocolType)
+	e.services = newVocabIndex(e.spec.Service)
+	e.flags = newVocabIndex(e.spec.Flag)
+	e.otherIndex = e.services.lookup([]byte(unknownService))
 	for i, name := range fieldNameArray() {
 		e.jsonKeys[name] = i
 	}
@@ -154,29 +152,34 @@ func trimSpace(b []byte) []byte {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-// encodeCSV parses an NSL-KDD CSV line whose field count was checked.
+// encodeCSV parses an NSL-KDD CSV line of 41, 42 or 43 fields.
 func (e *Encoder) encodeCSV(line []byte, rec *Record, dst []float32) error {
 	rec.Format = CSV
-	var hot [3]int // vocabulary index of protocol_type, service, flag
-	pos := 0
-	for field := range NumFields {
-		switch field {
-		case fieldProtocolType, fieldService, fieldFlag:
-			end := fieldEnd(line, pos)
-			i, err := e.setCategory(field, line[pos:end], rec)
-			if err != nil {
-				return err
-			}
-			hot[field-fieldProtocolType] = i
-			pos = end + 1
-		default:
-			v, end, nerr := scanNumber(line, pos)
-			if nerr != numberOK {
-				return numberFieldError(fieldNameArray()[field], line[pos:end], nerr)
-			}
-			rec.Numeric[numericIndex(field)] = v
-			pos = end + 1
+	names := fieldNameArray()
+	v, end, nerr := scanNumber(line, 0)
+	if nerr != numberOK {
+		return numberFieldError(names[0], line[:end], nerr)
+	}
+	rec.Numeric[0] = v
+	pos := end + 1
+	var hot [3]int // vocabulary index of protocol_type, service and flag
+	for field := fieldProtocolType; field <= fieldFlag; field++ {
+		end := fieldEnd(line, pos)
+		i, err := e.setCategory(field, line[pos:end], rec)
+		if err != nil {
+			return err
 		}
+		hot[field-fieldProtocolType] = i
+		pos = end + 1
+	}
+	// The field count was checked, so every numeric field starts inside the line.
+	for i := 1; i < NumNumeric; i++ {
+		v, end, nerr := scanNumber(line, pos)
+		if nerr != numberOK {
+			return numberFieldError(names[i+3], line[pos:end], nerr)
+		}
+		rec.Numeric[i] = v
+		pos = end + 1
 	}
 	rec.Label, rec.Difficulty = "", -1
 	if pos <= len(line) {
@@ -203,41 +206,6 @@ func fieldEnd(line []byte, pos int) int {
 		}
 	}
 	return len(line)
-}
-
-// scanNumber parses the number starting at line[pos] and ending at the next
-// comma or the end of the line, returning the value and the end index. It
-// scans plain decimals in one pass; anything else goes through parseNumber.
-func scanNumber(line []byte, pos int) (float64, int, numberError) {
-	var mant uint64
-	dotAt := -1
-	i := pos
-	for ; i < len(line); i++ {
-		c := line[i]
-		if d := c - '0'; d < 10 {
-			mant = mant*10 + uint64(d)
-			continue
-		}
-		if c == '.' && dotAt < 0 {
-			dotAt = i
-			continue
-		}
-		break
-	}
-	digits := i - pos
-	fracDigits := 0
-	if dotAt >= 0 {
-		digits--
-		fracDigits = i - dotAt - 1
-	}
-	if (i == len(line) || line[i] == ',') && digits > 0 && digits <= 15 {
-		// Clinger's fast path: mant < 2^53 and 10^fracDigits are exact, so
-		// one division is correctly rounded.
-		return float64(mant) / math.Pow10(fracDigits), i, numberOK
-	}
-	end := fieldEnd(line, i)
-	v, err := parseNumber(line[pos:end])
-	return v, end, err
 }
 
 // numberFieldError describes why a numeric field was rejected.
@@ -268,7 +236,7 @@ func parseDifficulty(b []byte) (int, error) {
 func (e *Encoder) setCategory(field int, value []byte, rec *Record) (int, error) {
 	switch field {
 	case fieldProtocolType:
-		i := indexOf(e.spec.ProtocolType, value)
+		i := e.protocols.lookup(value)
 		if i < 0 {
 			return 0, newFieldError("protocol_type", value, ErrUnknownValue, "unknown protocol_type")
 		}
@@ -278,32 +246,22 @@ func (e *Encoder) setCategory(field int, value []byte, rec *Record) (int, error)
 		if len(value) == 0 {
 			return 0, newFieldError("service", value, ErrUnknownValue, "empty service")
 		}
-		i, ok := e.serviceIndex[string(value)]
-		rec.UnknownService = !ok
-		if !ok {
+		i := e.services.lookup(value)
+		rec.UnknownService = i < 0
+		if i < 0 {
 			i = e.otherIndex
 			e.unknownServices.Add(1)
 		}
 		rec.Service = e.spec.Service[i]
 		return i, nil
 	default:
-		i := indexOf(e.spec.Flag, value)
+		i := e.flags.lookup(value)
 		if i < 0 {
 			return 0, newFieldError("flag", value, ErrUnknownValue, "unknown flag")
 		}
 		rec.Flag = e.spec.Flag[i]
 		return i, nil
 	}
-}
-
-// indexOf finds value in a short vocabulary without allocating.
-func indexOf(vocab []string, value []byte) int {
-	for i, s := range vocab {
-		if s == string(value) {
-			return i
-		}
-	}
-	return -1
 }
 
 // fill writes the numeric features and the one-hot blocks, given the

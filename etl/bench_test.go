@@ -1,0 +1,218 @@
+package etl
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"testing"
+)
+
+// benchLines is how many real KDDTrain+ lines the benchmarks cycle over.
+const benchLines = 1000
+
+func benchmarkEncode(b *testing.B, lines [][]byte) {
+	e := NewEncoder(DefaultSpec())
+	var rec Record
+	dst := make([]float32, Width)
+	total := 0
+	for _, l := range lines {
+		total += len(l)
+	}
+	b.SetBytes(int64(total / len(lines)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := e.Encode(lines[i], &rec, dst); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(lines) {
+			i = 0
+		}
+	}
+}
+
+// BenchmarkEncodeCSV encodes real KDDTrain+ lines (43 fields); one op is one record.
+func BenchmarkEncodeCSV(b *testing.B) {
+	benchmarkEncode(b, trainLines(b, benchLines))
+}
+
+// BenchmarkEncodeCSVStdlib is the straightforward alternative: encoding/csv,
+// strconv.ParseFloat per field and map lookups per category, per record.
+func BenchmarkEncodeCSVStdlib(b *testing.B) {
+	lines := trainLines(b, benchLines)
+	enc := newStdlibEncoder(DefaultSpec())
+	dst := make([]float32, Width)
+	b.SetBytes(int64(len(lines[0])))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := enc.encodeCSV(lines[i], dst); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(lines) {
+			i = 0
+		}
+	}
+}
+
+// BenchmarkEncodeJSON encodes the same records as JSON objects.
+func BenchmarkEncodeJSON(b *testing.B) {
+	benchmarkEncode(b, asJSONLines(b, trainLines(b, benchLines)))
+}
+
+// BenchmarkEncodeJSONStdlib decodes the same JSON objects with encoding/json
+// into a struct, then encodes the fields, the straightforward way.
+func BenchmarkEncodeJSONStdlib(b *testing.B) {
+	lines := asJSONLines(b, trainLines(b, benchLines))
+	enc := newStdlibEncoder(DefaultSpec())
+	dst := make([]float32, Width)
+	b.SetBytes(int64(len(lines[0])))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := enc.encodeJSON(lines[i], dst); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(lines) {
+			i = 0
+		}
+	}
+}
+
+// BenchmarkEncodeVector encodes the same records given as 122-value vectors.
+func BenchmarkEncodeVector(b *testing.B) {
+	benchmarkEncode(b, asVectorLines(b, trainLines(b, benchLines)))
+}
+
+// asJSONLines re-encodes CSV lines as JSON objects with label and difficulty.
+func asJSONLines(tb testing.TB, lines [][]byte) [][]byte {
+	tb.Helper()
+	e := NewEncoder(nil)
+	var rec Record
+	dst := make([]float32, Width)
+	out := make([][]byte, len(lines))
+	for i, l := range lines {
+		if err := e.Encode(l, &rec, dst); err != nil {
+			tb.Fatal(err)
+		}
+		j := append([]byte{'{'}, rec.AppendJSONFields(nil)...)
+		j = fmt.Appendf(j, `,"label":%q,"difficulty":%d}`, rec.Label, rec.Difficulty)
+		out[i] = j
+	}
+	return out
+}
+
+// asVectorLines re-encodes CSV lines as comma-separated vectors.
+func asVectorLines(tb testing.TB, lines [][]byte) [][]byte {
+	tb.Helper()
+	e := NewEncoder(nil)
+	var rec Record
+	dst := make([]float32, Width)
+	out := make([][]byte, len(lines))
+	for i, l := range lines {
+		if err := e.Encode(l, &rec, dst); err != nil {
+			tb.Fatal(err)
+		}
+		var v []byte
+		for c, x := range dst {
+			if c > 0 {
+				v = append(v, ',')
+			}
+			if c < NumNumeric {
+				v = strconv.AppendFloat(v, rec.Numeric[c], 'g', -1, 64)
+			} else {
+				v = strconv.AppendFloat(v, float64(x), 'g', -1, 32)
+			}
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// stdlibEncoder is the reference a straightforward implementation would
+// write; the tests also use it to cross-check the encoder.
+type stdlibEncoder struct {
+	protocols, services, flags map[string]int
+	width                      int
+}
+
+func newStdlibEncoder(s *Spec) *stdlibEncoder {
+	index := func(vocab []string) map[string]int {
+		m := make(map[string]int, len(vocab))
+		for i, v := range vocab {
+			m[v] = i
+		}
+		return m
+	}
+	return &stdlibEncoder{index(s.ProtocolType), index(s.Service), index(s.Flag), s.Width()}
+}
+
+func (s *stdlibEncoder) encodeCSV(line []byte, dst []float32) error {
+	r := csv.NewReader(bytes.NewReader(line))
+	r.FieldsPerRecord = -1
+	fields, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("reading CSV: %w", err)
+	}
+	if len(fields) < NumFields || len(fields) > NumFields+2 {
+		return fmt.Errorf("wrong number of fields: %d", len(fields))
+	}
+	return s.encodeFields(fields[:NumFields], dst)
+}
+
+type stdlibJSONRecord map[string]any
+
+func (s *stdlibEncoder) encodeJSON(line []byte, dst []float32) error {
+	var m stdlibJSONRecord
+	if err := json.Unmarshal(line, &m); err != nil {
+		return fmt.Errorf("decoding JSON: %w", err)
+	}
+	fields := make([]string, NumFields)
+	for i, name := range FieldNames() {
+		switch v := m[name].(type) {
+		case string:
+			fields[i] = v
+		case float64:
+			fields[i] = strconv.FormatFloat(v, 'g', -1, 64)
+		default:
+			return fmt.Errorf("field %q: missing or wrong type", name)
+		}
+	}
+	return s.encodeFields(fields, dst)
+}
+
+func (s *stdlibEncoder) encodeFields(fields []string, dst []float32) error {
+	clear(dst[:s.width])
+	n := 0
+	for i, f := range fields {
+		if i == fieldProtocolType || i == fieldService || i == fieldFlag {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return fmt.Errorf("field %d: bad number %q", i, f)
+		}
+		dst[n] = float32(v)
+		n++
+	}
+	p, ok := s.protocols[fields[fieldProtocolType]]
+	if !ok {
+		return errors.New("unknown protocol_type")
+	}
+	svc, ok := s.services[fields[fieldService]]
+	if !ok {
+		svc = s.services[unknownService]
+	}
+	f, ok := s.flags[fields[fieldFlag]]
+	if !ok {
+		return errors.New("unknown flag")
+	}
+	dst[n+p] = 1
+	dst[n+len(s.protocols)+svc] = 1
+	dst[n+len(s.protocols)+len(s.services)+f] = 1
+	return nil
+}
