@@ -30,7 +30,7 @@ var (
 		"src_bytes": 146, "count": 13, "srv_count": 1, "same_srv_rate": 0.08, "diff_srv_rate": 0.15,
 		"dst_host_count": 255, "dst_host_srv_count": 1, "dst_host_diff_srv_rate": 0.60,
 		"dst_host_same_src_port_rate": 0.88,
-		"protocol_type_udp": 1, "service_other": 1, "flag_SF": 1,
+		"protocol_type_udp":           1, "service_other": 1, "flag_SF": 1,
 	}
 	wantNeptune = map[string]float32{
 		"count": 123, "srv_count": 6, "serror_rate": 1, "srv_serror_rate": 1, "same_srv_rate": 0.05,
