@@ -12,15 +12,17 @@ import (
 // heat map; each cell shows its count and its share of the true class's row,
 // and is shaded by that share so small classes stay visible.
 func WriteConfusionSVG(w io.Writer, title string, classes []string, counts [][]int64) error {
-	const cell, left, top = 96, 120, 80
+	const cell, top = 96, 80
 	n := len(classes)
-	width, height := left+n*cell+30, top+n*cell+60
+	// Wide enough for the title at about 10 pixels a character, the grid centred.
+	width, height := max(120+n*cell+30, 10*len(title)+40), top+n*cell+60
+	left := max(120, (width-n*cell)/2)
 	b := bufio.NewWriter(w)
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif">`+"\n", width, height, width, height)
 	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(b, `<text x="%d" y="28" font-size="18" text-anchor="middle">%s</text>`+"\n", width/2, html.EscapeString(title))
 	fmt.Fprintf(b, `<text x="%d" y="58" font-size="13" text-anchor="middle">predicted</text>`+"\n", left+n*cell/2)
-	fmt.Fprintf(b, `<text x="18" y="%d" font-size="13" text-anchor="middle" transform="rotate(-90 18 %d)">true class</text>`+"\n", top+n*cell/2, top+n*cell/2)
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="13" text-anchor="middle" transform="rotate(-90 %d %d)">true class</text>`+"\n", left-100, top+n*cell/2, left-100, top+n*cell/2)
 	for i, name := range classes {
 		fmt.Fprintf(b, `<text x="%d" y="%d" font-size="13" text-anchor="middle">%s</text>`+"\n", left+i*cell+cell/2, top-8, html.EscapeString(name))
 		fmt.Fprintf(b, `<text x="%d" y="%d" font-size="13" text-anchor="end">%s</text>`+"\n", left-8, top+i*cell+cell/2+5, html.EscapeString(name))
@@ -49,40 +51,83 @@ func WriteConfusionSVG(w io.Writer, title string, classes []string, counts [][]i
 	return b.Flush()
 }
 
-// WriteROCSVG draws a ROC curve with its area; points closer together than
-// the pixel grid are merged so a curve of 100,000 thresholds stays small.
+// WriteROCSVG draws a ROC curve with its area twice: on linear axes, and
+// with the false-alarm rate on a log scale, where a good detector's curve
+// is not just the top-left corner. Points closer together than a pixel are
+// merged so a curve of 100,000 thresholds stays small.
 func WriteROCSVG(w io.Writer, title string, points []Point, auc float64) error {
-	const size, left, top = 480, 70, 50
-	width, height := left+size+30, top+size+60
-	px := func(fpr float64) float64 { return left + fpr*size }
+	const size, left, top, gap = 400, 70, 60, 90
+	width, height := left+2*size+gap+30, top+size+70
+	// The log panel starts at the smallest non-zero false-alarm rate (at
+	// most 1e-1), rounded down to a power of ten.
+	minFPR := 0.1
+	for _, p := range points {
+		if p.FalseAlarmRate > 0 {
+			minFPR = min(minFPR, p.FalseAlarmRate)
+		}
+	}
+	decades := int(math.Ceil(-math.Log10(minFPR)))
+	linear := func(fpr float64) float64 { return left + fpr*size }
+	logLeft := float64(left + size + gap)
+	logX := func(fpr float64) float64 {
+		if fpr <= 0 {
+			return logLeft
+		}
+		return logLeft + (1+math.Log10(fpr)/float64(decades))*size
+	}
 	py := func(tpr float64) float64 { return top + (1-tpr)*size }
+
 	b := bufio.NewWriter(w)
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif">`+"\n", width, height, width, height)
 	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(b, `<text x="%d" y="28" font-size="18" text-anchor="middle">%s</text>`+"\n", width/2, html.EscapeString(title))
-	for k := 0; k <= 10; k++ {
-		v := float64(k) / 10
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#eee"/>`+"\n", px(v), top, px(v), top+size)
-		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>`+"\n", left, py(v), left+size, py(v))
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle">%.1f</text>`+"\n", px(v), top+size+16, v)
-		fmt.Fprintf(b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end">%.1f</text>`+"\n", left-6, py(v)+4, v)
+	fmt.Fprintf(b, `<text x="%d" y="26" font-size="18" text-anchor="middle">%s — ROC-AUC %.5f</text>`+"\n", width/2, html.EscapeString(title), auc)
+	panels := []struct {
+		x0    float64
+		x     func(float64) float64
+		ticks []float64
+		label string
+	}{
+		{left, linear, []float64{0, 0.2, 0.4, 0.6, 0.8, 1}, "false-alarm rate"},
+		{logLeft, logX, nil, "false-alarm rate (log scale)"},
 	}
-	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#444"/>`+"\n", left, top, size, size)
-	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#aaa" stroke-dasharray="6 4"/>`+"\n", px(0), py(0), px(1), py(1))
-	fmt.Fprintf(b, `<polyline fill="none" stroke="rgb(8,48,107)" stroke-width="2" points="`)
-	lastX, lastY := math.Inf(-1), math.Inf(-1)
-	for i, p := range points {
-		x, y := px(p.FalseAlarmRate), py(p.Recall)
-		if i > 0 && i < len(points)-1 && math.Abs(x-lastX) < 0.5 && math.Abs(y-lastY) < 0.5 {
-			continue
+	for k := decades; k >= 0; k-- {
+		panels[1].ticks = append(panels[1].ticks, math.Pow(10, -float64(k)))
+	}
+	for _, panel := range panels {
+		for _, v := range panel.ticks {
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#eee"/>`+"\n", panel.x(v), top, panel.x(v), top+size)
+			fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle">%g</text>`+"\n", panel.x(v), top+size+16, v)
 		}
-		fmt.Fprintf(b, "%.1f,%.1f ", x, y)
-		lastX, lastY = x, y
+		for k := 0; k <= 5; k++ {
+			v := float64(k) / 5
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", panel.x0, py(v), panel.x0+size, py(v))
+			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="end">%.1f</text>`+"\n", panel.x0-6, py(v)+4, v)
+		}
+		fmt.Fprintf(b, `<rect x="%.1f" y="%d" width="%d" height="%d" fill="none" stroke="#444"/>`+"\n", panel.x0, top, size, size)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="13" text-anchor="middle">%s</text>`+"\n", panel.x0+size/2, top+size+40, panel.label)
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="13" text-anchor="middle" transform="rotate(-90 %.1f %.1f)">detection rate</text>`+"\n", panel.x0-40, py(0.5), panel.x0-40, py(0.5))
+		fmt.Fprintf(b, `<polyline fill="none" stroke="#aaa" stroke-dasharray="6 4" points="`)
+		for k := 0; k <= 100; k++ {
+			v := math.Pow(10, -float64(decades)*(1-float64(k)/100))
+			if panel.x0 == left {
+				v = float64(k) / 100
+			}
+			fmt.Fprintf(b, "%.1f,%.1f ", panel.x(v), py(v))
+		}
+		fmt.Fprintln(b, `"/>`)
+		fmt.Fprintf(b, `<polyline fill="none" stroke="rgb(8,48,107)" stroke-width="2" points="`)
+		lastX, lastY := math.Inf(-1), math.Inf(-1)
+		for i, p := range points {
+			x, y := panel.x(p.FalseAlarmRate), py(p.Recall)
+			if i > 0 && i < len(points)-1 && math.Abs(x-lastX) < 0.5 && math.Abs(y-lastY) < 0.5 {
+				continue
+			}
+			fmt.Fprintf(b, "%.1f,%.1f ", x, y)
+			lastX, lastY = x, y
+		}
+		fmt.Fprintln(b, `"/>`)
 	}
-	fmt.Fprintln(b, `"/>`)
-	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="15" text-anchor="end">ROC-AUC %.5f</text>`+"\n", px(1)-10, py(0)-14, auc)
-	fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="13" text-anchor="middle">false-alarm rate (normal records flagged)</text>`+"\n", px(0.5), top+size+40)
-	fmt.Fprintf(b, `<text x="18" y="%.1f" font-size="13" text-anchor="middle" transform="rotate(-90 18 %.1f)">detection rate (attacks flagged)</text>`+"\n", py(0.5), py(0.5))
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="11" text-anchor="middle" fill="#555">dashed: a detector that guesses</text>`+"\n", width/2, height-8)
 	fmt.Fprintln(b, "</svg>")
 	return b.Flush()
 }
