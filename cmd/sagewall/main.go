@@ -32,6 +32,8 @@ type command struct {
 // commands is the subcommand table; each subcommand lives in its own file.
 func commands() map[string]command {
 	return map[string]command{
+		"bridge": {"S3 → Kafka bridge: SQS ObjectCreated notifications to one raw-topic message per line", runBridge},
+		"serve":  {"SageMaker inference server (GET /ping, POST /invocations) over the bundled or a given model", runServe},
 		"deploy": {"SageMaker training and endpoints: train, endpoint, status, delete", runDeploy},
 		"score":  {"score NSL-KDD records with the bundled or a given model, one JSON verdict per line", runScore},
 		"eval":   {"measure a model on a labelled NSL-KDD file: accuracy, detection and false-alarm rates, ROC-AUC", runEval},
