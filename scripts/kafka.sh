@@ -16,6 +16,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
 port=${SAGEWALL_KAFKA_PORT:-19092}
@@ -32,16 +33,21 @@ libs=$home/libs
 
 # java17 prints the path of a Java 17+ runtime, installing one when none is found.
 java17() {
+	find_java17 && return
+	apt_install openjdk-17-jre-headless
+	find_java17 || die "no Java 17+ runtime found after installing openjdk-17-jre-headless"
+}
+
+find_java17() {
 	local candidate
 	for candidate in "${JAVA_HOME:+$JAVA_HOME/bin/java}" "$(command -v java || true)" /usr/lib/jvm/java-17-openjdk-*/bin/java; do
-		[ -n "$candidate" ] && [ -x "$candidate" ] || continue
+		if [ -z "$candidate" ] || [ ! -x "$candidate" ]; then continue; fi
 		if "$candidate" -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then
 			printf '%s' "$candidate"
-			return
+			return 0
 		fi
 	done
-	apt_install openjdk-17-jre-headless
-	java17
+	return 1
 }
 
 # fetch copies the broker's runtime classpath into the cache once; a marker holding the
@@ -113,7 +119,7 @@ wait_ready() {
 	local deadline=$((SECONDS + start_timeout)) ready=$run_dir/kafkaready
 	(cd "$repo" && go build -o "$ready" ./internal/testenv/cmd/kafkaready) || die "building kafkaready failed"
 	while ((SECONDS < deadline)); do
-		pid_running "$pidfile" "$match" || { log_tail; die "broker exited during startup"; }
+		pid_running "$pidfile" java "$match" || { log_tail; die "broker exited during startup"; }
 		if "$ready" -brokers "$address" -timeout 5s 2>"$run_dir/logs/kafkaready.log"; then
 			return
 		fi
@@ -125,7 +131,7 @@ wait_ready() {
 }
 
 start() {
-	if pid_running "$pidfile" "$match"; then
+	if pid_running "$pidfile" java "$match"; then
 		log "already running (pid $(cat "$pidfile"))"
 		wait_ready
 		echo "$address"
@@ -160,7 +166,7 @@ start() {
 }
 
 stop() {
-	if pid_running "$pidfile" "$match"; then
+	if pid_running "$pidfile" java "$match"; then
 		log "stopping pid $(cat "$pidfile")"
 		stop_pid "$pidfile" 30
 	else
@@ -170,7 +176,7 @@ stop() {
 }
 
 status() {
-	if pid_running "$pidfile" "$match"; then
+	if pid_running "$pidfile" java "$match"; then
 		log "running (pid $(cat "$pidfile"), logs in $run_dir/logs)"
 		echo "$address"
 	else

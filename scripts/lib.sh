@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the service scripts (sourced, not executed).
 # Progress goes to stderr so that stdout carries only the address a script prints.
 
@@ -21,20 +22,41 @@ apt_install() {
 		die "apt-get install $* failed"
 }
 
-# pid_running reports whether the pid in file $1 is alive and its command line contains $2.
+# pid_running reports whether our service runs: the pid in file $1 is alive, its process
+# name (/proc/PID/comm) is $2 and its command line contains $3. When the pid file is stale
+# or lost, a live process matching both is adopted and the pid file rewritten, so an
+# orphan left by a crashed script is found rather than colliding on the port.
 pid_running() {
 	local pid
-	[ -s "$1" ] || return 1
-	pid=$(cat "$1")
-	alive "$pid" || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2"
+	if [ -s "$1" ]; then
+		pid=$(cat "$1")
+		if is_service "$pid" "$2" "$3"; then
+			return 0
+		fi
+	fi
+	for pid in /proc/[0-9]*; do
+		pid=${pid#/proc/}
+		if is_service "$pid" "$2" "$3"; then
+			mkdir -p "$(dirname "$1")"
+			echo "$pid" >"$1"
+			return 0
+		fi
+	done
+	return 1
+}
+
+is_service() {
+	local comm
+	read -r comm 2>/dev/null <"/proc/$1/comm" || return 1
+	[ "$comm" = "$2" ] && alive "$1" &&
+		tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$3"
 }
 
 # alive reports whether pid $1 exists and is not a zombie (an unreaped child still answers kill -0).
 alive() {
-	local state
-	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$state" ] && [ "$state" != Z ]
+	local stat
+	read -r -a stat 2>/dev/null <"/proc/$1/stat" || return 1
+	[ "${stat[2]:-Z}" != Z ]
 }
 
 # stop_pid sends SIGTERM to the pid in file $1, waits up to $2 seconds, then sends SIGKILL.

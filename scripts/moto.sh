@@ -16,6 +16,7 @@
 #      XDG_CACHE_HOME (virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/sagewall/moto/)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
 port=${SAGEWALL_MOTO_PORT:-15000}
@@ -70,7 +71,7 @@ PY
 wait_ready() {
 	local deadline=$((SECONDS + start_timeout))
 	while ((SECONDS < deadline)); do
-		if ! pid_running "$pidfile" "$match"; then
+		if ! pid_running "$pidfile" moto_server "$match"; then
 			tail -n 40 "$run_dir/moto.log" >&2
 			die "moto_server exited during startup"
 		fi
@@ -84,7 +85,7 @@ wait_ready() {
 
 start() {
 	install
-	if pid_running "$pidfile" "$match"; then
+	if pid_running "$pidfile" moto_server "$match"; then
 		log "already running (pid $(cat "$pidfile"))"
 		wait_ready
 		echo "$endpoint"
@@ -102,7 +103,7 @@ start() {
 }
 
 stop() {
-	if pid_running "$pidfile" "$match"; then
+	if pid_running "$pidfile" moto_server "$match"; then
 		log "stopping pid $(cat "$pidfile")"
 		stop_pid "$pidfile" 10
 	else
@@ -112,7 +113,7 @@ stop() {
 }
 
 status() {
-	if pid_running "$pidfile" "$match"; then
+	if pid_running "$pidfile" moto_server "$match"; then
 		log "running (pid $(cat "$pidfile"), log in $run_dir/moto.log)"
 		echo "$endpoint"
 	else

@@ -1,0 +1,24 @@
+# Developer entry points; .ci/run runs the same steps.
+.PHONY: test e2e services-start services-stop services-status
+
+# The README's test command: needs nothing but Go.
+test:
+	go vet ./... && go test ./...
+
+# The e2e suite against a real Kafka broker and moto, started and stopped around it.
+# Pass go test arguments with ARGS, e.g. make e2e ARGS='-v -run TestE2ESNSToSQS ./internal/testenv/'
+e2e:
+	scripts/e2e.sh $(ARGS)
+
+# Keep the services running between manual e2e runs (docs/testing.md).
+services-start:
+	scripts/kafka.sh start
+	scripts/moto.sh start
+
+services-stop:
+	scripts/kafka.sh stop
+	scripts/moto.sh stop
+
+services-status:
+	-scripts/kafka.sh status
+	-scripts/moto.sh status
