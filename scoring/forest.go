@@ -40,6 +40,10 @@ type Forest struct {
 	nodes      []node
 	roots      []int32 // root node index of each tree
 	groups     []int32 // output group of each tree
+
+	// perfect is the same forest laid out for fast evaluation, or nil when
+	// a tree is too deep for it (see forest_perfect.go).
+	perfect *perfectForest
 }
 
 // NumClass reports the number of probabilities Predict writes: 1 for a
@@ -102,17 +106,32 @@ func (f *Forest) PredictBatch(rows []float32, n int, out []float32) {
 func (f *Forest) predictRow(row []float32, out []float32) {
 	if f.numGroup == 1 {
 		margin := f.baseMargin[0]
-		for _, root := range f.roots {
-			margin += f.leaf(root, row)
+		if p := f.perfect; p != nil {
+			margin = p.addMargin(margin, row)
+		} else {
+			for _, root := range f.roots {
+				margin += f.leaf(root, row)
+			}
 		}
 		out[0] = sigmoid(margin)
 		return
 	}
 	copy(out, f.baseMargin)
-	for t, root := range f.roots {
-		out[f.groups[t]] += f.leaf(root, row)
+	if p := f.perfect; p != nil {
+		p.addGroupMargins(row, f.groups, out)
+	} else {
+		for t, root := range f.roots {
+			out[f.groups[t]] += f.leaf(root, row)
+		}
 	}
 	softmax(out)
+}
+
+// goRight is XGBoost's decision, without branches: right iff not x < t,
+// except that a missing (NaN) x goes left when the split's default is left.
+func goRight(x, threshold float32, feature uint32) int32 {
+	missingLeft := boolToInt32(x != x) & int32(feature>>31)
+	return boolToInt32(!(x < threshold)) &^ missingLeft
 }
 
 // leaf walks one tree from root and returns the leaf value row reaches.
@@ -122,12 +141,7 @@ func (f *Forest) leaf(root int32, row []float32) float32 {
 	nodes := f.nodes
 	n := nodes[root]
 	for n.left != 0 {
-		x := row[n.feature&^defaultLeftBit]
-		right := boolToInt32(!(x < n.value))
-		if x != x {
-			right = boolToInt32(n.feature&defaultLeftBit == 0)
-		}
-		n = nodes[n.left+right]
+		n = nodes[n.left+goRight(row[n.feature&^defaultLeftBit], n.value, n.feature)]
 	}
 	return n.value
 }
@@ -242,6 +256,7 @@ func newForest(m *rawModel) (*Forest, error) {
 			return nil, fmt.Errorf("tree %d: %w", i, err)
 		}
 	}
+	f.perfect = f.buildPerfect()
 	return f, nil
 }
 
