@@ -16,6 +16,10 @@ const (
 // never overflow; real models are orders of magnitude smaller.
 const maxForestNodes = 1 << 30
 
+// maxNumFeature bounds a model's feature count, which sizes per-row
+// buffers; NSL-KDD vectors have 122.
+const maxNumFeature = 1 << 20
+
 // defaultLeftBit marks, in node.feature, a split whose missing values go left.
 const defaultLeftBit = 1 << 31
 
@@ -224,8 +228,8 @@ func newForest(m *rawModel) (*Forest, error) {
 	default:
 		return nil, fmt.Errorf("objective %q: %w: only %s and %s are supported", m.objective, errUnsupported, ObjectiveBinaryLogistic, ObjectiveMultiSoftprob)
 	}
-	if m.numFeature <= 0 || m.numFeature >= defaultLeftBit {
-		return nil, fmt.Errorf("num_feature %d: out of range", m.numFeature)
+	if m.numFeature <= 0 || m.numFeature > maxNumFeature {
+		return nil, fmt.Errorf("num_feature %d: out of range [1, %d]", m.numFeature, maxNumFeature)
 	}
 	margin, err := baseMargin(m.objective, m.baseScore, f.numGroup)
 	if err != nil {
