@@ -20,6 +20,11 @@ const maxForestNodes = 1 << 30
 // buffers; NSL-KDD vectors have 122.
 const maxNumFeature = 1 << 20
 
+// maxLeafMagnitude bounds leaf values and base margins so that summing any
+// model's trees (at most maxForestNodes) stays finite in float32; real
+// leaves are small (learning rate times a Newton step).
+const maxLeafMagnitude = 1e28
+
 // defaultLeftBit marks, in node.feature, a split whose missing values go left.
 const defaultLeftBit = 1 << 31
 
@@ -289,7 +294,11 @@ func (f *Forest) appendTree(t *rawTree) error {
 		src := queue[k]
 		l, r := t.left[src], t.right[src]
 		if l == -1 { // XGBoost's IsLeaf looks at the left child only
-			f.nodes[base+int32(k)] = node{value: t.splitCond[src]}
+			v := t.splitCond[src]
+			if !(math.Abs(float64(v)) <= maxLeafMagnitude) {
+				return fmt.Errorf("node %d: leaf value %v out of range", src, v)
+			}
+			f.nodes[base+int32(k)] = node{value: v}
 			continue
 		}
 		for _, c := range [2]int32{l, r} {
@@ -332,8 +341,8 @@ func baseMargin(objective string, baseScore []float32, groups int) ([]float32, e
 	margin := make([]float32, groups)
 	for g := range margin {
 		p := baseScore[min(g, len(baseScore)-1)]
-		if p != p || math.IsInf(float64(p), 0) {
-			return nil, fmt.Errorf("base_score %v: not finite", p)
+		if !(math.Abs(float64(p)) <= maxLeafMagnitude) {
+			return nil, fmt.Errorf("base_score %v: out of range", p)
 		}
 		if objective == ObjectiveBinaryLogistic {
 			if p <= 0 || p >= 1 {

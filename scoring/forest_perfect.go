@@ -29,7 +29,7 @@ type perfectForest struct {
 }
 
 // buildPerfect lays the forest out as padded trees, or returns nil when a
-// tree is deeper than maxPerfectDepth.
+// tree is deeper than maxPerfectDepth or padding would blow the size up.
 func (f *Forest) buildPerfect() *perfectForest {
 	depth := int32(0)
 	for t := range f.roots {
@@ -40,6 +40,9 @@ func (f *Forest) buildPerfect() *perfectForest {
 		depth = max(depth, d)
 	}
 	stride := 1 << depth
+	if len(f.roots)*stride > 4*len(f.nodes)+4096 {
+		return nil // padding would mostly be waste: many trees far shallower than the deepest
+	}
 	p := &perfectForest{
 		numTrees: len(f.roots),
 		depth:    int(depth),

@@ -119,6 +119,15 @@ func validateLightGBM(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
+	// Predict promises probabilities: only the objectives whose transform
+	// leaves applies (sigmoid, softmax) are accepted.
+	objective := header.get("objective")
+	if objective == nil || !(*objective == "binary sigmoid:1" || strings.HasPrefix(*objective, "multiclass num_class:")) {
+		return nil, fmt.Errorf("header: objective %v: only binary and multiclass models are supported", quoted(objective))
+	}
+	if header.get("average_output") != nil {
+		return nil, errors.New("header: average_output (random forest mode) is not supported")
+	}
 	trees := 0
 	for _, b := range blocks[1:] {
 		name := b.get("Tree")
@@ -156,7 +165,12 @@ func validateLightGBMTree(b lightGBMBlock, maxFeature int) error {
 	if linear := b.get("is_linear"); linear != nil && *linear != "0" {
 		return fmt.Errorf("is_linear %q: linear trees are not supported", *linear)
 	}
-	if _, err := b.numbers("leaf_value", leaves, nil); err != nil {
+	if _, err := b.numbers("leaf_value", leaves, func(v float64) error {
+		if !(math.Abs(v) <= maxLeafMagnitude) {
+			return fmt.Errorf("leaf value %v out of range", v)
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	if leaves == 1 {
@@ -171,7 +185,12 @@ func validateLightGBMTree(b lightGBMBlock, maxFeature int) error {
 	}); err != nil {
 		return err
 	}
-	if _, err := b.numbers("threshold", splits, nil); err != nil {
+	if _, err := b.numbers("threshold", splits, func(v float64) error {
+		if v != v {
+			return errors.New("threshold is NaN")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	if _, err := b.numbers("decision_type", splits, func(v float64) error {
@@ -230,6 +249,13 @@ func lightGBMBlocks(text string) []lightGBMBlock {
 		cur[key] = value
 	}
 	return blocks
+}
+
+func quoted(s *string) string {
+	if s == nil {
+		return "(missing)"
+	}
+	return strconv.Quote(*s)
 }
 
 func (b lightGBMBlock) get(key string) *string {

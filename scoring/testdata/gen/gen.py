@@ -3,7 +3,8 @@
 Run by gen.sh; each step runs under a specific XGBoost:
 
   gen.py train   OUT  -- train the fixture models with the running XGBoost and
-                         save them in every format it writes (plus model.tar.gz)
+                         save them in every format it writes (plus model.tar.gz,
+                         and tiny models that seed the fuzz targets)
   gen.py rows    OUT  -- build the shared test rows from the saved models' splits
   gen.py predict OUT  -- score the rows with each saved model file, loaded back
                          by the same XGBoost, into golden files
@@ -113,6 +114,26 @@ def train(out):
             if fmt == "bin" and not data.startswith(b"binf"):
                 raise SystemExit(f"{path}: expected the legacy binary format")
             write_gz(os.path.join(out, f"xgb-{version}-{name}.{fmt}.gz"), data)
+    # Tiny models (3 features, NaNs, both objectives) seed the fuzz targets.
+    tiny_x = np.round(rng.random((200, 3)), 1).astype(np.float32)
+    tiny_x[rng.random((200, 3)) < 0.2] = np.nan
+    tiny_y = (np.nan_to_num(tiny_x[:, 0]) + np.nan_to_num(tiny_x[:, 1]) > 0.8).astype(np.int32)
+    tiny = {
+        "binary": xgb.train({"objective": "binary:logistic", "max_depth": 2, "seed": 1}, xgb.DMatrix(tiny_x, label=tiny_y), 2),
+        "multi": xgb.train(
+            {"objective": "multi:softprob", "num_class": 3, "max_depth": 2, "seed": 1},
+            xgb.DMatrix(tiny_x, label=(tiny_y + (tiny_x[:, 2] > 0.5)).astype(np.int32)),
+            1,
+        ),
+    }
+    for name, booster in tiny.items():
+        for fmt, ext in (("json", ".json"), ("ubj", ".ubj"), ("bin", ".model")):
+            if fmt == "bin" and major >= 2:
+                continue
+            path = os.path.join(tmp, "tiny-" + name + ext)
+            booster.save_model(path)
+            with open(path, "rb") as f, open(os.path.join(out, f"tiny-{version}-{name}.{fmt}"), "wb") as g:
+                g.write(f.read())
     # SageMaker's model.tar.gz: the built-in container saves the booster as
     # "xgboost-model" (legacy binary up to 1.7, UBJSON from 3.0).
     tar_fmt = "bin" if major < 2 else "ubj"

@@ -1,0 +1,451 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SNSAPI is the part of the SNS client the alert sink uses.
+type SNSAPI interface {
+	PublishBatch(ctx context.Context, in *sns.PublishBatchInput, optFns ...func(*sns.Options)) (*sns.PublishBatchOutput, error)
+}
+
+// SNS publish limits.
+const (
+	snsMaxBatchEntries = 10
+	snsMaxBatchBytes   = 256 << 10 // the whole PublishBatch payload
+	snsMaxSubjectBytes = 100
+)
+
+// Alert defaults, as in the original prototype.
+const (
+	DefaultAlertThreshold = 0.90
+	DefaultAlertSubject   = "SAGEWALL ALERT"
+)
+
+// SNS publishes alerts for verdicts scoring at or above the alert threshold.
+// Alerts are aggregated per (category, destination service) over a window,
+// so a burst of attacks becomes one message per group with a count and a few
+// examples. A batch is acknowledged only once every aggregate holding one of
+// its alerts has been accepted by SNS. Start Run before the first Write.
+type SNS struct {
+	client      SNSAPI
+	topicARN    string
+	threshold   float64
+	window      time.Duration
+	maxExamples int
+	subject     string
+	maxAttempts int
+	backoffBase time.Duration
+	backoffMax  time.Duration
+	logger      *slog.Logger
+	registerer  prometheus.Registerer
+
+	incoming chan alertBatch
+	metrics  *snsMetrics
+}
+
+// SNSOption configures the SNS alert sink.
+type SNSOption func(*SNS)
+
+// WithAlertThreshold sets the score from which a verdict raises an alert (default 0.90).
+func WithAlertThreshold(t float64) SNSOption { return func(s *SNS) { s.threshold = t } }
+
+// WithAlertWindow sets how long alerts are aggregated before publishing (default 10s).
+func WithAlertWindow(d time.Duration) SNSOption { return func(s *SNS) { s.window = d } }
+
+// WithAlertExamples caps the example records in one aggregated alert (default 5).
+func WithAlertExamples(n int) SNSOption { return func(s *SNS) { s.maxExamples = n } }
+
+// WithAlertSubject sets the subject prefix (default "SAGEWALL ALERT").
+func WithAlertSubject(subject string) SNSOption { return func(s *SNS) { s.subject = subject } }
+
+// WithPublishRetry sets the attempts per PublishBatch entry (default 8) and the
+// jittered exponential backoff between them (default 200ms doubling up to 10s).
+// When they run out the affected batches fail, which stops the pipeline
+// before their offsets are committed.
+func WithPublishRetry(attempts int, base, max time.Duration) SNSOption {
+	return func(s *SNS) { s.maxAttempts, s.backoffBase, s.backoffMax = attempts, base, max }
+}
+
+// WithSNSLogger sets the logger (default slog.Default()).
+func WithSNSLogger(l *slog.Logger) SNSOption { return func(s *SNS) { s.logger = l } }
+
+// WithSNSRegisterer registers the sink's metrics.
+func WithSNSRegisterer(reg prometheus.Registerer) SNSOption {
+	return func(s *SNS) { s.registerer = reg }
+}
+
+// NewSNS returns an alert sink publishing to topicARN.
+func NewSNS(client SNSAPI, topicARN string, opts ...SNSOption) (*SNS, error) {
+	s := &SNS{
+		client:      client,
+		topicARN:    topicARN,
+		threshold:   DefaultAlertThreshold,
+		window:      10 * time.Second,
+		maxExamples: 5,
+		subject:     DefaultAlertSubject,
+		maxAttempts: 8,
+		backoffBase: 200 * time.Millisecond,
+		backoffMax:  10 * time.Second,
+		logger:      slog.Default(),
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	switch {
+	case client == nil || topicARN == "":
+		return nil, errors.New("creating SNS alert sink: client and topic ARN are required")
+	case s.threshold < 0 || s.threshold > 1 || s.threshold != s.threshold:
+		return nil, fmt.Errorf("creating SNS alert sink: threshold %v outside 0-1", s.threshold)
+	case s.window <= 0 || s.maxExamples < 0 || s.maxAttempts <= 0:
+		return nil, fmt.Errorf("creating SNS alert sink: window %v and attempts %d must be positive, examples %d not negative",
+			s.window, s.maxAttempts, s.maxExamples)
+	}
+	m, err := newSNSMetrics(s.registerer)
+	if err != nil {
+		return nil, fmt.Errorf("registering SNS alert metrics: %w", err)
+	}
+	s.metrics = m
+	s.incoming = make(chan alertBatch, 64)
+	return s, nil
+}
+
+// alert is what the sink keeps of a verdict (Verdicts are reused after done).
+type alert struct {
+	key      string // source "topic/partition/offset"
+	time     time.Time
+	score    float32
+	category string
+	service  string
+	protocol string
+	flag     string
+	model    string
+}
+
+type alertBatch struct {
+	alerts []alert
+	ack    *alertAck
+}
+
+// alertAck counts the aggregates still holding alerts of one Write.
+type alertAck struct {
+	mu        sync.Mutex
+	remaining int
+	err       error
+	done      func(error)
+}
+
+func (a *alertAck) settle(err error) {
+	a.mu.Lock()
+	if err != nil && a.err == nil {
+		a.err = err
+	}
+	a.remaining--
+	finished, failed := a.remaining == 0, a.err
+	a.mu.Unlock()
+	if finished {
+		a.done(failed)
+	}
+}
+
+// Write implements the stream's Sink. A batch without alerts is acknowledged at once.
+func (s *SNS) Write(ctx context.Context, verdicts []Verdict, done func(error)) {
+	var alerts []alert
+	for i := range verdicts {
+		v := &verdicts[i]
+		if float64(v.Result.Score) < s.threshold {
+			continue
+		}
+		alerts = append(alerts, alert{
+			key: v.Source.Key(), time: v.Time, score: v.Result.Score,
+			category: v.Result.Category.String(), service: v.Record.Service,
+			protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name,
+		})
+	}
+	if len(alerts) == 0 {
+		done(nil)
+		return
+	}
+	s.metrics.alerts.Add(float64(len(alerts)))
+	select {
+	case s.incoming <- alertBatch{alerts: alerts, ack: &alertAck{done: done}}:
+	case <-ctx.Done():
+		done(fmt.Errorf("queueing alerts: %w", ctx.Err()))
+	}
+}
+
+// group is the aggregation key: one message per category and destination service.
+type group struct{ category, service string }
+
+// aggregate is the alerts of one group in the current window.
+type aggregate struct {
+	group
+	count    int
+	maxScore float32
+	first    time.Time
+	last     time.Time
+	examples []alert
+	acks     []*alertAck
+}
+
+// Run aggregates alerts and publishes them every window until ctx ends;
+// batches still waiting then fail with the context's error (they are not
+// committed, so they are consumed again after a restart).
+func (s *SNS) Run(ctx context.Context) error {
+	ticker := time.NewTicker(s.window)
+	defer ticker.Stop()
+	pending := map[group]*aggregate{}
+	for {
+		select {
+		case b := <-s.incoming:
+			s.add(pending, b)
+		case <-ticker.C:
+			if len(pending) == 0 {
+				continue
+			}
+			aggs := sortedAggregates(pending)
+			clear(pending)
+			s.publish(ctx, aggs)
+		case <-ctx.Done():
+			err := fmt.Errorf("publishing alerts: %w", ctx.Err())
+			for _, agg := range pending {
+				for _, a := range agg.acks {
+					a.settle(err)
+				}
+			}
+			for {
+				select {
+				case b := <-s.incoming:
+					b.ack.remaining = 1
+					b.ack.settle(err)
+				default:
+					return nil
+				}
+			}
+		}
+	}
+}
+
+func (s *SNS) add(pending map[group]*aggregate, b alertBatch) {
+	touched := map[group]bool{}
+	for _, a := range b.alerts {
+		g := group{a.category, a.service}
+		agg := pending[g]
+		if agg == nil {
+			agg = &aggregate{group: g, first: a.time}
+			pending[g] = agg
+		}
+		agg.count++
+		agg.maxScore = max(agg.maxScore, a.score)
+		if a.time.Before(agg.first) {
+			agg.first = a.time
+		}
+		if a.time.After(agg.last) {
+			agg.last = a.time
+		}
+		if len(agg.examples) < s.maxExamples {
+			agg.examples = append(agg.examples, a)
+		}
+		if !touched[g] {
+			touched[g] = true
+			agg.acks = append(agg.acks, b.ack)
+		}
+	}
+	b.ack.mu.Lock()
+	b.ack.remaining = len(touched)
+	b.ack.mu.Unlock()
+}
+
+func sortedAggregates(pending map[group]*aggregate) []*aggregate {
+	aggs := make([]*aggregate, 0, len(pending))
+	for _, agg := range pending {
+		aggs = append(aggs, agg)
+	}
+	slices.SortFunc(aggs, func(a, b *aggregate) int {
+		if c := strings.Compare(a.category, b.category); c != 0 {
+			return c
+		}
+		return strings.Compare(a.service, b.service)
+	})
+	return aggs
+}
+
+// publish sends the aggregates in PublishBatch calls of at most 10 entries
+// and 256 KiB, retrying the entries SNS did not accept, and settles each
+// aggregate's batches with the outcome.
+func (s *SNS) publish(ctx context.Context, aggs []*aggregate) {
+	entries := make([]snstypes.PublishBatchRequestEntry, len(aggs))
+	for i, agg := range aggs {
+		entries[i] = s.entry(strconv.Itoa(i), agg)
+	}
+	for _, chunk := range splitEntries(entries) {
+		results := s.publishChunk(ctx, chunk)
+		for _, e := range chunk {
+			i, _ := strconv.Atoi(aws.ToString(e.Id))
+			err := results[aws.ToString(e.Id)]
+			if err == nil {
+				s.metrics.published.Inc()
+				s.metrics.aggregated.Add(float64(aggs[i].count))
+			} else {
+				s.metrics.failed.Inc()
+				s.logger.ErrorContext(ctx, "alert not accepted by SNS", "category", aggs[i].category, "service", aggs[i].service, "count", aggs[i].count, "err", err)
+			}
+			for _, a := range aggs[i].acks {
+				a.settle(err)
+			}
+		}
+	}
+}
+
+// publishChunk publishes one PublishBatch-sized chunk, retrying what failed
+// (the whole call, or the entries of a 200 response listed as Failed). It
+// returns each entry's final error by Id (nil when accepted).
+func (s *SNS) publishChunk(ctx context.Context, chunk []snstypes.PublishBatchRequestEntry) map[string]error {
+	results := make(map[string]error, len(chunk))
+	todo := chunk
+	for attempt := 1; len(todo) > 0; attempt++ {
+		out, err := s.client.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: aws.String(s.topicARN), PublishBatchRequestEntries: todo})
+		var retry []snstypes.PublishBatchRequestEntry
+		if err != nil {
+			s.metrics.errors.WithLabelValues("call").Inc()
+			for _, e := range todo {
+				results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert batch: %w", err)
+			}
+			retry = todo
+		} else {
+			for _, ok := range out.Successful {
+				results[aws.ToString(ok.Id)] = nil
+			}
+			failed := map[string]snstypes.BatchResultErrorEntry{}
+			for _, f := range out.Failed {
+				failed[aws.ToString(f.Id)] = f
+			}
+			for _, e := range todo {
+				f, isFailed := failed[aws.ToString(e.Id)]
+				_, isOK := results[aws.ToString(e.Id)]
+				switch {
+				case isFailed:
+					s.metrics.errors.WithLabelValues("entry").Inc()
+					results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert: entry %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
+					// A sender fault (bad request) fails the same way again.
+					if !f.SenderFault {
+						retry = append(retry, e)
+					}
+				case !isOK:
+					// Neither accepted nor refused: treat as not accepted.
+					results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert: entry %s missing from the response", aws.ToString(e.Id))
+					retry = append(retry, e)
+				}
+			}
+		}
+		if len(retry) == 0 || attempt >= s.maxAttempts || ctx.Err() != nil {
+			return results
+		}
+		s.metrics.retries.Add(float64(len(retry)))
+		if err := sleepJittered(ctx, attempt, s.backoffBase, s.backoffMax); err != nil {
+			return results
+		}
+		todo = retry
+	}
+	return results
+}
+
+// entry renders one aggregate as a PublishBatch entry with filterable attributes.
+func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry {
+	severity := "high"
+	if agg.maxScore >= 0.99 {
+		severity = "critical"
+	}
+	subject := fmt.Sprintf("%s: %d %s on %s", s.subject, agg.count, agg.category, agg.service)
+	if len(subject) > snsMaxSubjectBytes {
+		subject = subject[:snsMaxSubjectBytes]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", subject)
+	fmt.Fprintf(&b, "category: %s\nservice: %s\ncount: %d\nmax score: %s\nseverity: %s\n",
+		agg.category, agg.service, agg.count, strconv.FormatFloat(float64(agg.maxScore), 'f', 4, 32), severity)
+	if !agg.first.IsZero() {
+		fmt.Fprintf(&b, "first: %s\nlast: %s\n", agg.first.UTC().Format(time.RFC3339Nano), agg.last.UTC().Format(time.RFC3339Nano))
+	}
+	fmt.Fprintf(&b, "\nexamples (%d of %d):\n", len(agg.examples), agg.count)
+	for _, a := range agg.examples {
+		fmt.Fprintf(&b, "  %s score=%s protocol=%s service=%s flag=%s model=%s\n",
+			a.key, strconv.FormatFloat(float64(a.score), 'f', 4, 32), a.protocol, a.service, a.flag, a.model)
+	}
+	return snstypes.PublishBatchRequestEntry{
+		Id:      aws.String(id),
+		Subject: aws.String(subject),
+		Message: aws.String(b.String()),
+		MessageAttributes: map[string]snstypes.MessageAttributeValue{
+			"severity": {DataType: aws.String("String"), StringValue: aws.String(severity)},
+			"category": {DataType: aws.String("String"), StringValue: aws.String(agg.category)},
+			"service":  {DataType: aws.String("String"), StringValue: aws.String(agg.service)},
+			"score":    {DataType: aws.String("Number"), StringValue: aws.String(strconv.FormatFloat(float64(agg.maxScore), 'f', 4, 32))},
+			"count":    {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(agg.count))},
+		},
+	}
+}
+
+// entrySize is an entry's share of the 256 KiB PublishBatch limit: message,
+// subject, and attribute names, types and values.
+func entrySize(e snstypes.PublishBatchRequestEntry) int {
+	n := len(aws.ToString(e.Message)) + len(aws.ToString(e.Subject))
+	for name, v := range e.MessageAttributes {
+		n += len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue)) + len(v.BinaryValue)
+	}
+	return n
+}
+
+// splitEntries groups entries into PublishBatch calls of at most 10 entries and 256 KiB.
+func splitEntries(entries []snstypes.PublishBatchRequestEntry) [][]snstypes.PublishBatchRequestEntry {
+	var chunks [][]snstypes.PublishBatchRequestEntry
+	var cur []snstypes.PublishBatchRequestEntry
+	size := 0
+	for _, e := range entries {
+		n := entrySize(e)
+		if len(cur) > 0 && (len(cur) == snsMaxBatchEntries || size+n > snsMaxBatchBytes) {
+			chunks = append(chunks, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, e)
+		size += n
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks
+}
+
+// sleepJittered waits a uniformly random time in [base, min(max, base*2^(attempt-1))].
+func sleepJittered(ctx context.Context, attempt int, base, max time.Duration) error {
+	ceiling := base << min(attempt-1, 30)
+	if ceiling > max || ceiling <= 0 {
+		ceiling = max
+	}
+	d := ceiling
+	if ceiling > base {
+		d = base + rand.N(ceiling-base)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
