@@ -49,9 +49,11 @@ func WithTransport(t *kafka.Transport) KafkaOption { return func(c *kafkaConfig)
 
 // WithProduceBatch sets the producer's per-partition batching: a produce
 // request is sent when size messages or bytes are queued, or after timeout.
-// The defaults (10000 messages, 16 MiB, 1 ms) keep latency low while letting
+// The defaults (10000 messages, 1 MB, 1 ms) keep latency low while letting
 // whole micro-batches travel in one request; kafka-go's own defaults (100
-// messages, 1 s) would add up to a second per write.
+// messages, 1 s) would add up to a second per write. bytes must stay under
+// the broker's message.max.bytes (1 MiB by default): a record batch is one
+// message to the broker.
 func WithProduceBatch(size int, bytes int64, timeout time.Duration) KafkaOption {
 	return func(c *kafkaConfig) { c.batchSize, c.batchBytes, c.batchTimeout = size, bytes, timeout }
 }
@@ -65,7 +67,7 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 	cfg := kafkaConfig{
 		format:       JSONFormat{},
 		batchSize:    10000,
-		batchBytes:   16 << 20,
+		batchBytes:   1_000_000,
 		batchTimeout: time.Millisecond,
 		maxAttempts:  10,
 	}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -55,7 +56,7 @@ func GroupOffsets(ctx context.Context, client *kafka.Client, group, topic string
 	if err != nil {
 		return nil, fmt.Errorf("fetching committed offsets of group %q: %w", group, err)
 	}
-	if fetched.Error != nil {
+	if fetched.Error != nil && !errors.Is(fetched.Error, kafka.GroupIdNotFound) {
 		return nil, fmt.Errorf("fetching committed offsets of group %q: %w", group, fetched.Error)
 	}
 	out := make([]PartitionOffsets, 0, len(partitions))
@@ -68,7 +69,7 @@ func GroupOffsets(ctx context.Context, client *kafka.Client, group, topic string
 	}
 	committedOf := map[int]int64{}
 	for _, p := range fetched.Topics[topic] {
-		if p.Error != nil {
+		if p.Error != nil && !errors.Is(p.Error, kafka.GroupIdNotFound) {
 			return nil, fmt.Errorf("fetching committed offset of %s/%d: %w", topic, p.Partition, p.Error)
 		}
 		committedOf[p.Partition] = p.CommittedOffset
@@ -154,4 +155,3 @@ func NewClient(brokers []string, transport *kafka.Transport) *kafka.Client {
 	}
 	return c
 }
-

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -388,11 +389,7 @@ func (r *run) add(b *batch, m *kafka.Message) {
 		r.p.cfg.metrics.addEncoded(1)
 		return
 	}
-	field := ""
-	var fieldErr *etl.FieldError
-	if errors.As(err, &fieldErr) {
-		field = fieldErr.Field
-	}
+	reason, field := rejection(err)
 	headers := make([]sinks.Header, len(m.Headers))
 	for i, h := range m.Headers {
 		headers[i] = sinks.Header{Key: h.Key, Value: h.Value}
@@ -403,10 +400,25 @@ func (r *run) add(b *batch, m *kafka.Message) {
 		Key:     m.Key,
 		Value:   m.Value,
 		Headers: headers,
-		Reason:  "encoding",
+		Reason:  reason,
 		Err:     fmt.Sprintf("%s/%d/%d: %v", m.Topic, m.Partition, m.Offset, err),
 	})
-	r.p.cfg.metrics.addRejected("encoding", field)
+	r.p.cfg.metrics.addRejected(reason, field)
+}
+
+// rejection names why a record failed to encode: the etl sentinel as a
+// label ("unknown_value", "line_too_long", ...) and the field, both from
+// bounded sets so they can be metric labels.
+func rejection(err error) (reason, field string) {
+	var fieldErr *etl.FieldError
+	if !errors.As(err, &fieldErr) {
+		return "invalid", ""
+	}
+	reason = "invalid"
+	if fieldErr.Err != nil {
+		reason = strings.ReplaceAll(fieldErr.Err.Error(), " ", "_")
+	}
+	return reason, fieldErr.Field
 }
 
 // score scores each batch and hands it to the sinks, in order.

@@ -1,0 +1,408 @@
+package stream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/internal/testenv"
+	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
+)
+
+// trainLines returns the first n lines of the embedded KDDTrain+ data.
+func trainLines(t testing.TB, n int) [][]byte {
+	t.Helper()
+	rc, err := nslkdd.Open(nslkdd.Train20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	var lines [][]byte
+	for len(lines) < n && sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// produce writes values to topic, spread over its partitions, with a header
+// on every record so dead letters can be checked for it.
+func produce(t testing.TB, brokers []string, topic string, values [][]byte) {
+	t.Helper()
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        topic,
+		Balancer:     &kafka.RoundRobin{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    1000,
+		BatchTimeout: time.Millisecond,
+	}
+	defer w.Close()
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafka.Message{Value: v, Headers: []kafka.Header{{Key: "origin", Value: []byte("test-" + strconv.Itoa(i))}}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("producing %d records: %v", len(values), err)
+	}
+}
+
+// readAll reads every record of topic, by partition, in offset order.
+func readAll(t testing.TB, brokers []string, topic string) map[int][]kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := NewClient(brokers, nil)
+	offsets, err := GroupOffsets(ctx, client, "readall-"+topic, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int][]kafka.Message{}
+	for _, p := range offsets {
+		if p.End == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.Partition, MaxWait: time.Second})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("reading %s/%d: %v", topic, p.Partition, err)
+			}
+			out[p.Partition] = append(out[p.Partition], m)
+			if m.Offset >= p.End-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+// testPipeline runs a pipeline over brokers' raw topic into verdicts and dlq.
+type testPipeline struct {
+	p      *Pipeline
+	reader *kafka.Reader
+	sink   *sinks.Kafka
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startPipeline(t *testing.T, brokers []string, group string, wrap func(Sink) Sink, opts ...Option) *testPipeline {
+	t.Helper()
+	det, err := scoring.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := NewReader(Conn{Brokers: brokers}, group, "raw")
+	sink := sinks.NewKafka(brokers, "verdicts", sinks.WithDeadLetterTopic("dlq"))
+	var verdictSink Sink = sink
+	if wrap != nil {
+		verdictSink = wrap(sink)
+	}
+	opts = append([]Option{
+		WithSpec(det.Spec()),
+		WithModel(det.Info(), det.Threshold()),
+		WithSinks(verdictSink),
+		WithDeadLetters(sink),
+		WithCommitInterval(10 * time.Millisecond),
+	}, opts...)
+	p, err := New(reader, det, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tp := &testPipeline{p: p, reader: reader, sink: sink, cancel: cancel, done: make(chan error, 1)}
+	go func() { tp.done <- p.Run(ctx) }()
+	return tp
+}
+
+// stop cancels the pipeline and returns Run's error.
+func (tp *testPipeline) stop(t *testing.T) error {
+	t.Helper()
+	tp.cancel()
+	var err error
+	select {
+	case err = <-tp.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("pipeline did not stop within 30 s")
+	}
+	tp.sink.Close()
+	tp.reader.Close()
+	return err
+}
+
+// waitCommitted waits until the group has committed every partition of raw
+// to its end.
+func waitCommitted(t *testing.T, brokers []string, group string, tp *testPipeline, within time.Duration) {
+	t.Helper()
+	client := NewClient(brokers, nil)
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		offsets, err := GroupOffsets(ctx, client, group, "raw")
+		cancel()
+		if err == nil {
+			all := true
+			for _, p := range offsets {
+				all = all && p.Committed == p.End
+			}
+			if all {
+				return
+			}
+		}
+		select {
+		case err := <-tp.done:
+			t.Fatalf("pipeline stopped before committing everything: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s has not committed everything within %s: %+v (err %v)", group, within, offsets, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// sourceOf parses a verdict key "raw/partition/offset".
+func sourceOf(t *testing.T, key []byte) (int, int64) {
+	t.Helper()
+	parts := strings.Split(string(key), "/")
+	if len(parts) != 3 || parts[0] != "raw" {
+		t.Fatalf("verdict key %q: want raw/partition/offset", key)
+	}
+	p, err1 := strconv.Atoi(parts[1])
+	o, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("verdict key %q: bad number", key)
+	}
+	return p, o
+}
+
+func TestPipelineEndToEnd(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(3, "raw", "verdicts", "dlq"))
+	const n = 3000
+	lines := trainLines(t, n)
+	bad := map[int]string{
+		100:  "not,a,record",
+		1500: strings.Replace(string(lines[1500]), ",tcp,", ",xtp,", 1),
+		2999: "",
+	}
+	for i, v := range bad {
+		lines[i] = []byte(v)
+	}
+	produce(t, brokers, "raw", lines)
+
+	tp := startPipeline(t, brokers, "e2e", nil)
+	waitCommitted(t, brokers, "e2e", tp, 60*time.Second)
+	if err := tp.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st := tp.p.Stats()
+	if st.Consumed != n || st.Verdicts != n-uint64(len(bad)) || st.Rejected != uint64(len(bad)) || st.InFlight != 0 {
+		t.Fatalf("stats = %+v, want %d consumed, %d verdicts, %d rejected, none in flight", st, n, n-len(bad), len(bad))
+	}
+
+	raw := readAll(t, brokers, "raw")
+	badOffsets := map[[2]int64]bool{}
+	for p, msgs := range raw {
+		for _, m := range msgs {
+			if len(m.Value) == 0 || strings.Count(string(m.Value), ",") < 40 || strings.Contains(string(m.Value), ",xtp,") {
+				badOffsets[[2]int64{int64(p), m.Offset}] = true
+			}
+		}
+	}
+	if len(badOffsets) != len(bad) {
+		t.Fatalf("found %d bad records in raw, want %d", len(badOffsets), len(bad))
+	}
+
+	// Every good source record has exactly one verdict (no crash, so no
+	// duplicates), and each source partition's verdicts are in order.
+	seen := map[[2]int64]bool{}
+	last := map[int]int64{}
+	total := 0
+	for _, msgs := range readAll(t, brokers, "verdicts") {
+		for _, m := range msgs {
+			p, o := sourceOf(t, m.Key)
+			if prev, ok := last[p]; ok && o <= prev {
+				t.Fatalf("verdict for raw/%d/%d after raw/%d/%d: out of source order", p, o, p, prev)
+			}
+			last[p] = o
+			if seen[[2]int64{int64(p), o}] {
+				t.Fatalf("duplicate verdict for raw/%d/%d", p, o)
+			}
+			seen[[2]int64{int64(p), o}] = true
+			if !strings.Contains(string(m.Value), `"id":"`+string(m.Key)+`"`) {
+				t.Fatalf("verdict %s does not carry its id: %.200s", m.Key, m.Value)
+			}
+			total++
+		}
+	}
+	for p, msgs := range raw {
+		for _, m := range msgs {
+			k := [2]int64{int64(p), m.Offset}
+			if !seen[k] && !badOffsets[k] {
+				t.Fatalf("raw/%d/%d has no verdict", p, m.Offset)
+			}
+		}
+	}
+	if total != n-len(bad) {
+		t.Fatalf("%d verdicts, want %d", total, n-len(bad))
+	}
+
+	// Dead letters keep the original bytes and headers and say why.
+	letters := 0
+	for _, msgs := range readAll(t, brokers, "dlq") {
+		for _, m := range msgs {
+			letters++
+			h := map[string]string{}
+			for _, x := range m.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			p, _ := strconv.Atoi(h[sinks.HeaderSourcePartition])
+			o, _ := strconv.ParseInt(h[sinks.HeaderSourceOffset], 10, 64)
+			if h[sinks.HeaderSourceTopic] != "raw" || !badOffsets[[2]int64{int64(p), o}] {
+				t.Fatalf("dead letter with headers %v is not one of the bad records", h)
+			}
+			if !strings.HasPrefix(h["origin"], "test-") || h[sinks.HeaderReason] == "" || h[sinks.HeaderError] == "" {
+				t.Fatalf("dead letter headers %v: want the original header, a reason and an error", h)
+			}
+			if !strings.Contains(h[sinks.HeaderError], fmt.Sprintf("raw/%d/%d", p, o)) {
+				t.Fatalf("dead letter error %q does not name its source record", h[sinks.HeaderError])
+			}
+			var orig []byte
+			for _, m2 := range raw[p] {
+				if m2.Offset == o {
+					orig = m2.Value
+				}
+			}
+			if string(m.Value) != string(orig) {
+				t.Fatalf("dead letter value %q, want the original %q", m.Value, orig)
+			}
+		}
+	}
+	if letters != len(bad) {
+		t.Fatalf("%d dead letters, want %d", letters, len(bad))
+	}
+}
+
+// stallingSink passes the first limit verdicts' batches to the real sink and
+// then writes but never acknowledges, like a process that dies with writes
+// in flight.
+type stallingSink struct {
+	Sink
+	limit   int64
+	written atomic.Int64
+}
+
+func (s *stallingSink) Write(ctx context.Context, verdicts []sinks.Verdict, done func(error)) {
+	if s.written.Add(int64(len(verdicts))) <= s.limit {
+		s.Sink.Write(ctx, verdicts, done)
+		return
+	}
+	s.Sink.Write(ctx, verdicts, func(error) {})
+}
+
+func TestPipelineCrashRestart(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(2, "raw", "verdicts", "dlq"))
+	const n = 5000
+	produce(t, brokers, "raw", trainLines(t, n))
+
+	var stall *stallingSink
+	first := startPipeline(t, brokers, "crash", func(s Sink) Sink {
+		stall = &stallingSink{Sink: s, limit: 2000}
+		return stall
+	}, WithShutdownTimeout(200*time.Millisecond), WithBatch(100, 1<<20, 5*time.Millisecond), WithMaxInFlight(4))
+	deadline := time.Now().Add(30 * time.Second)
+	for first.p.Stats().Consumed < 2500 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	err := first.stop(t)
+	if err == nil {
+		t.Fatal("first run: want a shutdown timeout error with unacknowledged batches")
+	}
+	t.Logf("first run stopped: %v (stats %+v)", err, first.p.Stats())
+
+	second := startPipeline(t, brokers, "crash", nil)
+	t.Cleanup(func() { t.Logf("second run stats %+v", second.p.Stats()) })
+	waitCommitted(t, brokers, "crash", second, 60*time.Second)
+	if err := second.stop(t); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+
+	counts := map[[2]int64]int{}
+	for _, msgs := range readAll(t, brokers, "verdicts") {
+		for _, m := range msgs {
+			p, o := sourceOf(t, m.Key)
+			counts[[2]int64{int64(p), o}]++
+		}
+	}
+	duplicates := 0
+	for _, msgs := range readAll(t, brokers, "raw") {
+		for _, m := range msgs {
+			c := counts[[2]int64{int64(m.Partition), m.Offset}]
+			if c == 0 {
+				t.Fatalf("raw/%d/%d has no verdict after restart", m.Partition, m.Offset)
+			}
+			duplicates += c - 1
+		}
+	}
+	// Only records fetched but not committed by the first run can repeat:
+	// at most the in-flight batches plus the fetch buffer and the reader's
+	// queue beyond the acknowledged prefix.
+	limit := int(first.p.Stats().Consumed) - 2000 + 100
+	t.Logf("%d duplicates (bound %d)", duplicates, limit)
+	if duplicates == 0 || duplicates > limit {
+		t.Fatalf("%d duplicate verdicts, want between 1 and %d", duplicates, limit)
+	}
+}
+
+// recordingScorer is a Scorer wrapper that fails on demand.
+type failingScorer struct{ err error }
+
+func (f failingScorer) Score(context.Context, []float32, []scoring.Result) error { return f.err }
+
+func TestPipelineScorerErrorStopsWithoutCommit(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(1, "raw", "verdicts", "dlq"))
+	produce(t, brokers, "raw", trainLines(t, 50))
+	det, err := scoring.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := NewReader(Conn{Brokers: brokers}, "fail", "raw")
+	defer reader.Close()
+	sink := sinks.NewKafka(brokers, "verdicts", sinks.WithDeadLetterTopic("dlq"))
+	defer sink.Close()
+	boom := errors.New("endpoint unavailable")
+	p, err := New(reader, failingScorer{boom}, WithSpec(det.Spec()), WithSinks(sink), WithDeadLetters(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = p.Run(ctx)
+	if !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want the scorer's error", err)
+	}
+	offsets, gerr := GroupOffsets(ctx, NewClient(brokers, nil), "fail", "raw")
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	if offsets[0].Committed > 0 {
+		t.Fatalf("committed %d after a scoring failure, want nothing", offsets[0].Committed)
+	}
+}
