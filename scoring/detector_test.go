@@ -531,3 +531,30 @@ func BenchmarkDetectorScore(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 	})
 }
+
+// TestScoreConcurrently shares one Detector between goroutines, as the
+// pipeline and the SageMaker server do; run with -race.
+func TestScoreConcurrently(t *testing.T) {
+	d := bundled(t)
+	rows, _ := encodeTrain(t, d.Spec(), 512)
+	want := make([]Result, 512)
+	if err := d.Score(context.Background(), rows, want); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			got := make([]Result, 512)
+			err := d.Score(context.Background(), rows, got)
+			if err == nil && !reflect.DeepEqual(got, want) {
+				err = errors.New("concurrent Score gave different results")
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -140,9 +140,9 @@ type scoreStats struct {
 const maxReadLine = 64 << 10
 
 // scoreLines reads lines from r, encodes them for the detector's spec and
-// scores them in batches, then calls emit for each valid line in input order
-// (the record is reused after emit returns) and bad for each line etl
-// rejects. Blank lines are skipped. progress is called with the number of
+// scores them in batches, then calls emit for each valid line (the record is
+// reused after emit returns) and bad for each line etl rejects, all in input
+// order. Blank lines are skipped. progress is called with the number of
 // lines read so far.
 func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress func(lines int),
 	emit func(*scoredRecord) error, bad func(etl.LineError)) (scoreStats, error) {
@@ -153,14 +153,24 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress 
 	batch := make([]scoredRecord, scoreBatchRows)
 	results := make([]scoring.Result, scoreBatchRows)
 	n := 0
+	// Rejected lines wait for the batch so that they are reported in order
+	// with the verdicts; before is the index of the valid line they precede.
+	type rejected struct {
+		before int
+		err    etl.LineError
+	}
+	var pending []rejected
 	flush := func() error {
-		if n == 0 {
-			return nil
+		if n > 0 {
+			if err := d.Score(ctx, rows[:n*width], results[:n]); err != nil {
+				return err
+			}
 		}
-		if err := d.Score(ctx, rows[:n*width], results[:n]); err != nil {
-			return err
-		}
+		p := 0
 		for i := range n {
+			for ; p < len(pending) && pending[p].before == i; p++ {
+				bad(pending[p].err)
+			}
 			batch[i].result = results[i]
 			if results[i].Attack {
 				stats.flagged++
@@ -169,8 +179,11 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress 
 				return err
 			}
 		}
+		for ; p < len(pending); p++ {
+			bad(pending[p].err)
+		}
 		stats.scored += n
-		n = 0
+		n, pending = 0, pending[:0]
 		return nil
 	}
 
@@ -187,15 +200,16 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress 
 		if len(bytes.TrimSpace(text)) == 0 && !tooLong {
 			stats.blank++
 		} else if encErr := enc.Encode(text, &batch[n].record, rows[n*width:(n+1)*width]); encErr != nil {
-			bad(etl.LineError{Line: lineNo, Err: encErr})
+			pending = append(pending, rejected{before: n, err: etl.LineError{Line: lineNo, Err: encErr}})
 		} else {
 			batch[n].line = lineNo
-			if n++; n == scoreBatchRows {
-				if err := flush(); err != nil {
-					return stats, err
-				}
-				progress(lineNo)
+			n++
+		}
+		if n == scoreBatchRows || len(pending) == scoreBatchRows {
+			if err := flush(); err != nil {
+				return stats, err
 			}
+			progress(lineNo)
 		}
 		if atEOF {
 			break

@@ -301,3 +301,34 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScoreLines feeds arbitrary bytes to the line reader and encoder: every
+// line is either scored or reported, in order, and nothing panics.
+func FuzzScoreLines(f *testing.F) {
+	f.Add(sampleRecords)
+	f.Add([]byte("\n\r\n" + strings.Repeat("x", maxReadLine+10) + "\n0,tcp"))
+	f.Add([]byte(`{"duration":0}` + "\n"))
+	d, err := scoring.Bundled()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, input []byte) {
+		last := 0
+		seen := map[int]bool{}
+		next := func(line int) {
+			if line <= last || seen[line] {
+				t.Fatalf("line %d after line %d", line, last)
+			}
+			seen[line], last = true, line
+		}
+		stats, err := scoreLines(context.Background(), bytes.NewReader(input), d, func(int) {},
+			func(s *scoredRecord) error { next(s.line); return nil },
+			func(e etl.LineError) { next(e.Line) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := bytes.Count(input, []byte("\n")) + 1; len(seen)+stats.blank > lines {
+			t.Fatalf("%d outcomes and %d blank lines for %d lines", len(seen), stats.blank, lines)
+		}
+	})
+}
