@@ -173,14 +173,11 @@ func (e *Encoder) encodeCSV(line []byte, rec *Record, dst []float32) error {
 		pos = end + 1
 	}
 	// The field count was checked, so every numeric field starts inside the line.
-	for i := 1; i < NumNumeric; i++ {
-		v, end, nerr := scanNumber(line, pos)
-		if nerr != numberOK {
-			return numberFieldError(names[i+3], line[pos:end], nerr)
-		}
-		rec.Numeric[i] = v
-		pos = end + 1
+	end, failed, nerr := scanNumbers(line, pos, rec.Numeric[1:])
+	if nerr != numberOK {
+		return numberFieldError(names[failed+fieldFlag+1], line[end:fieldEnd(line, end)], nerr)
 	}
+	pos = end + 1
 	rec.Label, rec.Difficulty = "", -1
 	if pos <= len(line) {
 		end := fieldEnd(line, pos)
@@ -284,20 +281,18 @@ func (e *Encoder) fill(rec *Record, hot [3]int, dst []float32) {
 func (e *Encoder) encodeVector(line []byte, rec *Record, dst []float32) error {
 	rec.Format = Vector
 	rec.Label, rec.Difficulty, rec.UnknownService = "", -1, false
-	pos := 0
-	for col := range e.width {
+	end, failed, nerr := scanNumbers(line, 0, rec.Numeric[:])
+	if nerr != numberOK {
+		return numberFieldError(e.columnName(failed), line[end:fieldEnd(line, end)], nerr)
+	}
+	for i, v := range rec.Numeric {
+		dst[i] = float32(v)
+	}
+	pos := end + 1
+	for col := NumNumeric; col < e.width; col++ {
 		end := fieldEnd(line, pos)
 		value := line[pos:end]
 		pos = end + 1
-		if col < NumNumeric {
-			v, _, nerr := scanNumber(value, 0)
-			if nerr != numberOK {
-				return numberFieldError(e.columnName(col), value, nerr)
-			}
-			rec.Numeric[col] = v
-			dst[col] = float32(v)
-			continue
-		}
 		bit, ok := parseBit(value)
 		if !ok {
 			return newFieldError(e.columnName(col), value, ErrNotOneHot, "not 0 or 1 in a one-hot column")

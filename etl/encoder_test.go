@@ -350,7 +350,7 @@ func TestEncodeMatchesStdlib(t *testing.T) {
 		for _, c := range []struct {
 			line []byte
 			ref  func([]byte, []float32) error
-		}{{lines[n], ref.encodeCSV}, {jsonLines[n], ref.encodeJSON}} {
+		}{{lines[n], ref.encodeCSV}, {lines[n], ref.encodeSplit}, {jsonLines[n], ref.encodeJSON}} {
 			if err := e.Encode(c.line, &rec, got); err != nil {
 				t.Fatal(err)
 			}

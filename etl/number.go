@@ -153,7 +153,11 @@ func scanNumber(line []byte, pos int) (float64, int, numberError) {
 		v := digitLanes << (8 * (8 - digits))
 		v = v*10 + v>>8
 		v = ((v&0x000000ff000000ff)*(100+1000000<<32) + (v>>16&0x000000ff000000ff)*(1+10000<<32)) >> 32
-		return float64(uint32(v)) / math.Pow10(fracDigits), pos + end, numberOK
+		f := float64(uint32(v))
+		if fracDigits > 0 {
+			f /= math.Pow10(fracDigits)
+		}
+		return f, pos + end, numberOK
 	}
 	fieldEnd := fieldEnd(line, pos)
 	v, err := parseNumber(line[pos:fieldEnd])
@@ -163,4 +167,39 @@ func scanNumber(line []byte, pos int) (float64, int, numberError) {
 // lowLanes masks the lowest n byte lanes (n <= 8).
 func lowLanes(n int) uint64 {
 	return ^uint64(0) >> (64 - 8*n)
+}
+
+// scanNumbers parses len(out) consecutive comma-separated numbers starting
+// at line[pos] into out. It returns the index after the last number (its
+// comma, or the end of the line); on failure it returns the start of the
+// failing number, its index in out and the reason.
+//
+// The two shapes of most NSL-KDD values, a bare "0" and a rate with two
+// decimals ("0.17"), are parsed in the loop itself; the call to scanNumber
+// for other shapes costs more than the parsing.
+func scanNumbers(line []byte, pos int, out []float64) (int, int, numberError) {
+	for i := range out {
+		if pos+5 <= len(line) {
+			b := line[pos : pos+5]
+			if b[0] == '0' && b[1] == ',' {
+				out[i] = 0
+				pos += 2
+				continue
+			}
+			d0, d2, d3 := b[0]-'0', b[2]-'0', b[3]-'0'
+			if b[1] == '.' && b[4] == ',' && d0 < 10 && d2 < 10 && d3 < 10 {
+				// An exact integer over an exact 100 is correctly rounded.
+				out[i] = float64(int(d0)*100+int(d2)*10+int(d3)) / 100
+				pos += 5
+				continue
+			}
+		}
+		v, end, err := scanNumber(line, pos)
+		if err != numberOK {
+			return pos, i, err
+		}
+		out[i] = v
+		pos = end + 1
+	}
+	return pos - 1, 0, numberOK
 }
