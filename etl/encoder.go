@@ -37,7 +37,7 @@ type Encoder struct {
 	services     vocabIndex
 	flags        vocabIndex
 	otherIndex   int            // index of "other" in spec.Service
-	jsonKeys     map[string]int // JSON key → field index; label and difficulty follow the 41 fields
+	jsonKeys     vocabIndex // JSON key → field index; label and difficulty follow the 41 fields
 
 	unknownServices atomic.Uint64
 }
@@ -63,7 +63,6 @@ func NewEncoder(spec *Spec, opts ...Option) *Encoder {
 			Flag:         append([]string(nil), spec.Flag...),
 		},
 		maxLineBytes: DefaultMaxLineBytes,
-		jsonKeys:     make(map[string]int, numKeys),
 	}
 	e.specErr = e.spec.Validate()
 	if e.specErr != nil {
@@ -74,11 +73,8 @@ func NewEncoder(spec *Spec, opts ...Option) *Encoder {
 	e.services = newVocabIndex(e.spec.Service)
 	e.flags = newVocabIndex(e.spec.Flag)
 	e.otherIndex = e.services.lookup([]byte(unknownService))
-	for i, name := range fieldNameArray() {
-		e.jsonKeys[name] = i
-	}
-	e.jsonKeys["label"] = keyLabel
-	e.jsonKeys["difficulty"] = keyDifficulty
+	names := fieldNameArray()
+	e.jsonKeys = newVocabIndex(append(names[:], "label", "difficulty"))
 	for _, opt := range opts {
 		opt(e)
 	}

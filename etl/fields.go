@@ -44,11 +44,3 @@ func numericNames() []string {
 	names := FieldNames()
 	return append(names[:fieldProtocolType:fieldProtocolType], names[fieldFlag+1:]...)
 }
-
-// numericField maps a numeric feature index (0..37) to its field index (0..40).
-func numericField(i int) int {
-	if i == 0 {
-		return 0
-	}
-	return i + 3
-}

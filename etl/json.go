@@ -38,7 +38,8 @@ func (e *Encoder) encodeJSON(line []byte, rec *Record, dst []float32) error {
 			}
 			s.i++
 			s.skipSpace()
-			k, known := e.jsonKeys[string(key)]
+			k := e.jsonKeys.lookup(key)
+			known := k >= 0
 			if known && seen[k] {
 				return newFieldError(string(key), nil, ErrDuplicateField, "duplicate field")
 			}

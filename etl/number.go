@@ -112,7 +112,7 @@ const (
 	dotXorZero   = '.' ^ '0'
 )
 
-// scanNumber parses the number starting at line[pos] (pos <= len(line)) and
+// scanNumber parses the number starting at line[pos] and
 // ending at the next comma or the end of the line; it returns the value and
 // the index of that end. Plain decimals of up to 7 digits ending within 8
 // bytes (nearly every NSL-KDD value: "0", "491", "0.17") are parsed without
@@ -120,6 +120,9 @@ const (
 // the first non-digit lane is found with one add, and the digits are
 // combined with three multiplies. Anything else goes through parseNumber.
 func scanNumber(line []byte, pos int) (float64, int, numberError) {
+	if pos > len(line) {
+		return 0, len(line), numberSyntax
+	}
 	var w uint64
 	if pos+8 <= len(line) {
 		w = binary.LittleEndian.Uint64(line[pos:])
