@@ -36,7 +36,7 @@ type Encoder struct {
 	protocols    vocabIndex
 	services     vocabIndex
 	flags        vocabIndex
-	otherIndex   int            // index of "other" in spec.Service
+	otherIndex   int        // index of "other" in spec.Service
 	jsonKeys     vocabIndex // JSON key → field index; label and difficulty follow the 41 fields
 
 	unknownServices atomic.Uint64
@@ -98,9 +98,9 @@ func (e *Encoder) UnknownServices() uint64 { return e.unknownServices.Load() }
 // Encode parses one line into rec and writes its Spec().Width() features into
 // dst[:Width]. The format is detected: a line starting with '{' is JSON; a
 // line of 41, 42 or 43 comma-separated fields is NSL-KDD CSV; a line of
-// Width numbers is an encoded vector. Surrounding whitespace (including a
-// trailing CR) is ignored. Errors are *FieldError; on error rec and dst hold
-// partial results.
+// Spec().Width() numbers (122 for the default spec) is an encoded vector.
+// Surrounding whitespace (including a trailing CR) is ignored. Errors about
+// the input are *FieldError; on error rec and dst hold partial results.
 func (e *Encoder) Encode(line []byte, rec *Record, dst []float32) error {
 	if e.specErr != nil {
 		return e.specErr

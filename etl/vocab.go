@@ -10,7 +10,7 @@ import (
 // last 8 bytes, faster than a map for these short keys.
 type vocabIndex struct {
 	vocab []string
-	slots []int16 // vocabulary index + 1; 0 is empty
+	slots []int32 // vocabulary index + 1; 0 is empty
 	shift uint
 }
 
@@ -19,14 +19,14 @@ func newVocabIndex(vocab []string) vocabIndex {
 	for size < 4*len(vocab) {
 		size <<= 1
 	}
-	x := vocabIndex{vocab: vocab, slots: make([]int16, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+	x := vocabIndex{vocab: vocab, slots: make([]int32, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
 	mask := uint64(size - 1)
 	for i, v := range vocab {
 		h := vocabHash(v) >> x.shift
 		for x.slots[h] != 0 {
 			h = (h + 1) & mask
 		}
-		x.slots[h] = int16(i + 1)
+		x.slots[h] = int32(i + 1)
 	}
 	return x
 }
