@@ -45,8 +45,12 @@ func WithS3PathStyle() Option {
 // New returns a Deployer for cfg's region and credentials.
 func New(cfg aws.Config, opts ...Option) *Deployer {
 	dp := &Deployer{
-		sm:           sm.NewFromConfig(cfg),
-		s3:           s3.NewFromConfig(cfg),
+		sm: sm.NewFromConfig(cfg),
+		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			// Objects uploaded in parts carry no whole-object checksum; skipping
+			// its validation is expected, not worth a log line per download.
+			o.DisableLogOutputChecksumValidationSkipped = true
+		}),
 		region:       cfg.Region,
 		pollInterval: 15 * time.Second,
 		partSize:     8 << 20,
