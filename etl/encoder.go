@@ -99,7 +99,8 @@ func (e *Encoder) UnknownServices() uint64 { return e.unknownServices.Load() }
 // dst[:Width]. The format is detected: a line starting with '{' is JSON; a
 // line of 41, 42 or 43 comma-separated fields is NSL-KDD CSV; a line of
 // Spec().Width() numbers (122 for the default spec) is an encoded vector.
-// Surrounding whitespace (including a trailing CR) is ignored. Errors about
+// Surrounding whitespace (including a trailing CR) and a leading byte order
+// mark are ignored. Errors about
 // the input are *FieldError; on error rec and dst hold partial results.
 func (e *Encoder) Encode(line []byte, rec *Record, dst []float32) error {
 	if e.specErr != nil {
@@ -135,8 +136,12 @@ func (e *Encoder) Encode(line []byte, rec *Record, dst []float32) error {
 		n, NumFields, NumFields+1, NumFields+2, e.width))
 }
 
-// trimSpace drops ASCII whitespace at both ends.
+// trimSpace drops ASCII whitespace at both ends, and a UTF-8 byte order
+// mark, which some tools write at the start of a file.
 func trimSpace(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf {
+		b = b[3:]
+	}
 	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]
 	}

@@ -109,6 +109,7 @@ func TestEncodeFormats(t *testing.T) {
 		{"csv 42 fields", features(lineNeptune) + ",neptune", CSV, wantNeptune, "private", "neptune", -1},
 		{"csv 41 fields", features(lineOther), CSV, wantOther, "other", "", -1},
 		{"csv with CRLF and spaces", " " + lineNeptune + "\r\n", CSV, wantNeptune, "private", "neptune", 19},
+		{"csv with byte order mark", "\ufeff" + lineNeptune, CSV, wantNeptune, "private", "neptune", 19},
 		{"csv empty label", features(lineNormal) + ",", CSV, wantNormal, "ftp_data", "", -1},
 		{"csv exponent", strings.Replace(lineNormal, ",491,", ",4.91e2,", 1), CSV, wantNormal, "ftp_data", "normal", 20},
 		{"json numbers", jsonOf(lineNormal, ""), JSON, wantNormal, "ftp_data", "", -1},
