@@ -21,7 +21,7 @@ func ExampleEncoder_Encode() {
 			continue
 		}
 		class, _ := etl.ClassOfLabel(rec.Label)
-		fmt.Println(rec.Format, rec.ProtocolType, rec.Service, rec.Flag, rec.Label, class, row[21], row[39])
+		fmt.Println(rec.Format, rec.ProtocolType, rec.Service, rec.Flag, rec.Label, class, row[19], row[39]) // count, protocol_type_tcp
 	}
 	// Output:
 	// csv tcp private S0 neptune dos 123 1
