@@ -374,13 +374,15 @@ func TestEncodeAllocs(t *testing.T) {
 	jsonLines := asJSONLines(t, lines[:200])
 	vectorLines := asVectorLines(t, lines[:200])
 	unknown := []byte(strings.Replace(lineNormal, "ftp_data", "gopher_v2", 1))
+	// Values off the fast paths go through strconv; short ones must not allocate either.
+	slow := []byte(strings.Replace(strings.Replace(lineNormal, ",491,", ",4.91e2,", 1), ",150,", ",1500000000000000000000,", 1))
 	e := NewEncoder(nil)
 	var rec Record
 	dst := make([]float32, Width)
 	for _, c := range []struct {
 		name  string
 		lines [][]byte
-	}{{"csv", lines}, {"json", jsonLines}, {"vector", vectorLines}, {"unknown service", [][]byte{unknown}}} {
+	}{{"csv", lines}, {"json", jsonLines}, {"vector", vectorLines}, {"unknown service", [][]byte{unknown}}, {"slow numbers", [][]byte{slow}}} {
 		i := 0
 		allocs := testing.AllocsPerRun(len(c.lines), func() {
 			if err := e.Encode(c.lines[i%len(c.lines)], &rec, dst); err != nil {
