@@ -67,7 +67,7 @@ func NewReader(conn Conn, group, topic string, opts ...ReaderOption) *kafka.Read
 		Dialer:                conn.Dialer(),
 		MinBytes:              1,
 		MaxBytes:              1 << 20,
-		MaxWait:               250 * time.Millisecond,
+		MaxWait:               time.Second,
 		QueueCapacity:         1024,
 		CommitInterval:        0,
 		StartOffset:           kafka.FirstOffset,

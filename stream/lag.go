@@ -93,7 +93,7 @@ type LagMonitor struct {
 	interval time.Duration
 	metrics  *Metrics
 	logger   *slog.Logger
-	onUpdate func([]PartitionOffsets)
+	onUpdate func([]PartitionOffsets, error)
 }
 
 // LagOption configures a LagMonitor.
@@ -108,8 +108,8 @@ func WithLagMetrics(metrics *Metrics) LagOption { return func(m *LagMonitor) { m
 // WithLagLogger sets the logger for failed measurements.
 func WithLagLogger(l *slog.Logger) LagOption { return func(m *LagMonitor) { m.logger = l } }
 
-// WithLagCallback calls fn with every measurement.
-func WithLagCallback(fn func([]PartitionOffsets)) LagOption {
+// WithLagCallback calls fn with every measurement or its error.
+func WithLagCallback(fn func([]PartitionOffsets, error)) LagOption {
 	return func(m *LagMonitor) { m.onUpdate = fn }
 }
 
@@ -135,9 +135,9 @@ func (m *LagMonitor) Run(ctx context.Context) error {
 			for _, p := range offsets {
 				m.metrics.setLag(m.topic, p.Partition, p.Lag())
 			}
-			if m.onUpdate != nil {
-				m.onUpdate(offsets)
-			}
+		}
+		if m.onUpdate != nil && ctx.Err() == nil {
+			m.onUpdate(offsets, err)
 		}
 		select {
 		case <-ticker.C:

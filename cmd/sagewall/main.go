@@ -32,6 +32,8 @@ type command struct {
 // commands is the subcommand table; each subcommand lives in its own file.
 func commands() map[string]command {
 	return map[string]command{
+		"run":    {"the streaming pipeline: raw topic → encode → micro-batch → score → verdict topic, at-least-once", runRun},
+		"demo":   {"everything in one process: a Kafka-protocol broker, the bundled records replayed, the pipeline over them", runDemo},
 		"bridge": {"S3 → Kafka bridge: SQS ObjectCreated notifications to one raw-topic message per line", runBridge},
 		"serve":  {"SageMaker inference server (GET /ping, POST /invocations) over the bundled or a given model", runServe},
 		"deploy": {"SageMaker training and endpoints: train, endpoint, status, delete", runDeploy},

@@ -1,0 +1,574 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/aws_msk_iam_v2"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sagewall/sagewall/sinks"
+	"github.com/sagewall/sagewall/stream"
+)
+
+// runConfig is the configuration of `sagewall run`. Every field is one
+// setting in settings(), which gives it its YAML key, environment variable
+// and flag; precedence is flag > environment > file > default.
+type runConfig struct {
+	Kafka struct {
+		Brokers []string
+		TLS     struct {
+			Enabled            bool
+			CAFile             string
+			CertFile           string
+			KeyFile            string
+			ServerName         string
+			InsecureSkipVerify bool
+		}
+		SASL struct {
+			Mechanism string // "", plain, scram-sha-256, scram-sha-512, aws-msk-iam
+			Username  string
+			Password  string
+		}
+	}
+	Input struct {
+		Topic       string
+		Group       string
+		StartOffset string // earliest or latest, for a group with no commits
+	}
+	Output struct {
+		Topic           string
+		DeadLetterTopic string
+		Format          string
+	}
+	Batch struct {
+		Records     int
+		Bytes       int
+		MaxWait     time.Duration
+		MaxInFlight int
+	}
+	Model struct {
+		Path      string // "" = the bundled model
+		Threshold float64
+	}
+	HTTP struct {
+		Addr string
+	}
+	Log struct {
+		Format string
+		Level  string
+	}
+	ShutdownTimeout time.Duration
+}
+
+// setting is one configuration key with its three sources.
+type setting struct {
+	key   string // YAML path, e.g. "output.format"
+	usage string
+	set   func(c *runConfig, v string) error
+	get   func(c *runConfig) string
+}
+
+// flagName and envName derive a setting's flag and environment variable
+// from its key: output.dead_letter_topic → --output-dead-letter-topic and
+// SAGEWALL_OUTPUT_DEAD_LETTER_TOPIC.
+func (s setting) flagName() string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(s.key)
+}
+
+func (s setting) envName() string {
+	return "SAGEWALL_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+}
+
+func stringSetting(key, usage string, field func(*runConfig) *string) setting {
+	return setting{key, usage,
+		func(c *runConfig, v string) error { *field(c) = v; return nil },
+		func(c *runConfig) string { return *field(c) }}
+}
+
+func intSetting(key, usage string, field func(*runConfig) *int) setting {
+	return setting{key, usage,
+		func(c *runConfig, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("not an integer: %q", v)
+			}
+			*field(c) = n
+			return nil
+		},
+		func(c *runConfig) string { return strconv.Itoa(*field(c)) }}
+}
+
+func floatSetting(key, usage string, field func(*runConfig) *float64) setting {
+	return setting{key, usage,
+		func(c *runConfig, v string) error {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return fmt.Errorf("not a number: %q", v)
+			}
+			*field(c) = f
+			return nil
+		},
+		func(c *runConfig) string { return strconv.FormatFloat(*field(c), 'g', -1, 64) }}
+}
+
+func boolSetting(key, usage string, field func(*runConfig) *bool) setting {
+	return setting{key, usage,
+		func(c *runConfig, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("not a boolean: %q", v)
+			}
+			*field(c) = b
+			return nil
+		},
+		func(c *runConfig) string { return strconv.FormatBool(*field(c)) }}
+}
+
+func durationSetting(key, usage string, field func(*runConfig) *time.Duration) setting {
+	return setting{key, usage,
+		func(c *runConfig, v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("not a duration (e.g. 5ms, 10s): %q", v)
+			}
+			*field(c) = d
+			return nil
+		},
+		func(c *runConfig) string { return field(c).String() }}
+}
+
+func listSetting(key, usage string, field func(*runConfig) *[]string) setting {
+	return setting{key, usage,
+		func(c *runConfig, v string) error {
+			var list []string
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					list = append(list, s)
+				}
+			}
+			*field(c) = list
+			return nil
+		},
+		func(c *runConfig) string { return strings.Join(*field(c), ",") }}
+}
+
+// settings lists every key of `sagewall run`, in documentation order.
+func settings() []setting {
+	return []setting{
+		listSetting("kafka.brokers", "Kafka bootstrap addresses, comma-separated (YAML: a list)",
+			func(c *runConfig) *[]string { return &c.Kafka.Brokers }),
+		boolSetting("kafka.tls.enabled", "connect with TLS",
+			func(c *runConfig) *bool { return &c.Kafka.TLS.Enabled }),
+		stringSetting("kafka.tls.ca_file", "PEM CA bundle to verify the brokers (default: system roots)",
+			func(c *runConfig) *string { return &c.Kafka.TLS.CAFile }),
+		stringSetting("kafka.tls.cert_file", "PEM client certificate for mutual TLS",
+			func(c *runConfig) *string { return &c.Kafka.TLS.CertFile }),
+		stringSetting("kafka.tls.key_file", "PEM client key for mutual TLS",
+			func(c *runConfig) *string { return &c.Kafka.TLS.KeyFile }),
+		stringSetting("kafka.tls.server_name", "server name to verify (default: the broker host)",
+			func(c *runConfig) *string { return &c.Kafka.TLS.ServerName }),
+		boolSetting("kafka.tls.insecure_skip_verify", "do not verify broker certificates (testing only)",
+			func(c *runConfig) *bool { return &c.Kafka.TLS.InsecureSkipVerify }),
+		stringSetting("kafka.sasl.mechanism", "SASL: plain, scram-sha-256, scram-sha-512 or aws-msk-iam (empty: none)",
+			func(c *runConfig) *string { return &c.Kafka.SASL.Mechanism }),
+		stringSetting("kafka.sasl.username", "SASL username (plain, scram)",
+			func(c *runConfig) *string { return &c.Kafka.SASL.Username }),
+		stringSetting("kafka.sasl.password", "SASL password (plain, scram); prefer the environment variable",
+			func(c *runConfig) *string { return &c.Kafka.SASL.Password }),
+		stringSetting("input.topic", "raw topic of NSL-KDD records",
+			func(c *runConfig) *string { return &c.Input.Topic }),
+		stringSetting("input.group", "consumer group",
+			func(c *runConfig) *string { return &c.Input.Group }),
+		stringSetting("input.start_offset", "where a group without commits starts: earliest or latest",
+			func(c *runConfig) *string { return &c.Input.StartOffset }),
+		stringSetting("output.topic", "verdict topic",
+			func(c *runConfig) *string { return &c.Output.Topic }),
+		stringSetting("output.dead_letter_topic", "topic for records that cannot be encoded",
+			func(c *runConfig) *string { return &c.Output.DeadLetterTopic }),
+		stringSetting("output.format", "verdict format: json or ocsf",
+			func(c *runConfig) *string { return &c.Output.Format }),
+		intSetting("batch.records", "close a micro-batch at this many records",
+			func(c *runConfig) *int { return &c.Batch.Records }),
+		intSetting("batch.bytes", "close a micro-batch at this many input bytes",
+			func(c *runConfig) *int { return &c.Batch.Bytes }),
+		durationSetting("batch.max_wait", "close a micro-batch this long after its first record",
+			func(c *runConfig) *time.Duration { return &c.Batch.MaxWait }),
+		intSetting("batch.max_in_flight", "micro-batches being scored or written at once (bounds memory)",
+			func(c *runConfig) *int { return &c.Batch.MaxInFlight }),
+		stringSetting("model.path", "model directory or file (empty: the bundled model)",
+			func(c *runConfig) *string { return &c.Model.Path }),
+		floatSetting("model.threshold", "attack threshold on the binary score",
+			func(c *runConfig) *float64 { return &c.Model.Threshold }),
+		stringSetting("http.addr", "address of /metrics, /healthz and /readyz",
+			func(c *runConfig) *string { return &c.HTTP.Addr }),
+		stringSetting("log.format", "log format: json or text",
+			func(c *runConfig) *string { return &c.Log.Format }),
+		stringSetting("log.level", "log level: debug, info, warn or error",
+			func(c *runConfig) *string { return &c.Log.Level }),
+		durationSetting("shutdown_timeout", "on SIGTERM/SIGINT, how long to finish in-flight batches and commit",
+			func(c *runConfig) *time.Duration { return &c.ShutdownTimeout }),
+	}
+}
+
+// defaultRunConfig is the configuration before any file, variable or flag.
+func defaultRunConfig() runConfig {
+	var c runConfig
+	c.Kafka.Brokers = []string{"127.0.0.1:9092"}
+	c.Input.Topic = "nslkdd.raw"
+	c.Input.Group = "sagewall"
+	c.Input.StartOffset = "earliest"
+	c.Output.Topic = "nslkdd.verdicts"
+	c.Output.DeadLetterTopic = "nslkdd.dead-letters"
+	c.Output.Format = "json"
+	c.Batch.Records = 512
+	c.Batch.Bytes = 1 << 20
+	c.Batch.MaxWait = 5 * time.Millisecond
+	c.Batch.MaxInFlight = 8
+	c.Model.Threshold = 0.5
+	c.HTTP.Addr = "127.0.0.1:9090"
+	c.Log.Format = "json"
+	c.Log.Level = "info"
+	c.ShutdownTimeout = 15 * time.Second
+	return c
+}
+
+// configSources loads a runConfig: defaults, then the YAML file, then
+// SAGEWALL_* variables, then flags. origin records where each key was last
+// set, so errors can say which source to fix.
+type configSources struct {
+	config runConfig
+	origin map[string]string
+}
+
+// loadRunConfig parses args (flags, including --config) and merges the
+// sources. getenv is os.Getenv outside tests.
+func loadRunConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (runConfig, error) {
+	all := settings()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file (env SAGEWALL_CONFIG)")
+	type flagValue struct {
+		s     setting
+		value string
+	}
+	var flagged []flagValue
+	defaults := defaultRunConfig()
+	for _, s := range all {
+		fs.Func(s.flagName(), fmt.Sprintf("%s (env %s, default %q)", s.usage, s.envName(), s.get(&defaults)), func(v string) error {
+			flagged = append(flagged, flagValue{s, v})
+			return nil
+		})
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: sagewall %s [--config file.yaml] [flags]\n\nflags (override SAGEWALL_* variables, which override the file):\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return runConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return runConfig{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	src := configSources{config: defaults, origin: map[string]string{}}
+	path := *configPath
+	if path == "" {
+		path = getenv("SAGEWALL_CONFIG")
+	}
+	if path != "" {
+		if err := src.applyFile(path, all); err != nil {
+			return runConfig{}, err
+		}
+	}
+	for _, s := range all {
+		if v, ok := lookupEnv(getenv, s.envName()); ok {
+			if err := s.set(&src.config, v); err != nil {
+				return runConfig{}, fmt.Errorf("%s (environment %s): %w", s.key, s.envName(), err)
+			}
+			src.origin[s.key] = "environment " + s.envName()
+		}
+	}
+	for _, f := range flagged {
+		if err := f.s.set(&src.config, f.value); err != nil {
+			return runConfig{}, fmt.Errorf("%s (flag --%s): %w", f.s.key, f.s.flagName(), err)
+		}
+		src.origin[f.s.key] = "flag --" + f.s.flagName()
+	}
+	if err := src.validate(); err != nil {
+		return runConfig{}, err
+	}
+	return src.config, nil
+}
+
+// lookupEnv treats an empty variable as unset, as shells and container
+// runtimes often pass them.
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// applyFile reads the YAML file: nested mappings of known keys whose leaves
+// are scalars (or, for lists, sequences of scalars).
+func (src *configSources) applyFile(path string, all []setting) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("parsing config %s: %w", path, err)
+	}
+	if len(root.Content) == 0 {
+		return nil // empty file
+	}
+	byKey := map[string]setting{}
+	for _, s := range all {
+		byKey[s.key] = s
+	}
+	return src.walk(path, "", root.Content[0], byKey)
+}
+
+func (src *configSources) walk(path, prefix string, n *yaml.Node, byKey map[string]setting) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d: %s: want a mapping of settings", path, n.Line, orRoot(prefix))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + k.Value
+		}
+		s, known := byKey[key]
+		if !known {
+			if v.Kind == yaml.MappingNode && hasKeyPrefix(byKey, key+".") {
+				if err := src.walk(path, key, v, byKey); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("%s:%d: unknown setting %q", path, k.Line, key)
+		}
+		var value string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			value = v.Value
+		case yaml.SequenceNode:
+			items := make([]string, 0, len(v.Content))
+			for _, item := range v.Content {
+				if item.Kind != yaml.ScalarNode {
+					return fmt.Errorf("%s:%d: %s: want a list of plain values", path, item.Line, key)
+				}
+				items = append(items, item.Value)
+			}
+			value = strings.Join(items, ",")
+		default:
+			return fmt.Errorf("%s:%d: %s: want a value, not a mapping", path, v.Line, key)
+		}
+		if err := s.set(&src.config, value); err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", path, v.Line, key, err)
+		}
+		src.origin[key] = fmt.Sprintf("%s:%d", path, v.Line)
+	}
+	return nil
+}
+
+func orRoot(prefix string) string {
+	if prefix == "" {
+		return "top level"
+	}
+	return prefix
+}
+
+func hasKeyPrefix(byKey map[string]setting, prefix string) bool {
+	for k := range byKey {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// invalid formats a validation error naming the setting and where its
+// value came from.
+func (src *configSources) invalid(key, format string, args ...any) error {
+	from := src.origin[key]
+	if from == "" {
+		from = "default"
+	}
+	return fmt.Errorf("invalid setting %s (from %s): %s", key, from, fmt.Sprintf(format, args...))
+}
+
+func (src *configSources) validate() error {
+	c := &src.config
+	if len(c.Kafka.Brokers) == 0 {
+		return src.invalid("kafka.brokers", "no broker address")
+	}
+	for _, b := range c.Kafka.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return src.invalid("kafka.brokers", "%q is not host:port", b)
+		}
+	}
+	switch c.Kafka.SASL.Mechanism {
+	case "", "aws-msk-iam":
+	case "plain", "scram-sha-256", "scram-sha-512":
+		if c.Kafka.SASL.Username == "" {
+			return src.invalid("kafka.sasl.username", "required by SASL mechanism %s", c.Kafka.SASL.Mechanism)
+		}
+		if c.Kafka.SASL.Password == "" {
+			return src.invalid("kafka.sasl.password", "required by SASL mechanism %s", c.Kafka.SASL.Mechanism)
+		}
+	default:
+		return src.invalid("kafka.sasl.mechanism", "%q: want plain, scram-sha-256, scram-sha-512 or aws-msk-iam", c.Kafka.SASL.Mechanism)
+	}
+	if c.Kafka.SASL.Mechanism == "aws-msk-iam" && !c.Kafka.TLS.Enabled {
+		return src.invalid("kafka.tls.enabled", "must be true with SASL mechanism aws-msk-iam (MSK serves IAM on TLS only)")
+	}
+	if (c.Kafka.TLS.CertFile == "") != (c.Kafka.TLS.KeyFile == "") {
+		return src.invalid("kafka.tls.cert_file", "cert_file and key_file go together")
+	}
+	for _, t := range []struct{ key, value string }{
+		{"input.topic", c.Input.Topic}, {"input.group", c.Input.Group},
+		{"output.topic", c.Output.Topic}, {"output.dead_letter_topic", c.Output.DeadLetterTopic},
+	} {
+		if strings.TrimSpace(t.value) == "" {
+			return src.invalid(t.key, "empty")
+		}
+	}
+	if c.Output.Topic == c.Input.Topic {
+		return src.invalid("output.topic", "%q is also the input topic", c.Output.Topic)
+	}
+	if c.Output.DeadLetterTopic == c.Input.Topic || c.Output.DeadLetterTopic == c.Output.Topic {
+		return src.invalid("output.dead_letter_topic", "%q must differ from the input and output topics", c.Output.DeadLetterTopic)
+	}
+	if c.Input.StartOffset != "earliest" && c.Input.StartOffset != "latest" {
+		return src.invalid("input.start_offset", "%q: want earliest or latest", c.Input.StartOffset)
+	}
+	if _, err := sinks.ParseFormat(c.Output.Format); err != nil {
+		return src.invalid("output.format", "%q: want json or ocsf", c.Output.Format)
+	}
+	if c.Batch.Records < 1 || c.Batch.Records > 1<<16 {
+		return src.invalid("batch.records", "%d: want 1 to 65536", c.Batch.Records)
+	}
+	if c.Batch.Bytes < 1 {
+		return src.invalid("batch.bytes", "%d: want at least 1", c.Batch.Bytes)
+	}
+	if c.Batch.MaxWait <= 0 {
+		return src.invalid("batch.max_wait", "%s: want more than 0", c.Batch.MaxWait)
+	}
+	if c.Batch.MaxInFlight < 1 || c.Batch.MaxInFlight > 1024 {
+		return src.invalid("batch.max_in_flight", "%d: want 1 to 1024", c.Batch.MaxInFlight)
+	}
+	if !(c.Model.Threshold > 0 && c.Model.Threshold < 1) {
+		return src.invalid("model.threshold", "%g: want strictly between 0 and 1", c.Model.Threshold)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		return src.invalid("http.addr", "%q is not host:port", c.HTTP.Addr)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		return src.invalid("log.format", "%q: want json or text", c.Log.Format)
+	}
+	if _, err := parseLogLevel(c.Log.Level); err != nil {
+		return src.invalid("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return src.invalid("shutdown_timeout", "%s: want more than 0", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+// newLogger builds the process logger from log.format and log.level.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	l, _ := parseLogLevel(level) // validated
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// kafkaConn turns the kafka.* settings into connection settings, loading
+// certificates and AWS credentials (for aws-msk-iam) as needed.
+func kafkaConn(ctx context.Context, c *runConfig) (stream.Conn, error) {
+	conn := stream.Conn{Brokers: c.Kafka.Brokers}
+	if c.Kafka.TLS.Enabled {
+		tc := &tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			ServerName:         c.Kafka.TLS.ServerName,
+			InsecureSkipVerify: c.Kafka.TLS.InsecureSkipVerify, //nolint:gosec // opt-in, for testing
+		}
+		if c.Kafka.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.Kafka.TLS.CAFile)
+			if err != nil {
+				return conn, fmt.Errorf("reading kafka.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return conn, fmt.Errorf("kafka.tls.ca_file %s: no PEM certificate", c.Kafka.TLS.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		if c.Kafka.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.Kafka.TLS.CertFile, c.Kafka.TLS.KeyFile)
+			if err != nil {
+				return conn, fmt.Errorf("loading kafka.tls.cert_file/key_file: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		conn.TLS = tc
+	}
+	var mech sasl.Mechanism
+	switch user, pass := c.Kafka.SASL.Username, c.Kafka.SASL.Password; c.Kafka.SASL.Mechanism {
+	case "plain":
+		mech = plain.Mechanism{Username: user, Password: pass}
+	case "scram-sha-256", "scram-sha-512":
+		algo := scram.SHA256
+		if c.Kafka.SASL.Mechanism == "scram-sha-512" {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, user, pass)
+		if err != nil {
+			return conn, fmt.Errorf("setting up SASL %s: %w", c.Kafka.SASL.Mechanism, err)
+		}
+		mech = m
+	case "aws-msk-iam":
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return conn, fmt.Errorf("loading AWS credentials for SASL aws-msk-iam: %w", err)
+		}
+		mech = aws_msk_iam_v2.NewMechanism(awsCfg)
+	}
+	conn.SASL = mech
+	return conn, nil
+}
+
+// configReference renders every setting as a Markdown table; a test keeps
+// docs/pipeline.md in step with it.
+func configReference() string {
+	defaults := defaultRunConfig()
+	var b strings.Builder
+	b.WriteString("| key | environment | flag | default | meaning |\n|---|---|---|---|---|\n")
+	for _, s := range settings() {
+		fmt.Fprintf(&b, "| `%s` | `%s` | `--%s` | `%s` | %s |\n", s.key, s.envName(), s.flagName(), s.get(&defaults), s.usage)
+	}
+	return b.String()
+}

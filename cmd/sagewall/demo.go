@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/sinks"
+	"github.com/sagewall/sagewall/stream"
+)
+
+// Demo topics and group, created on the in-process broker.
+const (
+	demoRawTopic        = "nslkdd.raw"
+	demoVerdictTopic    = "nslkdd.verdicts"
+	demoDeadLetterTopic = "nslkdd.dead-letters"
+	demoGroup           = "sagewall-demo"
+)
+
+type demoFlags struct {
+	records    int
+	rate       int
+	badEvery   int
+	partitions int
+	port       int
+	httpAddr   string
+	format     string
+	jsonOut    bool
+	hold       bool
+	logFormat  string
+	logLevel   string
+}
+
+// runDemo is `sagewall demo`: an in-process Kafka-protocol broker, the
+// bundled NSL-KDD records replayed into it, and the same pipeline as
+// `sagewall run` over them, until every record is committed.
+func runDemo(ctx context.Context, args []string, io stdio) error {
+	var f demoFlags
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	fs.IntVar(&f.records, "records", 200000, "records to replay (the 125,973 KDDTrain+ records, cycled)")
+	fs.IntVar(&f.rate, "rate", 0, "records per second to replay (0: as fast as possible)")
+	fs.IntVar(&f.badEvery, "bad-every", 0, "replace every Nth record with a malformed one, to show the dead-letter path (0: none)")
+	fs.IntVar(&f.partitions, "partitions", 4, "partitions of each topic")
+	fs.IntVar(&f.port, "port", 0, "broker port on 127.0.0.1 (0: any free port)")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:0", "address of /metrics, /healthz and /readyz (port 0: any free port)")
+	fs.StringVar(&f.format, "format", "json", "verdict format: json or ocsf")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the final summary as one JSON object on stdout")
+	fs.BoolVar(&f.hold, "hold", false, "keep the broker running after the replay until interrupted (for kcat and friends)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: json or text")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	case f.records < 1:
+		return usageError{fmt.Errorf("--records %d: want at least 1", f.records)}
+	case f.rate < 0:
+		return usageError{fmt.Errorf("--rate %d: want 0 or more", f.rate)}
+	case f.badEvery < 0:
+		return usageError{fmt.Errorf("--bad-every %d: want 0 or more", f.badEvery)}
+	case f.partitions < 1 || f.partitions > 256:
+		return usageError{fmt.Errorf("--partitions %d: want 1 to 256", f.partitions)}
+	case f.port < 0 || f.port > 65535:
+		return usageError{fmt.Errorf("--port %d: want 0 to 65535", f.port)}
+	}
+	if _, err := sinks.ParseFormat(f.format); err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
+	}
+	if f.logFormat != "json" && f.logFormat != "text" {
+		return usageError{fmt.Errorf("--log-format %q: want json or text", f.logFormat)}
+	}
+	if _, err := parseLogLevel(f.logLevel); err != nil {
+		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)}
+	}
+	logger := newLogger(io.err, f.logFormat, f.logLevel)
+	return demo(ctx, f, io, logger)
+}
+
+func demo(ctx context.Context, f demoFlags, io stdio, logger *slog.Logger) error {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(f.port),
+		kfake.SeedTopics(int32(f.partitions), demoRawTopic, demoVerdictTopic, demoDeadLetterTopic))
+	if err != nil {
+		return fmt.Errorf("starting the in-process broker: %w", err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	fmt.Fprintf(io.err, "sagewall demo: Kafka-protocol broker on %s (topics %s, %s, %s; %d partitions each)\n",
+		brokers[0], demoRawTopic, demoVerdictTopic, demoDeadLetterTopic, f.partitions)
+	fmt.Fprintf(io.err, "  e.g. kcat -b %s -C -t %s -o -5 -e\n", brokers[0], demoVerdictTopic)
+
+	cfg := defaultRunConfig()
+	cfg.Kafka.Brokers = brokers
+	cfg.Input.Topic, cfg.Input.Group = demoRawTopic, demoGroup
+	cfg.Output.Topic, cfg.Output.DeadLetterTopic, cfg.Output.Format = demoVerdictTopic, demoDeadLetterTopic, f.format
+	cfg.HTTP.Addr = f.httpAddr
+	confusion := sinks.NewConfusion(0.90)
+	svc, err := newService(ctx, cfg, logger, withExtraSinks(confusion), withLagInterval(250*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.err, "  metrics on http://%s/metrics\n", svc.listener.Addr())
+
+	start := time.Now()
+	pipeCtx, stopPipeline := context.WithCancel(ctx)
+	defer stopPipeline()
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- svc.run(pipeCtx) }()
+
+	produced := make(chan error, 1)
+	var sent atomic.Int64
+	go func() { produced <- replay(pipeCtx, brokers, f, &sent) }()
+
+	status := time.NewTicker(500 * time.Millisecond)
+	defer status.Stop()
+	var (
+		replayDone bool
+		finished   bool
+		pipeErr    error
+		pipeEnded  bool
+		lastLine   time.Time
+	)
+	for !pipeEnded {
+		select {
+		case err := <-produced:
+			if err != nil && ctx.Err() == nil {
+				stopPipeline()
+				<-pipeDone
+				return fmt.Errorf("replaying records: %w", err)
+			}
+			replayDone = true
+		case pipeErr = <-pipeDone:
+			pipeEnded = true
+		case <-status.C:
+			offsets := svc.offsets()
+			if replayDone && !finished && allCommitted(offsets, int64(f.records)) {
+				finished = true
+				if !f.hold {
+					stopPipeline()
+				} else {
+					fmt.Fprintf(io.err, "\nall %d records committed; holding the broker on %s until interrupted\n", f.records, brokers[0])
+				}
+			}
+			if io.errIsTTY || time.Since(lastLine) >= 5*time.Second {
+				printStatus(io, svc, confusion, offsets, sent.Load(), time.Since(start))
+				lastLine = time.Now()
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	if io.errIsTTY {
+		fmt.Fprintln(io.err)
+	}
+	if pipeErr != nil {
+		return pipeErr
+	}
+	// The verdict of record: what the group committed, read back from the
+	// broker after the pipeline stopped.
+	offsetsCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	offsets, err := stream.GroupOffsets(offsetsCtx, svc.client, demoGroup, demoRawTopic)
+	if err != nil {
+		return fmt.Errorf("reading the committed offsets: %w", err)
+	}
+	summary := newDemoSummary(svc.pipeline.Stats(), confusion.Matrix(), offsets, elapsed)
+	if f.jsonOut {
+		enc := json.NewEncoder(io.out)
+		if err := enc.Encode(summary); err != nil {
+			return fmt.Errorf("writing the summary: %w", err)
+		}
+	} else {
+		summary.print(io.out)
+	}
+	if !finished && ctx.Err() == nil {
+		return errors.New("the pipeline stopped before every record was committed")
+	}
+	return nil
+}
+
+// allCommitted reports whether the group committed every one of the
+// records on every partition.
+func allCommitted(offsets []stream.PartitionOffsets, records int64) bool {
+	var committed, end int64
+	for _, p := range offsets {
+		if p.Committed >= 0 {
+			committed += p.Committed
+		}
+		end += p.End
+	}
+	return end >= records && committed == end
+}
+
+// replay produces f.records lines of KDDTrain+ (cycling) into the raw topic,
+// every badEvery-th replaced by a malformed line, at f.rate per second.
+func replay(ctx context.Context, brokers []string, f demoFlags, sent *atomic.Int64) error {
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        demoRawTopic,
+		Balancer:     &kafka.RoundRobin{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    2000,
+		BatchBytes:   1_000_000,
+		BatchTimeout: time.Millisecond,
+	}
+	defer w.Close()
+	const chunk = 2000
+	var (
+		lines    *bufio.Scanner
+		closer   io.Closer
+		msgs     = make([]kafka.Message, 0, chunk)
+		start    = time.Now()
+		produced = 0
+	)
+	defer func() {
+		if closer != nil {
+			closer.Close()
+		}
+	}()
+	for produced < f.records {
+		msgs = msgs[:0]
+		n := min(chunk, f.records-produced)
+		if f.rate > 0 {
+			n = min(n, max(1, f.rate/50))
+		}
+		for len(msgs) < n {
+			if lines == nil {
+				rc, err := nslkdd.Open(nslkdd.Train)
+				if err != nil {
+					return err
+				}
+				closer, lines = rc, bufio.NewScanner(rc)
+			}
+			if !lines.Scan() {
+				if err := lines.Err(); err != nil {
+					return fmt.Errorf("reading the bundled records: %w", err)
+				}
+				closer.Close()
+				lines, closer = nil, nil
+				continue
+			}
+			i := produced + len(msgs) + 1
+			value := append([]byte(nil), lines.Bytes()...)
+			if f.badEvery > 0 && i%f.badEvery == 0 {
+				value = malformed(value, i)
+			}
+			msgs = append(msgs, kafka.Message{Value: value})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return err
+		}
+		produced += len(msgs)
+		sent.Add(int64(len(msgs)))
+		if f.rate > 0 {
+			// Pace against the start so rounding does not accumulate.
+			due := start.Add(time.Duration(float64(produced) / float64(f.rate) * float64(time.Second)))
+			select {
+			case <-time.After(time.Until(due)):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// malformed breaks a record in one of a few ways a real feed does: a
+// non-numeric duration, a truncated line, an unknown protocol.
+func malformed(line []byte, i int) []byte {
+	fields := bytes.SplitN(line, []byte(","), 3)
+	switch {
+	case len(fields) < 3 || i%3 == 1:
+		return line[:len(line)/2]
+	case i%3 == 0:
+		fields[0] = []byte("n/a")
+	default:
+		fields[1] = []byte("xtp")
+	}
+	return bytes.Join(fields, []byte(","))
+}
+
+func printStatus(io stdio, svc *service, confusion *sinks.Confusion, offsets []stream.PartitionOffsets, sent int64, elapsed time.Duration) {
+	st := svc.pipeline.Stats()
+	m := confusion.Matrix()
+	var lag int64
+	for _, p := range offsets {
+		lag += p.Lag()
+	}
+	rate := float64(st.Verdicts+st.Rejected) / max(elapsed.Seconds(), 1e-9)
+	line := fmt.Sprintf("%6.1fs  sent %d  consumed %d  verdicts %d  rejected %d  %.0f rec/s  alerts %d  lag %d  accuracy %.4f",
+		elapsed.Seconds(), sent, st.Consumed, st.Verdicts, st.Rejected, rate, m.Alerts, lag, m.Accuracy())
+	if io.errIsTTY {
+		fmt.Fprintf(io.err, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(io.err, line)
+	}
+}
+
+// demoSummary is the final report; with --json it is printed as is.
+type demoSummary struct {
+	Consumed          uint64                `json:"consumed"`
+	Verdicts          uint64                `json:"verdicts"`
+	Rejected          uint64                `json:"rejected"`
+	Committed         int64                 `json:"committed"`
+	Partitions        []demoPartition       `json:"partitions"`
+	DurationSeconds   float64               `json:"duration_seconds"`
+	RecordsPerSecond  float64               `json:"records_per_second"`
+	Attacks           uint64                `json:"attacks"`
+	Alerts            uint64                `json:"alerts"`
+	Confusion         sinks.ConfusionMatrix `json:"confusion"`
+	Accuracy          float64               `json:"accuracy"`
+	DetectionRate     float64               `json:"detection_rate"`
+	FalseAlarmRate    float64               `json:"false_alarm_rate"`
+	OffsetCommitCalls uint64                `json:"offset_commits"`
+}
+
+type demoPartition struct {
+	Partition int   `json:"partition"`
+	Committed int64 `json:"committed"`
+	End       int64 `json:"end"`
+}
+
+func newDemoSummary(st stream.Stats, m sinks.ConfusionMatrix, offsets []stream.PartitionOffsets, elapsed time.Duration) demoSummary {
+	s := demoSummary{
+		Consumed:          st.Consumed,
+		Verdicts:          st.Verdicts,
+		Rejected:          st.Rejected,
+		DurationSeconds:   elapsed.Seconds(),
+		Attacks:           st.Attacks,
+		Alerts:            m.Alerts,
+		Confusion:         m,
+		Accuracy:          m.Accuracy(),
+		DetectionRate:     m.DetectionRate(),
+		FalseAlarmRate:    m.FalseAlarmRate(),
+		OffsetCommitCalls: st.Committed,
+	}
+	for _, p := range offsets {
+		committed := max(p.Committed, 0)
+		s.Committed += committed
+		s.Partitions = append(s.Partitions, demoPartition{p.Partition, committed, p.End})
+	}
+	if elapsed > 0 {
+		s.RecordsPerSecond = float64(st.Verdicts+st.Rejected) / elapsed.Seconds()
+	}
+	return s
+}
+
+func (s demoSummary) print(w io.Writer) {
+	fmt.Fprintf(w, "consumed %d records, %d verdicts, %d dead letters; %d offsets committed in the group\n",
+		s.Consumed, s.Verdicts, s.Rejected, s.Committed)
+	fmt.Fprintf(w, "%.2f s, %s records/s\n", s.DurationSeconds, strconv.FormatFloat(s.RecordsPerSecond, 'f', 0, 64))
+	fmt.Fprintf(w, "attacks %d, alerts (score >= 0.90) %d\n", s.Attacks, s.Alerts)
+	c := s.Confusion
+	fmt.Fprintf(w, "against the labels: accuracy %.4f, detection rate %.4f, false-alarm rate %.4f\n",
+		s.Accuracy, s.DetectionRate, s.FalseAlarmRate)
+	fmt.Fprintf(w, "                 predicted attack  predicted normal\n")
+	fmt.Fprintf(w, "  actual attack  %16d  %16d\n", c.TruePositives, c.FalseNegatives)
+	fmt.Fprintf(w, "  actual normal  %16d  %16d\n", c.FalsePositives, c.TrueNegatives)
+}

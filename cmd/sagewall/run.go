@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
+	"github.com/sagewall/sagewall/stream"
+)
+
+// runRun is `sagewall run`: the streaming pipeline until SIGTERM/SIGINT.
+func runRun(ctx context.Context, args []string, io stdio) error {
+	cfg, err := loadRunConfig("run", args, os.Getenv, io.err)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	logger := newLogger(io.err, cfg.Log.Format, cfg.Log.Level)
+	svc, err := newService(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	return svc.run(ctx)
+}
+
+// service is a configured pipeline with its HTTP endpoints and lag monitor;
+// `run` and `demo` share it so the demo shows the very same pipeline.
+type service struct {
+	cfg      runConfig
+	logger   *slog.Logger
+	detector *scoring.Detector
+	reader   *kafka.Reader
+	sink     *sinks.Kafka
+	client   *kafka.Client
+	pipeline *stream.Pipeline
+	registry *prometheus.Registry
+	metrics  *stream.Metrics
+	listener net.Listener
+
+	lagInterval time.Duration
+	kafkaReady  atomic.Bool
+	lagMu       sync.Mutex
+	lag         []stream.PartitionOffsets
+}
+
+// serviceOption adds to a service what only some callers need.
+type serviceOption func(*serviceExtras)
+
+type serviceExtras struct {
+	sinks       []stream.Sink
+	lagInterval time.Duration
+}
+
+// withExtraSinks adds verdict sinks next to the Kafka verdict topic.
+func withExtraSinks(s ...stream.Sink) serviceOption {
+	return func(e *serviceExtras) { e.sinks = append(e.sinks, s...) }
+}
+
+// withLagInterval sets how often the group's lag is measured.
+func withLagInterval(d time.Duration) serviceOption {
+	return func(e *serviceExtras) { e.lagInterval = d }
+}
+
+func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ...serviceOption) (*service, error) {
+	extras := serviceExtras{lagInterval: 5 * time.Second}
+	for _, o := range opts {
+		o(&extras)
+	}
+	var det *scoring.Detector
+	var err error
+	if cfg.Model.Path == "" {
+		det, err = scoring.Bundled(scoring.WithThreshold(cfg.Model.Threshold))
+	} else {
+		det, err = scoring.LoadDetector(cfg.Model.Path, scoring.WithThreshold(cfg.Model.Threshold))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading model: %w", err)
+	}
+	conn, err := kafkaConn(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	format, err := sinks.ParseFormat(cfg.Output.Format)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := stream.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	startOffset := kafka.FirstOffset
+	if cfg.Input.StartOffset == "latest" {
+		startOffset = kafka.LastOffset
+	}
+	s := &service{
+		cfg:      cfg,
+		logger:   logger,
+		detector: det,
+		registry: reg,
+		metrics:  metrics,
+		client:   stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
+		reader: stream.NewReader(conn, cfg.Input.Group, cfg.Input.Topic,
+			stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger)),
+		sink: sinks.NewKafka(cfg.Kafka.Brokers, cfg.Output.Topic,
+			sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
+			sinks.WithTransport(conn.Transport())),
+	}
+	s.pipeline, err = stream.New(s.reader, det,
+		stream.WithSpec(det.Spec()),
+		stream.WithModel(det.Info(), det.Threshold()),
+		stream.WithSinks(append([]stream.Sink{s.sink}, extras.sinks...)...),
+		stream.WithDeadLetters(s.sink),
+		stream.WithBatch(cfg.Batch.Records, cfg.Batch.Bytes, cfg.Batch.MaxWait),
+		stream.WithMaxInFlight(cfg.Batch.MaxInFlight),
+		stream.WithShutdownTimeout(cfg.ShutdownTimeout),
+		stream.WithMetrics(metrics),
+		stream.WithLogger(logger),
+	)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.listener, err = net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("listening on http.addr %s: %w", cfg.HTTP.Addr, err)
+	}
+	s.lagInterval = extras.lagInterval
+	return s, nil
+}
+
+// run serves HTTP, measures lag and runs the pipeline until ctx ends.
+func (s *service) run(ctx context.Context) error {
+	defer s.close()
+	info := s.detector.Info()
+	s.logger.Info("starting", "brokers", s.cfg.Kafka.Brokers, "input", s.cfg.Input.Topic, "group", s.cfg.Input.Group,
+		"output", s.cfg.Output.Topic, "dead_letters", s.cfg.Output.DeadLetterTopic, "format", s.cfg.Output.Format,
+		"model", info.Name, "model_version", info.Version, "threshold", s.detector.Threshold(), "http", s.listener.Addr().String())
+
+	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("serving http", "err", err)
+		}
+	}()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	monitor := stream.NewLagMonitor(s.client, s.cfg.Input.Group, s.cfg.Input.Topic,
+		stream.WithLagInterval(s.lagInterval), stream.WithLagMetrics(s.metrics), stream.WithLagLogger(s.logger),
+		stream.WithLagCallback(s.observeLag))
+	go func() { _ = monitor.Run(lagCtx) }()
+
+	err := s.pipeline.Run(ctx)
+	st := s.pipeline.Stats()
+	s.logger.Info("stopped", "consumed", st.Consumed, "verdicts", st.Verdicts, "rejected", st.Rejected,
+		"attacks", st.Attacks, "commits", st.Committed, "err", err)
+	return err
+}
+
+// observeLag keeps the last lag measurement; a successful one also means
+// Kafka is reachable, which /readyz reports.
+func (s *service) observeLag(offsets []stream.PartitionOffsets, err error) {
+	s.kafkaReady.Store(err == nil)
+	if err != nil {
+		return
+	}
+	s.lagMu.Lock()
+	s.lag = offsets
+	s.lagMu.Unlock()
+}
+
+// offsets returns the last lag measurement.
+func (s *service) offsets() []stream.PartitionOffsets {
+	s.lagMu.Lock()
+	defer s.lagMu.Unlock()
+	return s.lag
+}
+
+func (s *service) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.kafkaReady.Load() {
+			http.Error(w, "not ready: kafka not reachable yet", http.StatusServiceUnavailable)
+			return
+		}
+		info := s.detector.Info()
+		fmt.Fprintf(w, "ready: model %s %s\n", info.Name, info.Version)
+	})
+	return mux
+}
+
+// close releases the Kafka connections; closing the sink flushes what it
+// still holds.
+func (s *service) close() {
+	if s.sink != nil {
+		if err := s.sink.Close(); err != nil {
+			s.logger.Warn("closing sink", "err", err)
+		}
+	}
+	if s.reader != nil {
+		if err := s.reader.Close(); err != nil {
+			s.logger.Warn("closing reader", "err", err)
+		}
+	}
+	if s.listener != nil {
+		s.listener.Close()
+	}
+}
