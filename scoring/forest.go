@@ -16,6 +16,10 @@ const (
 // never overflow; real models are orders of magnitude smaller.
 const maxForestNodes = 1 << 30
 
+// maxNumClass bounds a multi-class model's class count, which sizes its
+// outputs; NSL-KDD has 5 categories.
+const maxNumClass = 1 << 16
+
 // maxNumFeature bounds a model's feature count, which sizes per-row
 // buffers; NSL-KDD vectors have 122.
 const maxNumFeature = 1 << 20
@@ -127,7 +131,7 @@ func (f *Forest) predictRow(row []float32, out []float32) {
 	}
 	copy(out, f.baseMargin)
 	if p := f.perfect; p != nil {
-		p.addGroupMargins(row, f.groups, out)
+		p.addGroupMargins(row, out)
 	} else {
 		for t, root := range f.roots {
 			out[f.groups[t]] += f.leaf(root, row)
@@ -226,8 +230,8 @@ func newForest(m *rawModel) (*Forest, error) {
 		}
 		f.numGroup = 1
 	case ObjectiveMultiSoftprob:
-		if m.numClass < 2 {
-			return nil, fmt.Errorf("objective %q with num_class %d: expected num_class >= 2", m.objective, m.numClass)
+		if m.numClass < 2 || m.numClass > maxNumClass {
+			return nil, fmt.Errorf("objective %q with num_class %d: expected num_class in [2, %d]", m.objective, m.numClass, maxNumClass)
 		}
 		f.numGroup = m.numClass
 	default:

@@ -139,7 +139,8 @@ func TestForestValidation(t *testing.T) {
 		{"base score", func(m *rawModel) { m.baseScore = []float32{1} }, "outside (0, 1)"},
 		{"base score count", func(m *rawModel) { m.baseScore = []float32{0.5, 0.5} }, "base_score has 2 values"},
 		{"num_feature", func(m *rawModel) { m.numFeature = 0 }, "num_feature 0"},
-		{"softprob classes", func(m *rawModel) { m.objective = ObjectiveMultiSoftprob; m.numClass = 1 }, "num_class >= 2"},
+		{"softprob classes", func(m *rawModel) { m.objective = ObjectiveMultiSoftprob; m.numClass = 1 }, "num_class in [2, 65536]"},
+		{"huge num_class", func(m *rawModel) { m.objective = ObjectiveMultiSoftprob; m.numClass = 808464432 }, "num_class in [2, 65536]"},
 		{"tree_info length", func(m *rawModel) { m.treeInfo = nil }, "tree_info has 0 entries"},
 	}
 	for _, tt := range tests {
@@ -209,6 +210,9 @@ func BenchmarkPredict(b *testing.B) {
 			{"leaves", func(i int) { ens.PredictSingle(rows64[i], 0) }},
 		} {
 			b.Run("rows="+rowSet+"/engine="+engine.name, func(b *testing.B) {
+				lockThread()
+				defer unlockThread()
+				start := threadCPUTime()
 				i := 0
 				for b.Loop() {
 					engine.predict(i)
@@ -217,6 +221,7 @@ func BenchmarkPredict(b *testing.B) {
 						i = 0
 					}
 				}
+				b.ReportMetric(float64((threadCPUTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/record")
 			})
 		}
 	}
@@ -232,8 +237,12 @@ func BenchmarkPredictBatch(b *testing.B) {
 		flat = append(flat, row...)
 	}
 	out := make([]float32, len(rows))
+	lockThread()
+	defer unlockThread()
+	start := threadCPUTime()
 	for b.Loop() {
 		f.PredictBatch(flat, len(rows), out)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/record")
+	b.ReportMetric(float64((threadCPUTime()-start).Nanoseconds())/float64(b.N*len(rows)), "cpu-ns/record")
 }

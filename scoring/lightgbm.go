@@ -136,7 +136,7 @@ func validateLightGBM(data []byte) ([]byte, error) {
 		}
 		trees++
 		if err := validateLightGBMTree(b, maxFeature); err != nil {
-			return nil, fmt.Errorf("Tree=%s: %w", *name, err)
+			return nil, fmt.Errorf("tree %s: %w", *name, err)
 		}
 	}
 	sizes := header.get("tree_sizes")
