@@ -65,6 +65,27 @@ type runConfig struct {
 		Path      string // "" = the bundled model
 		Threshold float64
 	}
+	// Scorer is "local" (the model above) or "sagemaker" (the endpoint
+	// below, with the local model for categories and as the fallback).
+	Scorer    string
+	SageMaker struct {
+		Endpoint         string
+		CategoryEndpoint string
+		Region           string
+		EndpointURL      string
+		MaxRows          int
+		Concurrency      int
+		Timeout          time.Duration
+		Fallback         bool
+	}
+	Alerts struct {
+		SNSTopicARN string // "" = no alerts
+		Threshold   float64
+		Window      time.Duration
+		MaxExamples int
+		Region      string
+		EndpointURL string
+	}
 	HTTP struct {
 		Addr string
 	}
@@ -214,6 +235,36 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Model.Path }),
 		floatSetting("model.threshold", "attack threshold on the binary score",
 			func(c *runConfig) *float64 { return &c.Model.Threshold }),
+		stringSetting("scorer", "where rows are scored: local (model.path) or sagemaker (sagemaker.endpoint)",
+			func(c *runConfig) *string { return &c.Scorer }),
+		stringSetting("sagemaker.endpoint", "SageMaker endpoint serving the binary model (scorer: sagemaker)",
+			func(c *runConfig) *string { return &c.SageMaker.Endpoint }),
+		stringSetting("sagemaker.category_endpoint", "optional endpoint serving the 5-class model (default: the local category model)",
+			func(c *runConfig) *string { return &c.SageMaker.CategoryEndpoint }),
+		stringSetting("sagemaker.region", "AWS region of the endpoint (default: from the environment)",
+			func(c *runConfig) *string { return &c.SageMaker.Region }),
+		stringSetting("sagemaker.endpoint_url", "override URL of the SageMaker runtime API (VPC endpoint, tests)",
+			func(c *runConfig) *string { return &c.SageMaker.EndpointURL }),
+		intSetting("sagemaker.max_rows", "rows per InvokeEndpoint request (larger batches are split)",
+			func(c *runConfig) *int { return &c.SageMaker.MaxRows }),
+		intSetting("sagemaker.concurrency", "InvokeEndpoint requests in flight",
+			func(c *runConfig) *int { return &c.SageMaker.Concurrency }),
+		durationSetting("sagemaker.timeout", "timeout of one InvokeEndpoint request",
+			func(c *runConfig) *time.Duration { return &c.SageMaker.Timeout }),
+		boolSetting("sagemaker.fallback", "score on the local model when the endpoint fails",
+			func(c *runConfig) *bool { return &c.SageMaker.Fallback }),
+		stringSetting("alerts.sns_topic_arn", "SNS topic for alerts (empty: no alerts)",
+			func(c *runConfig) *string { return &c.Alerts.SNSTopicARN }),
+		floatSetting("alerts.threshold", "score from which a verdict raises an alert",
+			func(c *runConfig) *float64 { return &c.Alerts.Threshold }),
+		durationSetting("alerts.window", "alerts are aggregated per category and service over this window",
+			func(c *runConfig) *time.Duration { return &c.Alerts.Window }),
+		intSetting("alerts.max_examples", "example records in one aggregated alert",
+			func(c *runConfig) *int { return &c.Alerts.MaxExamples }),
+		stringSetting("alerts.region", "AWS region of the SNS topic (default: from the environment)",
+			func(c *runConfig) *string { return &c.Alerts.Region }),
+		stringSetting("alerts.endpoint_url", "override URL of the SNS API (VPC endpoint, tests)",
+			func(c *runConfig) *string { return &c.Alerts.EndpointURL }),
 		stringSetting("http.addr", "address of /metrics, /healthz and /readyz",
 			func(c *runConfig) *string { return &c.HTTP.Addr }),
 		stringSetting("log.format", "log format: json or text",
@@ -240,6 +291,14 @@ func defaultRunConfig() runConfig {
 	c.Batch.MaxWait = 5 * time.Millisecond
 	c.Batch.MaxInFlight = 8
 	c.Model.Threshold = 0.5
+	c.Scorer = "local"
+	c.SageMaker.MaxRows = 250
+	c.SageMaker.Concurrency = 4
+	c.SageMaker.Timeout = 10 * time.Second
+	c.SageMaker.Fallback = true
+	c.Alerts.Threshold = sinks.DefaultAlertThreshold
+	c.Alerts.Window = 10 * time.Second
+	c.Alerts.MaxExamples = 5
 	c.HTTP.Addr = "127.0.0.1:9090"
 	c.Log.Format = "json"
 	c.Log.Level = "info"
@@ -474,6 +533,25 @@ func (src *configSources) validate() error {
 	}
 	if !(c.Model.Threshold > 0 && c.Model.Threshold < 1) {
 		return src.invalid("model.threshold", "%g: want strictly between 0 and 1", c.Model.Threshold)
+	}
+	switch c.Scorer {
+	case "local":
+	case "sagemaker":
+		if c.SageMaker.Endpoint == "" {
+			return src.invalid("sagemaker.endpoint", "required with scorer: sagemaker")
+		}
+	default:
+		return src.invalid("scorer", "%q: want local or sagemaker", c.Scorer)
+	}
+	if c.SageMaker.MaxRows < 1 || c.SageMaker.Concurrency < 1 || c.SageMaker.Timeout <= 0 {
+		return src.invalid("sagemaker.max_rows", "max_rows %d, concurrency %d and timeout %s must be positive",
+			c.SageMaker.MaxRows, c.SageMaker.Concurrency, c.SageMaker.Timeout)
+	}
+	if !(c.Alerts.Threshold > 0 && c.Alerts.Threshold <= 1) {
+		return src.invalid("alerts.threshold", "%g: want more than 0, at most 1", c.Alerts.Threshold)
+	}
+	if c.Alerts.Window <= 0 || c.Alerts.MaxExamples < 0 {
+		return src.invalid("alerts.window", "window %s must be positive and max_examples %d not negative", c.Alerts.Window, c.Alerts.MaxExamples)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		return src.invalid("http.addr", "%q is not host:port", c.HTTP.Addr)

@@ -13,12 +13,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/scoring/sagemaker"
 	"github.com/sagewall/sagewall/sinks"
 	"github.com/sagewall/sagewall/stream"
 )
@@ -53,6 +57,7 @@ type service struct {
 	registry *prometheus.Registry
 	metrics  *stream.Metrics
 	listener net.Listener
+	alerts   *sinks.SNS // nil without alerts.sns_topic_arn
 
 	lagInterval time.Duration
 	kafkaReady  atomic.Bool
@@ -107,6 +112,17 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
+	scorer, modelInfo, err := newRunScorer(ctx, &cfg, det, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := newAlertSink(ctx, &cfg, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if alerts != nil {
+		extras.sinks = append(extras.sinks, alerts)
+	}
 	startOffset := kafka.FirstOffset
 	if cfg.Input.StartOffset == "latest" {
 		startOffset = kafka.LastOffset
@@ -117,6 +133,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		detector: det,
 		registry: reg,
 		metrics:  metrics,
+		alerts:   alerts,
 		client:   stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
 		reader: stream.NewReader(conn, cfg.Input.Group, cfg.Input.Topic,
 			stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger)),
@@ -124,9 +141,9 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
 			sinks.WithTransport(conn.Transport())),
 	}
-	s.pipeline, err = stream.New(s.reader, det,
+	s.pipeline, err = stream.New(s.reader, scorer,
 		stream.WithSpec(det.Spec()),
-		stream.WithModel(det.Info(), det.Threshold()),
+		stream.WithModel(modelInfo, det.Threshold()),
 		stream.WithSinks(append([]stream.Sink{s.sink}, extras.sinks...)...),
 		stream.WithDeadLetters(s.sink),
 		stream.WithBatch(cfg.Batch.Records, cfg.Batch.Bytes, cfg.Batch.MaxWait),
@@ -174,6 +191,14 @@ func (s *service) run(ctx context.Context) error {
 		stream.WithLagInterval(s.lagInterval), stream.WithLagMetrics(s.metrics), stream.WithLagLogger(s.logger),
 		stream.WithLagCallback(s.observeLag))
 	go func() { _ = monitor.Run(lagCtx) }()
+
+	// Alerts outlive ctx until the pipeline has drained, so the batches
+	// still in flight at shutdown get their alerts published and acknowledged.
+	alertsCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAlerts()
+	if s.alerts != nil {
+		go func() { _ = s.alerts.Run(alertsCtx) }()
+	}
 
 	err := s.pipeline.Run(ctx)
 	st := s.pipeline.Stats()
@@ -234,4 +259,59 @@ func (s *service) close() {
 	if s.listener != nil {
 		s.listener.Close()
 	}
+}
+
+// newRunScorer returns the scorer that `scorer` selects and the model info
+// its verdicts carry: the local detector, or the SageMaker endpoint with the
+// local detector for the categories of flagged rows and (sagemaker.fallback)
+// for batches the endpoint fails.
+func newRunScorer(ctx context.Context, cfg *runConfig, det *scoring.Detector, reg prometheus.Registerer, logger *slog.Logger) (stream.Scorer, scoring.Info, error) {
+	if cfg.Scorer != "sagemaker" {
+		return det, det.Info(), nil
+	}
+	client, err := sagemaker.NewClient(ctx, cfg.SageMaker.Region, cfg.SageMaker.EndpointURL)
+	if err != nil {
+		return nil, scoring.Info{}, err
+	}
+	opts := []sagemaker.Option{
+		sagemaker.WithWidth(det.Spec().Width()), sagemaker.WithThreshold(det.Threshold()),
+		sagemaker.WithMaxRows(cfg.SageMaker.MaxRows), sagemaker.WithConcurrency(cfg.SageMaker.Concurrency),
+		sagemaker.WithTimeout(cfg.SageMaker.Timeout), sagemaker.WithCategorizer(det),
+		sagemaker.WithLogger(logger), sagemaker.WithRegisterer(reg),
+	}
+	if cfg.SageMaker.CategoryEndpoint != "" {
+		opts = append(opts, sagemaker.WithCategoryEndpoint(cfg.SageMaker.CategoryEndpoint))
+	}
+	if cfg.SageMaker.Fallback {
+		opts = append(opts, sagemaker.WithFallback(det))
+	}
+	scorer, err := sagemaker.New(client, cfg.SageMaker.Endpoint, opts...)
+	if err != nil {
+		return nil, scoring.Info{}, err
+	}
+	return scorer, scorer.Info(), nil
+}
+
+// newAlertSink returns the SNS alert sink, or nil when alerts.sns_topic_arn is empty.
+func newAlertSink(ctx context.Context, cfg *runConfig, reg prometheus.Registerer, logger *slog.Logger) (*sinks.SNS, error) {
+	if cfg.Alerts.SNSTopicARN == "" {
+		return nil, nil
+	}
+	var loadOpts []func(*awsconfig.LoadOptions) error
+	if cfg.Alerts.Region != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Alerts.Region))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS config for alerts: %w", err)
+	}
+	client := sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+		o.Retryer = aws.NopRetryer{} // the sink retries, entry by entry
+		if cfg.Alerts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(cfg.Alerts.EndpointURL)
+		}
+	})
+	return sinks.NewSNS(client, cfg.Alerts.SNSTopicARN,
+		sinks.WithAlertThreshold(cfg.Alerts.Threshold), sinks.WithAlertWindow(cfg.Alerts.Window),
+		sinks.WithAlertExamples(cfg.Alerts.MaxExamples), sinks.WithSNSLogger(logger), sinks.WithSNSRegisterer(reg))
 }

@@ -9,12 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
 
-// NewClient returns a sagemakerruntime client for region from the default
-// credential chain, pointed at endpointURL when it is not empty (a VPC
+// NewClient returns a sagemakerruntime client for region (the environment's
+// when empty) from the default credential chain, pointed at endpointURL when it is not empty (a VPC
 // endpoint, or `sagewall serve` in tests). The SDK's own retries are off: the
 // Scorer retries, so that its circuit breaker counts every attempt.
 func NewClient(ctx context.Context, region, endpointURL string) (*sagemakerruntime.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS config: %w", err)
 	}
