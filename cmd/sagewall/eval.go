@@ -27,6 +27,8 @@ const (
 	embeddedTrain20 = "embedded:train20"
 )
 
+const trainingDataWarning = "this is the bundled model's training data; figures measured on it overstate real-world accuracy"
+
 func runEval(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(io.err)
@@ -184,6 +186,7 @@ func (e *evalTally) add(s *scoredRecord) {
 // evalReport is what `sagewall eval` prints; its JSON keys are stable.
 type evalReport struct {
 	Input          string             `json:"input"`
+	Warning        string             `json:"warning,omitempty"`
 	Model          scoring.Info       `json:"model"`
 	Threshold      float64            `json:"threshold"`
 	Records        int                `json:"records"` // labelled records evaluated
@@ -234,6 +237,9 @@ func (e *evalTally) report(input string, bad, blank int) evalReport {
 			Confusion:      e.multiclass.Counts,
 			PerClassRecall: map[string]*float64{},
 		},
+	}
+	if input == embeddedTrain || input == embeddedTrain20 {
+		r.Warning = trainingDataWarning
 	}
 	if auc, ok := evaluate.ROCAUC(e.scores); ok {
 		r.ROCAUC = &auc
@@ -301,8 +307,8 @@ func writeEvalText(w io.Writer, r evalReport, plots string) {
 	pct := func(v float64) string { return fmt.Sprintf("%8.4f %%", 100*v) }
 	fmt.Fprintf(w, "model      %s %s (sha256 %s), threshold %v\n", r.Model.Name, r.Model.Version, r.Model.SHA256, r.Threshold)
 	fmt.Fprintf(w, "input      %s: %d labelled records (%d attacks, %d normal)\n", r.Input, r.Records, r.Attacks, int64(r.Records)-r.Attacks)
-	if r.Input == embeddedTrain || r.Input == embeddedTrain20 {
-		fmt.Fprintln(w, "           NOTE: this is the bundled model's training data; these figures overstate real-world accuracy")
+	if r.Warning != "" {
+		fmt.Fprintf(w, "           NOTE: %s\n", r.Warning)
 	}
 	if r.BadLines+r.Unlabelled > 0 {
 		fmt.Fprintf(w, "skipped    %d bad lines, %d records without a label\n", r.BadLines, r.Unlabelled)

@@ -189,7 +189,7 @@ func TestEvalText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"sagewall-nslkdd 1.0.0", "training data", "25192 labelled records",
+		"sagewall-nslkdd 1.0.0", "NOTE: this is the bundled model's training data", "25192 labelled records",
 		"accuracy", "precision", "detection rate", "false-alarm rate", "F1", "ROC-AUC",
 		"true \\ predicted", "recall",
 	} {
