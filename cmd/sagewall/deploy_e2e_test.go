@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 // TestE2EDeployCommands drives `sagewall deploy` end to end against the AWS
@@ -29,28 +29,28 @@ import (
 // endpoint, status and delete. The emulation runs no training container, so
 // the test puts a real model where the job's artifact would land.
 func TestE2EDeployCommands(t *testing.T) {
-	endpoint := os.Getenv("SAGEWALL_AWS_ENDPOINT")
-	if endpoint == "" {
-		t.Fatal("SAGEWALL_AWS_ENDPOINT is not set: start the AWS emulation with `scripts/moto.sh start` " +
-			"and export the URL it prints (or run `make e2e`, which does both)")
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := testenv.AWSConfig(ctx, t)
+	endpoint := aws.ToString(cfg.BaseEndpoint)
+	// The command loads the standard AWS chain: give it moto's dummy
+	// credentials and keep the machine's own AWS files out.
+	none := filepath.Join(t.TempDir(), "none")
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 
-	s3c := s3.NewFromConfig(aws.Config{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-	}, func(o *s3.Options) { o.UsePathStyle = true })
-	suffix := fmt.Sprint(time.Now().UnixNano())
-	bucket := "sagewall-cli-" + suffix
+	s3c := s3.NewFromConfig(cfg, testenv.S3PathStyle)
+	bucket := testenv.UniqueName(t)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
-	job := "sagewall-cli-" + suffix
+	job := testenv.UniqueName(t)
 	artifactKey := "sagewall/training/output/" + job + "/output/model.tar.gz"
 	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(artifactKey), Body: bytes.NewReader(modelTarGz(t))}); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestE2EDeployCommands(t *testing.T) {
 		}
 	}
 
-	name := "sagewall-cli-" + suffix
+	name := testenv.UniqueName(t)
 	out, _ = deploy("endpoint", "-name", name, "-role", "arn:aws:iam::123456789012:role/sagewall-hosting",
 		"-model-data", "s3://"+bucket+"/"+artifactKey, "-instance-count", "2")
 	if !strings.Contains(out, "is InService") {

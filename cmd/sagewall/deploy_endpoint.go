@@ -31,6 +31,9 @@ func runDeployEndpoint(ctx context.Context, args []string, io stdio) error {
 	if *role == "" {
 		return usageError{errors.New("-role is required")}
 	}
+	if err := sagemaker.ValidateEndpointName(*name); err != nil {
+		return usageError{err}
+	}
 	if *instanceCount < 1 {
 		return usageError{errors.New("-instance-count must be at least 1")}
 	}

@@ -30,6 +30,8 @@ func TestDeployUsageErrors(t *testing.T) {
 		{"endpoint without role", []string{"endpoint", "-model-data", "s3://b/m.tar.gz"}, "-role is required"},
 		{"endpoint built-in image without model", []string{"endpoint", "-role", "r"}, "-model-data is required"},
 		{"endpoint bad model URI", []string{"endpoint", "-role", "r", "-model-data", "b/m.tar.gz"}, "want s3://bucket/key"},
+		{"train bad job name", []string{"train", "-bucket", "b", "-role", "r", "-job-name", "my_job"}, `training job name "my_job"`},
+		{"endpoint name too long", []string{"endpoint", "-role", "r", "-model-data", "s3://b/m", "-name", strings.Repeat("e", 60)}, "at most 56"},
 		{"status bad flag", []string{"status", "-nope"}, "flag provided but not defined"},
 	}
 	for _, tt := range tests {

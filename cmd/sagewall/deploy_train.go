@@ -70,6 +70,9 @@ func runDeployTrain(ctx context.Context, args []string, io stdio) error {
 	if *jobName == "" {
 		*jobName = "sagewall-xgb-" + time.Now().UTC().Format("20060102-150405")
 	}
+	if err := sagemaker.ValidateTrainingJobName(*jobName); err != nil {
+		return usageError{err}
+	}
 	dp, err := conn.deployer(ctx, io)
 	if err != nil {
 		return err

@@ -24,6 +24,38 @@ type Endpoint struct {
 	Environment   map[string]string
 }
 
+// maxNameLen is SageMaker's limit on job, model, config and endpoint names.
+const maxNameLen = 63
+
+// ValidateEndpointName checks name against SageMaker's naming rule
+// (letters, digits and single hyphens inside, at most 63 characters), leaving
+// room for the "-config" suffix of the derived endpoint config name.
+func ValidateEndpointName(name string) error {
+	return validateName("endpoint", name, maxNameLen-len(ConfigName("")))
+}
+
+// ValidateTrainingJobName checks a training job name against SageMaker's rule.
+func ValidateTrainingJobName(name string) error {
+	return validateName("training job", name, maxNameLen)
+}
+
+// validateName checks a SageMaker resource name: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$ up to limit.
+func validateName(kind, name string, limit int) error {
+	if name == "" {
+		return fmt.Errorf("%s name is empty", kind)
+	}
+	if len(name) > limit {
+		return fmt.Errorf("%s name %q: %d characters, at most %d allowed", kind, name, len(name), limit)
+	}
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (r != '-' || i == 0 || i == len(name)-1) {
+			return fmt.Errorf("%s name %q: character %q at %d; use letters, digits and inner hyphens", kind, name, r, i+1)
+		}
+	}
+	return nil
+}
+
 // ModelName and ConfigName derive the names of the resources an endpoint owns,
 // so delete can find them even when describe calls fail half-way.
 func ModelName(endpoint string) string  { return endpoint + "-model" }
@@ -32,8 +64,11 @@ func ConfigName(endpoint string) string { return endpoint + "-config" }
 // CreateEndpoint runs CreateModel → CreateEndpointConfig → CreateEndpoint.
 // It returns the endpoint ARN; wait for InService with WaitEndpoint.
 func (dp *Deployer) CreateEndpoint(ctx context.Context, ep Endpoint) (string, error) {
-	if ep.Name == "" || ep.Image == "" || ep.RoleARN == "" || ep.InstanceType == "" {
-		return "", errors.New("creating endpoint: name, image, role ARN and instance type are required")
+	if ep.Image == "" || ep.RoleARN == "" || ep.InstanceType == "" {
+		return "", errors.New("creating endpoint: image, role ARN and instance type are required")
+	}
+	if err := ValidateEndpointName(ep.Name); err != nil {
+		return "", fmt.Errorf("creating endpoint: %w", err)
 	}
 	container := &smtypes.ContainerDefinition{Image: aws.String(ep.Image), Environment: ep.Environment}
 	if ep.ModelData != nil {

@@ -106,3 +106,33 @@ func TestDefaultModelArtifact(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+func TestValidateNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		wantErr string
+	}{
+		{"sagewall", ""},
+		{"sagewall-prod-2", ""},
+		{"A1-b2", ""},
+		{strings.Repeat("a", 56), ""},
+		{strings.Repeat("a", 57), "at most 56"},
+		{"", "empty"},
+		{"-sagewall", `character '-' at 1`},
+		{"sagewall-", `character '-' at 9`},
+		{"sage_wall", `character '_' at 5`},
+		{"sage wall", `character ' ' at 5`},
+	}
+	for _, tt := range tests {
+		err := ValidateEndpointName(tt.name)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("ValidateEndpointName(%q) = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+	if err := validateName("training job", strings.Repeat("j", 63), maxNameLen); err != nil {
+		t.Errorf("63-character job name: %v", err)
+	}
+	if err := validateName("training job", strings.Repeat("j", 64), maxNameLen); err == nil {
+		t.Error("64-character job name accepted")
+	}
+}

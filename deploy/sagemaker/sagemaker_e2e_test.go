@@ -17,40 +17,24 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	sm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/internal/testenv"
 	"github.com/sagewall/sagewall/scoring"
 )
-
-// awsConfig points the SDK at the AWS emulation started by scripts/moto.sh.
-func awsConfig(t *testing.T) aws.Config {
-	t.Helper()
-	endpoint := os.Getenv("SAGEWALL_AWS_ENDPOINT")
-	if endpoint == "" {
-		t.Fatal("SAGEWALL_AWS_ENDPOINT is not set: start the AWS emulation with `scripts/moto.sh start` " +
-			"and export the URL it prints (or run `make e2e`, which does both)")
-	}
-	return aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(endpoint),
-	}
-}
 
 func TestE2ETrainingAndEndpointLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := awsConfig(t)
+	cfg := testenv.AWSConfig(ctx, t)
 	dp := New(cfg, WithS3PathStyle(), WithPollInterval(50*time.Millisecond), WithPartSize(MinPartSize))
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	s3c := s3.NewFromConfig(cfg, testenv.S3PathStyle)
 	smc := sm.NewFromConfig(cfg)
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
-	bucket := "sagewall-e2e-processed-" + suffix
+	bucket := testenv.UniqueName(t)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +79,7 @@ func TestE2ETrainingAndEndpointLifecycle(t *testing.T) {
 	// 2. CreateTrainingJob with the recipe; moto records the job and reports
 	// it Completed at once (it runs no container).
 	job := TrainingJob{
-		Name: "sagewall-e2e-" + suffix, RoleARN: "arn:aws:iam::123456789012:role/sagewall-training",
+		Name: testenv.UniqueName(t), RoleARN: "arn:aws:iam::123456789012:role/sagewall-training",
 		Train: trainURI, Output: S3URI{Bucket: bucket, Key: "training/output"},
 		InstanceType: "ml.m5.large", MaxRuntime: time.Hour, Hyperparameters: map[string]string{"num_round": "60"},
 	}
@@ -157,7 +141,7 @@ func TestE2ETrainingAndEndpointLifecycle(t *testing.T) {
 	}
 
 	// 4. Endpoint: create → InService → status → delete → gone.
-	name := "sagewall-e2e-" + suffix
+	name := testenv.UniqueName(t)
 	image, _ := XGBoostImage("us-east-1", XGBoost17)
 	if _, err := dp.CreateEndpoint(ctx, Endpoint{
 		Name: name, Image: image, ModelData: &result.ModelArtifact,
@@ -205,10 +189,10 @@ func TestE2ETrainingAndEndpointLifecycle(t *testing.T) {
 func TestE2EPrepareTrainingDataFromS3Gzip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := awsConfig(t)
+	cfg := testenv.AWSConfig(ctx, t)
 	dp := New(cfg, WithS3PathStyle())
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := fmt.Sprintf("sagewall-e2e-raw-%d", time.Now().UnixNano())
+	s3c := s3.NewFromConfig(cfg, testenv.S3PathStyle)
+	bucket := testenv.UniqueName(t)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}

@@ -87,8 +87,11 @@ type TrainingJob struct {
 
 // StartTraining calls CreateTrainingJob and returns the job ARN.
 func (dp *Deployer) StartTraining(ctx context.Context, job TrainingJob) (string, error) {
-	if job.Name == "" || job.RoleARN == "" {
-		return "", errors.New("starting training job: name and role ARN are required")
+	if job.RoleARN == "" {
+		return "", errors.New("starting training job: role ARN is required")
+	}
+	if err := ValidateTrainingJobName(job.Name); err != nil {
+		return "", fmt.Errorf("starting training job: %w", err)
 	}
 	image := job.Image
 	if image == "" {
