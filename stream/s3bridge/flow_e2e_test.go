@@ -58,7 +58,9 @@ func TestE2EFullFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = env.sqs.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: alertQueue.QueueUrl}) })
+	t.Cleanup(func() {
+		_, _ = env.sqs.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: alertQueue.QueueUrl})
+	})
 	qattrs, err := env.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: alertQueue.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
 		t.Fatal(err)
@@ -146,8 +148,8 @@ func TestE2EFullFlow(t *testing.T) {
 	byID := map[string]float64{} // by source "topic/partition/offset"
 	for _, m := range verdicts {
 		var v struct {
-			ID    string  `json:"id"`
-			Score float64 `json:"score"`
+			ID    string                `json:"id"`
+			Score float64               `json:"score"`
 			Model struct{ Name string } `json:"model"`
 		}
 		if err := json.Unmarshal(m.Value, &v); err != nil {
