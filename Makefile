@@ -22,3 +22,8 @@ services-stop:
 services-status:
 	-scripts/kafka.sh status
 	-scripts/moto.sh status
+
+# Static checks of deploy/ (Dockerfile, static binary, CloudFormation, Kubernetes); docs/deploy.md.
+.PHONY: lint-deploy
+lint-deploy:
+	scripts/lint-deploy.sh
