@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sagewall.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func envOf(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := writeConfig(t, `
+kafka:
+  brokers: [file-a:9092, file-b:9092]
+input:
+  topic: file.raw
+  group: file-group
+output:
+  format: ocsf
+  topic: file.verdicts
+batch:
+  records: 100
+  max_wait: 20ms
+shutdown_timeout: 30s
+`)
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, c runConfig)
+	}{
+		{"defaults", nil, nil, func(t *testing.T, c runConfig) {
+			if c.Input.Topic != "nslkdd.raw" || c.Batch.Records != 512 || c.Batch.MaxWait != 5*time.Millisecond || c.HTTP.Addr != "127.0.0.1:9090" {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		{"file over defaults", []string{"--config", file}, nil, func(t *testing.T, c runConfig) {
+			if strings.Join(c.Kafka.Brokers, ",") != "file-a:9092,file-b:9092" || c.Input.Topic != "file.raw" ||
+				c.Output.Format != "ocsf" || c.Batch.Records != 100 || c.Batch.MaxWait != 20*time.Millisecond ||
+				c.ShutdownTimeout != 30*time.Second || c.Batch.Bytes != 1<<20 {
+				t.Errorf("from file = %+v", c)
+			}
+		}},
+		{"config file from the environment", nil, map[string]string{"SAGEWALL_CONFIG": file}, func(t *testing.T, c runConfig) {
+			if c.Input.Topic != "file.raw" {
+				t.Errorf("input.topic = %q, want the file's", c.Input.Topic)
+			}
+		}},
+		{"env over file", []string{"--config", file}, map[string]string{
+			"SAGEWALL_INPUT_TOPIC": "env.raw", "SAGEWALL_BATCH_RECORDS": "64", "SAGEWALL_KAFKA_BROKERS": "env:9092",
+		}, func(t *testing.T, c runConfig) {
+			if c.Input.Topic != "env.raw" || c.Batch.Records != 64 || strings.Join(c.Kafka.Brokers, ",") != "env:9092" || c.Input.Group != "file-group" {
+				t.Errorf("env over file = %+v", c)
+			}
+		}},
+		{"flags over env", []string{"--config", file, "--input-topic", "flag.raw", "--batch-max-wait=2ms"}, map[string]string{
+			"SAGEWALL_INPUT_TOPIC": "env.raw", "SAGEWALL_BATCH_MAX_WAIT": "9ms",
+		}, func(t *testing.T, c runConfig) {
+			if c.Input.Topic != "flag.raw" || c.Batch.MaxWait != 2*time.Millisecond || c.Output.Format != "ocsf" {
+				t.Errorf("flags over env = %+v", c)
+			}
+		}},
+		{"empty env is unset", nil, map[string]string{"SAGEWALL_INPUT_TOPIC": ""}, func(t *testing.T, c runConfig) {
+			if c.Input.Topic != "nslkdd.raw" {
+				t.Errorf("input.topic = %q, want the default", c.Input.Topic)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := loadRunConfig("run", tt.args, envOf(tt.env), &stderr)
+			if err != nil {
+				t.Fatalf("loadRunConfig: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		args []string
+		env  map[string]string
+		want []string // substrings of the error
+	}{
+		{"unknown key in file", "output:\n  formatt: json\n", nil, nil, []string{":2:", `unknown setting "output.formatt"`}},
+		{"bad value in file", "batch:\n  records: many\n", nil, nil, []string{":2:", "batch.records", `not an integer: "many"`}},
+		{"bad duration in env", "", nil, map[string]string{"SAGEWALL_BATCH_MAX_WAIT": "soon"}, []string{"batch.max_wait", "SAGEWALL_BATCH_MAX_WAIT", `"soon"`}},
+		{"bad format flag", "", []string{"--output-format", "xml"}, nil, []string{"output.format", "flag --output-format", `"xml"`}},
+		{"format from file", "output:\n  format: csv\n", nil, nil, []string{"output.format", "sagewall.yaml:2", `"csv"`}},
+		{"same input and output", "", []string{"--output-topic", "nslkdd.raw"}, nil, []string{"output.topic", "also the input topic"}},
+		{"threshold range", "", []string{"--model-threshold", "1.5"}, nil, []string{"model.threshold", "1.5"}},
+		{"broker without port", "", nil, map[string]string{"SAGEWALL_KAFKA_BROKERS": "kafka.internal"}, []string{"kafka.brokers", `"kafka.internal"`, "SAGEWALL_KAFKA_BROKERS"}},
+		{"sasl without password", "kafka:\n  sasl:\n    mechanism: scram-sha-512\n    username: sagewall\n", nil, nil, []string{"kafka.sasl.password", "scram-sha-512"}},
+		{"unknown sasl", "", []string{"--kafka-sasl-mechanism", "kerberos"}, nil, []string{"kafka.sasl.mechanism", `"kerberos"`}},
+		{"msk iam needs tls", "", []string{"--kafka-sasl-mechanism", "aws-msk-iam"}, nil, []string{"kafka.tls.enabled", "aws-msk-iam"}},
+		{"zero shutdown", "shutdown_timeout: 0s\n", nil, nil, []string{"shutdown_timeout", "want more than 0"}},
+		{"log format", "", []string{"--log-format", "xml"}, nil, []string{"log.format", `"xml"`}},
+		{"mapping where a value goes", "input:\n  topic:\n    name: x\n", nil, nil, []string{":3:", "input.topic", "not a mapping"}},
+		{"unknown flag", "", []string{"--batch-size", "3"}, nil, []string{"batch-size"}},
+		{"stray argument", "", []string{"extra"}, nil, []string{`unexpected argument "extra"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.yaml != "" {
+				args = append([]string{"--config", writeConfig(t, tt.yaml)}, args...)
+			}
+			var stderr bytes.Buffer
+			_, err := loadRunConfig("run", args, envOf(tt.env), &stderr)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigHelpListsEverySetting(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := loadRunConfig("run", []string{"-h"}, envOf(nil), &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(stderr.String(), "-"+s.flagName()) || !strings.Contains(stderr.String(), s.envName()) {
+			t.Errorf("help does not mention --%s / %s", s.flagName(), s.envName())
+		}
+	}
+}
+
+// TestConfigReferenceInDocs keeps docs/pipeline.md's table in step with
+// the settings.
+func TestConfigReferenceInDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "pipeline.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref := configReference(); !strings.Contains(string(doc), ref) {
+		t.Fatalf("docs/pipeline.md does not contain the current configuration reference; paste:\n%s", ref)
+	}
+}
