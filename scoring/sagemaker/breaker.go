@@ -64,9 +64,3 @@ func (b *breaker) failure() bool {
 	}
 	return b.open
 }
-
-func (b *breaker) isOpen() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.open
-}
