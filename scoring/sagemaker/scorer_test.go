@@ -49,7 +49,7 @@ type endpoint struct {
 	inFly    atomic.Int64
 }
 
-func newEndpoint(t *testing.T, model serve.Model) *endpoint {
+func newEndpoint(t testing.TB, model serve.Model) *endpoint {
 	t.Helper()
 	e := &endpoint{}
 	inner := serve.NewHandler(model)
@@ -131,7 +131,7 @@ func detector(t *testing.T) *scoring.Detector {
 }
 
 // trainRows encodes the first n records of KDDTrain+ (20%).
-func trainRows(t *testing.T, d *scoring.Detector, n int) []float32 {
+func trainRows(t testing.TB, d *scoring.Detector, n int) []float32 {
 	t.Helper()
 	f, err := nslkdd.Open(nslkdd.Train20)
 	if err != nil {
