@@ -177,24 +177,36 @@ func lowLanes(n int) uint64 {
 // comma, or the end of the line); on failure it returns the start of the
 // failing number, its index in out and the reason.
 //
-// The two shapes of most NSL-KDD values, a bare "0" and a rate with two
-// decimals ("0.17"), are parsed in the loop itself; the call to scanNumber
-// for other shapes costs more than the parsing.
+// The shapes of most NSL-KDD values, integers of up to three digits and
+// rates with two decimals ("0.17"), are parsed in the loop itself; the call
+// to scanNumber for other shapes costs more than the parsing.
 func scanNumbers(line []byte, pos int, out []float64) (int, int, numberError) {
 	for i := range out {
+		// Each shape is a branch the processor learns per field, so the
+		// next field's position is predicted rather than computed.
 		if pos+5 <= len(line) {
 			b := line[pos : pos+5]
-			if b[0] == '0' && b[1] == ',' {
-				out[i] = 0
-				pos += 2
-				continue
-			}
-			d0, d2, d3 := b[0]-'0', b[2]-'0', b[3]-'0'
-			if b[1] == '.' && b[4] == ',' && d0 < 10 && d2 < 10 && d3 < 10 {
-				// An exact integer over an exact 100 is correctly rounded.
-				out[i] = float64(int(d0)*100+int(d2)*10+int(d3)) / 100
-				pos += 5
-				continue
+			d0, d1, d2, d3 := b[0]-'0', b[1]-'0', b[2]-'0', b[3]-'0'
+			if d0 < 10 {
+				switch {
+				case b[1] == ',':
+					out[i] = float64(d0)
+					pos += 2
+					continue
+				case b[1] == '.' && b[4] == ',' && d2 < 10 && d3 < 10:
+					// An exact integer over an exact 100 is correctly rounded.
+					out[i] = float64(int(d0)*100+int(d2)*10+int(d3)) / 100
+					pos += 5
+					continue
+				case b[2] == ',' && d1 < 10:
+					out[i] = float64(int(d0)*10 + int(d1))
+					pos += 3
+					continue
+				case b[3] == ',' && d1 < 10 && d2 < 10:
+					out[i] = float64(int(d0)*100 + int(d1)*10 + int(d2))
+					pos += 4
+					continue
+				}
 			}
 		}
 		v, end, err := scanNumber(line, pos)

@@ -7,11 +7,19 @@ import (
 
 // vocabIndex finds a value's index in a vocabulary without allocating: an
 // open-addressing table over a multiplicative hash of the value's first and
-// last 8 bytes, faster than a map for these short keys.
+// last 8 bytes. Each slot keeps the first 8 bytes and the length, so values
+// of up to 8 bytes (most NSL-KDD ones) compare as one word. Faster than a
+// map for these short keys.
 type vocabIndex struct {
 	vocab []string
-	slots []int32 // vocabulary index + 1; 0 is empty
+	slots []vocabSlot
 	shift uint
+}
+
+type vocabSlot struct {
+	index  int32 // vocabulary index + 1; 0 is empty
+	length int32
+	prefix uint64 // the first 8 bytes, zero-padded
 }
 
 func newVocabIndex(vocab []string) vocabIndex {
@@ -19,41 +27,45 @@ func newVocabIndex(vocab []string) vocabIndex {
 	for size < 4*len(vocab) {
 		size <<= 1
 	}
-	x := vocabIndex{vocab: vocab, slots: make([]int32, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+	x := vocabIndex{vocab: vocab, slots: make([]vocabSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
 	mask := uint64(size - 1)
 	for i, v := range vocab {
-		h := vocabHash(v) >> x.shift
-		for x.slots[h] != 0 {
+		prefix, h := vocabHash([]byte(v))
+		h >>= x.shift
+		for x.slots[h].index != 0 {
 			h = (h + 1) & mask
 		}
-		x.slots[h] = int32(i + 1)
+		x.slots[h] = vocabSlot{index: int32(i + 1), length: int32(len(v)), prefix: prefix}
 	}
 	return x
 }
 
 // lookup returns the index of value in the vocabulary, or -1.
 func (x *vocabIndex) lookup(value []byte) int {
+	prefix, h := vocabHash(value)
 	mask := uint64(len(x.slots) - 1)
-	for h := vocabHash(value) >> x.shift; ; h = (h + 1) & mask {
-		s := x.slots[h]
-		if s == 0 {
+	for h >>= x.shift; ; h = (h + 1) & mask {
+		s := &x.slots[h]
+		if s.index == 0 {
 			return -1
 		}
-		if x.vocab[s-1] == string(value) {
-			return int(s - 1)
+		if s.prefix == prefix && int(s.length) == len(value) && (len(value) <= 8 || x.vocab[s.index-1] == string(value)) {
+			return int(s.index - 1)
 		}
 	}
 }
 
-// vocabHash mixes the length with the first and last 8 bytes.
-func vocabHash[T []byte | string](v T) uint64 {
-	var w uint64
+// vocabHash returns the zero-padded first 8 bytes of v and a hash mixing
+// them with the last 8 bytes and the length.
+func vocabHash(v []byte) (prefix, hash uint64) {
 	if len(v) >= 8 {
-		w = binary.LittleEndian.Uint64([]byte(v[:8])) ^ bits.RotateLeft64(binary.LittleEndian.Uint64([]byte(v[len(v)-8:])), 29)
+		prefix = binary.LittleEndian.Uint64(v)
+		hash = prefix ^ bits.RotateLeft64(binary.LittleEndian.Uint64(v[len(v)-8:]), 29)
 	} else {
-		for i := range len(v) {
-			w |= uint64(v[i]) << (8 * i)
-		}
+		var buf [8]byte
+		copy(buf[:], v)
+		prefix = binary.LittleEndian.Uint64(buf[:])
+		hash = prefix
 	}
-	return (w ^ uint64(len(v))<<59) * 0x9e3779b97f4a7c15
+	return prefix, (hash ^ uint64(len(v))<<59) * 0x9e3779b97f4a7c15
 }
