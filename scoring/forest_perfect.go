@@ -6,8 +6,8 @@ package scoring
 // i - (2^depth - 1). Trees are walked eight at a time so that their
 // independent load-compare chains overlap in the CPU (a single walk is one
 // long chain of dependent loads), and the eight trees of a group are
-// interleaved in memory (entry j of tree k at 8j+k) so that one slice and
-// eight indices stay in registers. Rows without missing values
+// interleaved in memory (entry j of tree k at 8j+k) so that a few slices
+// and eight indices stay in registers. Rows without missing values
 // (every encoded NSL-KDD record) skip the NaN test.
 
 // maxPerfectDepth bounds the padding: a tree takes 2^depth splits (8 bytes)
@@ -18,32 +18,32 @@ const maxPerfectDepth = 8
 // perfectGroup is the number of trees walked together.
 const perfectGroup = 8
 
-// perfectSplit is a split of a padded tree (8 bytes).
-type perfectSplit struct {
-	threshold   float32
-	feature     uint16
-	defaultLeft uint16 // 1 when a missing value goes left
-}
+// perfectMaxFeatures bounds the feature count of forests laid out padded,
+// whose feature indices are stored in 16 bits.
+const perfectMaxFeatures = 1 << 16
 
 // perfectForest holds the trees in groups of perfectGroup: group g's
-// splits are splits[g*perfectGroup*stride:], split j of its tree k at
-// perfectGroup*j+k, and likewise for leaves. The last group is completed
+// splits start at g*perfectGroup*stride, split j of its tree k at
+// perfectGroup*j+k further, and likewise for leaves. The last group is completed
 // with trees whose leaves are 0, which leave every margin unchanged (x+0 is
 // exactly x).
 type perfectForest struct {
 	numGroups int
 	depth     int
 	stride    int // 1 << depth
-	splits    []perfectSplit
-	leaves    []float32
+	// Splits, as parallel arrays so that every load is one instruction.
+	thresholds  []float32
+	features    []uint16
+	defaultLeft []uint8 // 1 when a missing value goes left
+	leaves      []float32
 	classes   []int32 // output group of each tree, 0 for the padding trees
 }
 
 // buildPerfect lays the forest out as padded trees, or returns nil when a
-// tree is deeper than maxPerfectDepth, a feature index does not fit in 16
-// bits, or padding would blow the size up.
+// tree is deeper than maxPerfectDepth, the forest has more than
+// perfectMaxFeatures features, or padding would blow the size up.
 func (f *Forest) buildPerfect() *perfectForest {
-	if f.numFeature > 1<<16 {
+	if f.numFeature > perfectMaxFeatures {
 		return nil
 	}
 	depth := int32(0)
@@ -63,9 +63,11 @@ func (f *Forest) buildPerfect() *perfectForest {
 		numGroups: groups,
 		depth:     int(depth),
 		stride:    stride,
-		splits:    make([]perfectSplit, groups*perfectGroup*stride),
-		leaves:    make([]float32, groups*perfectGroup*stride),
-		classes:   make([]int32, groups*perfectGroup),
+		thresholds:  make([]float32, groups*perfectGroup*stride),
+		features:    make([]uint16, groups*perfectGroup*stride),
+		defaultLeft: make([]uint8, groups*perfectGroup*stride),
+		leaves:      make([]float32, groups*perfectGroup*stride),
+		classes:     make([]int32, groups*perfectGroup),
 	}
 	copy(p.classes, f.groups)
 	for t, root := range f.roots {
@@ -117,11 +119,12 @@ func (f *Forest) fillPerfect(p *perfectForest, t int, i int32, level, pos int) {
 		}
 		return
 	}
-	split := perfectSplit{threshold: n.value, feature: uint16(n.feature &^ defaultLeftBit)}
+	slot := p.slot(t, pos)
+	p.thresholds[slot] = n.value
+	p.features[slot] = uint16(n.feature &^ defaultLeftBit)
 	if n.feature&defaultLeftBit != 0 {
-		split.defaultLeft = 1
+		p.defaultLeft[slot] = 1
 	}
-	p.splits[p.slot(t, pos)] = split
 	f.fillPerfect(p, t, n.left, level+1, 2*pos+1)
 	f.fillPerfect(p, t, n.left+1, level+1, 2*pos+2)
 }
@@ -150,24 +153,14 @@ func hasMissing(row []float32) bool {
 func (p *perfectForest) addMargin(margin float32, row []float32) float32 {
 	missing := hasMissing(row)
 	size := perfectGroup * p.stride
-	first := p.stride - 1 // a walk ends at i >= first, on leaf i - first
+	leafBase := perfectGroup * (p.stride - 1) // a walk ends on a slot >= leafBase; minus leafBase, its leaf's
 	for g := range p.numGroups {
-		splits := p.splits[g*size : g*size+size]
-		var i0, i1, i2, i3, i4, i5, i6, i7 int
-		if missing {
-			i0, i1, i2, i3, i4, i5, i6, i7 = walkMissing(splits, row, p.depth)
-		} else {
-			i0, i1, i2, i3, i4, i5, i6, i7 = walkComplete(splits, row, p.depth)
-		}
+		var end [perfectGroup]uint
+		p.walk(g, row, missing, &end)
 		leaves := p.leaves[g*size : g*size+size]
-		margin += leaves[8*(i0-first)]
-		margin += leaves[8*(i1-first)+1]
-		margin += leaves[8*(i2-first)+2]
-		margin += leaves[8*(i3-first)+3]
-		margin += leaves[8*(i4-first)+4]
-		margin += leaves[8*(i5-first)+5]
-		margin += leaves[8*(i6-first)+6]
-		margin += leaves[8*(i7-first)+7]
+		for _, slot := range end {
+			margin += leaves[slot-uint(leafBase)]
+		}
 	}
 	return margin
 }
@@ -177,79 +170,85 @@ func (p *perfectForest) addMargin(margin float32, row []float32) float32 {
 func (p *perfectForest) addGroupMargins(row []float32, out []float32) {
 	missing := hasMissing(row)
 	size := perfectGroup * p.stride
-	first := p.stride - 1
+	leafBase := perfectGroup * (p.stride - 1)
 	for g := range p.numGroups {
-		splits := p.splits[g*size : g*size+size]
-		var end [perfectGroup]int
-		if missing {
-			end[0], end[1], end[2], end[3], end[4], end[5], end[6], end[7] = walkMissing(splits, row, p.depth)
-		} else {
-			end[0], end[1], end[2], end[3], end[4], end[5], end[6], end[7] = walkComplete(splits, row, p.depth)
-		}
+		var end [perfectGroup]uint
+		p.walk(g, row, missing, &end)
 		leaves := p.leaves[g*size : g*size+size]
 		classes := p.classes[g*perfectGroup : g*perfectGroup+perfectGroup]
-		for k, i := range end {
-			out[classes[k]] += leaves[perfectGroup*(i-first)+k]
+		for k, slot := range end {
+			out[classes[k]] += leaves[slot-uint(leafBase)]
 		}
+	}
+}
+
+// walk walks the trees of group g and stores the slot where each ends.
+func (p *perfectForest) walk(g int, row []float32, missing bool, end *[perfectGroup]uint) {
+	size := perfectGroup * p.stride
+	thresholds := p.thresholds[g*size : g*size+size]
+	features := p.features[g*size : g*size+size]
+	if missing {
+		walkMissing(thresholds, features, p.defaultLeft[g*size:g*size+size], row, p.depth, end)
+	} else {
+		walkComplete(thresholds, features, row, p.depth, end)
 	}
 }
 
 // walkComplete walks the eight interleaved trees of a group for a row
-// without NaNs, where XGBoost's "not x < t" is simply "t <= x", and returns
-// where each walk ends.
-func walkComplete(s []perfectSplit, row []float32, depth int) (i0, i1, i2, i3, i4, i5, i6, i7 int) {
-	for range depth {
-		a := &s[8*i0]
-		i0 = 2*i0 + 1 + boolToInt(a.threshold <= row[a.feature])
-		a = &s[8*i1+1]
-		i1 = 2*i1 + 1 + boolToInt(a.threshold <= row[a.feature])
-		a = &s[8*i2+2]
-		i2 = 2*i2 + 1 + boolToInt(a.threshold <= row[a.feature])
-		a = &s[8*i3+3]
-		i3 = 2*i3 + 1 + boolToInt(a.threshold <= row[a.feature])
-		a = &s[8*i4+4]
-		i4 = 2*i4 + 1 + boolToInt(a.threshold <= row[a.feature])
-		a = &s[8*i5+5]
-		i5 = 2*i5 + 1 + boolToInt(a.threshold <= row[a.feature])
-		a = &s[8*i6+6]
-		i6 = 2*i6 + 1 + boolToInt(a.threshold <= row[a.feature])
-		a = &s[8*i7+7]
-		i7 = 2*i7 + 1 + boolToInt(a.threshold <= row[a.feature])
+// without NaNs, where XGBoost's "not x < t" is simply "t <= x", and stores
+// the slot where each walk ends. Tree k's split i sits in slot 8i+k, so its
+// child 2i+1 (left) or 2i+2 (right) sits in slot 2*slot + 8-k (+8 if right).
+// (The bounds checks left in the loop are predicted branches, off the chain
+// of dependent loads that bounds the walk's speed; masking the index to
+// drop them measured slower.)
+func walkComplete(thresholds []float32, features []uint16, row []float32, depth int, end *[perfectGroup]uint) {
+	if len(thresholds) == 0 {
+		return
 	}
-	return
+	features = features[:len(thresholds)]
+	var i0, i1, i2, i3, i4, i5, i6, i7 uint = 0, 1, 2, 3, 4, 5, 6, 7
+	for range depth {
+		i0 = 2*i0 + 8 + 8*boolToUint(thresholds[i0] <= row[features[i0]])
+		i1 = 2*i1 + 7 + 8*boolToUint(thresholds[i1] <= row[features[i1]])
+		i2 = 2*i2 + 6 + 8*boolToUint(thresholds[i2] <= row[features[i2]])
+		i3 = 2*i3 + 5 + 8*boolToUint(thresholds[i3] <= row[features[i3]])
+		i4 = 2*i4 + 4 + 8*boolToUint(thresholds[i4] <= row[features[i4]])
+		i5 = 2*i5 + 3 + 8*boolToUint(thresholds[i5] <= row[features[i5]])
+		i6 = 2*i6 + 2 + 8*boolToUint(thresholds[i6] <= row[features[i6]])
+		i7 = 2*i7 + 1 + 8*boolToUint(thresholds[i7] <= row[features[i7]])
+	}
+	*end = [perfectGroup]uint{i0, i1, i2, i3, i4, i5, i6, i7}
 }
 
 // walkMissing is walkComplete for rows that may hold NaNs.
-func walkMissing(s []perfectSplit, row []float32, depth int) (i0, i1, i2, i3, i4, i5, i6, i7 int) {
-	for range depth {
-		a := &s[8*i0]
-		i0 = 2*i0 + 1 + splitRight(a, row[a.feature])
-		a = &s[8*i1+1]
-		i1 = 2*i1 + 1 + splitRight(a, row[a.feature])
-		a = &s[8*i2+2]
-		i2 = 2*i2 + 1 + splitRight(a, row[a.feature])
-		a = &s[8*i3+3]
-		i3 = 2*i3 + 1 + splitRight(a, row[a.feature])
-		a = &s[8*i4+4]
-		i4 = 2*i4 + 1 + splitRight(a, row[a.feature])
-		a = &s[8*i5+5]
-		i5 = 2*i5 + 1 + splitRight(a, row[a.feature])
-		a = &s[8*i6+6]
-		i6 = 2*i6 + 1 + splitRight(a, row[a.feature])
-		a = &s[8*i7+7]
-		i7 = 2*i7 + 1 + splitRight(a, row[a.feature])
+func walkMissing(thresholds []float32, features []uint16, defaultLeft []uint8, row []float32, depth int, end *[perfectGroup]uint) {
+	if len(thresholds) == 0 {
+		return
 	}
-	return
+	features = features[:len(thresholds)]
+	defaultLeft = defaultLeft[:len(thresholds)]
+	var i0, i1, i2, i3, i4, i5, i6, i7 uint = 0, 1, 2, 3, 4, 5, 6, 7
+	for range depth {
+		i0 = 2*i0 + 8 + 8*splitRight(row[features[i0]], thresholds[i0], defaultLeft[i0])
+		i1 = 2*i1 + 7 + 8*splitRight(row[features[i1]], thresholds[i1], defaultLeft[i1])
+		i2 = 2*i2 + 6 + 8*splitRight(row[features[i2]], thresholds[i2], defaultLeft[i2])
+		i3 = 2*i3 + 5 + 8*splitRight(row[features[i3]], thresholds[i3], defaultLeft[i3])
+		i4 = 2*i4 + 4 + 8*splitRight(row[features[i4]], thresholds[i4], defaultLeft[i4])
+		i5 = 2*i5 + 3 + 8*splitRight(row[features[i5]], thresholds[i5], defaultLeft[i5])
+		i6 = 2*i6 + 2 + 8*splitRight(row[features[i6]], thresholds[i6], defaultLeft[i6])
+		i7 = 2*i7 + 1 + 8*splitRight(row[features[i7]], thresholds[i7], defaultLeft[i7])
+	}
+	*end = [perfectGroup]uint{i0, i1, i2, i3, i4, i5, i6, i7}
 }
 
 // splitRight is XGBoost's decision for a value that may be missing, without
 // branches: right iff not x < threshold, except that a NaN goes left when
 // the split's default is left.
-func splitRight(s *perfectSplit, x float32) int {
-	return boolToInt(!(x < s.threshold)) &^ (boolToInt(x != x) & int(s.defaultLeft))
+func splitRight(x, threshold float32, defaultLeft uint8) uint {
+	return boolToUint(!(x < threshold)) &^ (boolToUint(x != x) & uint(defaultLeft))
 }
 
-func boolToInt(b bool) int {
+func boolToUint(b bool) uint {
 	if b {
 		return 1
 	}
