@@ -36,7 +36,7 @@ type perfectForest struct {
 	features    []uint16
 	defaultLeft []uint8 // 1 when a missing value goes left
 	leaves      []float32
-	classes   []int32 // output group of each tree, 0 for the padding trees
+	classes     []int32 // output group of each tree, 0 for the padding trees
 }
 
 // buildPerfect lays the forest out as padded trees, or returns nil when a
@@ -60,9 +60,9 @@ func (f *Forest) buildPerfect() *perfectForest {
 		return nil // mostly waste: many trees far shallower than the deepest
 	}
 	p := &perfectForest{
-		numGroups: groups,
-		depth:     int(depth),
-		stride:    stride,
+		numGroups:   groups,
+		depth:       int(depth),
+		stride:      stride,
 		thresholds:  make([]float32, groups*perfectGroup*stride),
 		features:    make([]uint16, groups*perfectGroup*stride),
 		defaultLeft: make([]uint8, groups*perfectGroup*stride),
