@@ -438,22 +438,25 @@ func (r *run) score(batches <-chan *batch) {
 				v.Result, v.Threshold, v.Model = b.results[i], p.cfg.threshold, p.cfg.model
 			}
 		}
+		// Read the batch before handing it out: the last acknowledgement
+		// resets it, possibly before Write returns.
+		verdicts, letters := b.verdicts[:b.n], b.letters
 		outputs := 0
-		if b.n > 0 {
+		if len(verdicts) > 0 {
 			outputs += len(p.sinks)
 		}
-		if len(b.letters) > 0 {
+		if len(letters) > 0 {
 			outputs++
 		}
 		b.pending.Store(int32(outputs))
 		done := func(err error) { r.settle(b, err) }
-		if b.n > 0 {
+		if len(verdicts) > 0 {
 			for _, s := range p.sinks {
-				s.Write(r.workCtx, b.verdicts[:b.n], done)
+				s.Write(r.workCtx, verdicts, done)
 			}
 		}
-		if len(b.letters) > 0 {
-			p.deadLetters.WriteDeadLetters(r.workCtx, b.letters, done)
+		if len(letters) > 0 {
+			p.deadLetters.WriteDeadLetters(r.workCtx, letters, done)
 		}
 	}
 }
