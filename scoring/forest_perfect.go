@@ -10,9 +10,9 @@ package scoring
 // and eight indices stay in registers. Rows without missing values
 // (every encoded NSL-KDD record) skip the NaN test.
 
-// maxPerfectDepth bounds the padding: a tree takes 2^depth splits (8 bytes)
-// and 2^depth leaves (4 bytes), 3 KB at depth 8. Deeper forests use the
-// node walker.
+// maxPerfectDepth bounds the padding: a tree takes 2^depth split slots (7
+// bytes each) and 2^depth leaves (4 bytes each), under 3 KB at depth 8.
+// Deeper forests use the node walker.
 const maxPerfectDepth = 8
 
 // perfectGroup is the number of trees walked together.
@@ -24,9 +24,9 @@ const perfectMaxFeatures = 1 << 16
 
 // perfectForest holds the trees in groups of perfectGroup: group g's
 // splits start at g*perfectGroup*stride, split j of its tree k at
-// perfectGroup*j+k further, and likewise for leaves. The last group is completed
-// with trees whose leaves are 0, which leave every margin unchanged (x+0 is
-// exactly x).
+// perfectGroup*j+k further, and likewise for leaves. The last group is
+// completed with trees whose leaves are 0, which leave every margin
+// unchanged (x+0 is exactly x).
 type perfectForest struct {
 	numGroups int
 	depth     int
@@ -153,7 +153,7 @@ func hasMissing(row []float32) bool {
 func (p *perfectForest) addMargin(margin float32, row []float32) float32 {
 	missing := hasMissing(row)
 	size := perfectGroup * p.stride
-	leafBase := perfectGroup * (p.stride - 1) // a walk ends on a slot >= leafBase; minus leafBase, its leaf's
+	leafBase := perfectGroup * (p.stride - 1) // a walk ends on slot leafBase + (its leaf's slot)
 	for g := range p.numGroups {
 		var end [perfectGroup]uint
 		p.walk(g, row, missing, &end)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dmitryikh/leaves"
@@ -245,4 +246,58 @@ func BenchmarkPredictBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/record")
 	b.ReportMetric(float64((threadCPUTime()-start).Nanoseconds())/float64(b.N*len(rows)), "cpu-ns/record")
+}
+
+func TestPredictDoesNotAllocate(t *testing.T) {
+	rows := testRows(t)
+	for _, name := range []string{"xgb-3.2.0-binary.ubj.gz", "xgb-3.2.0-multi.ubj.gz"} {
+		f := loadFixture(t, goldenCase{model: name})
+		out := make([]float32, len(rows)*f.NumClass())
+		flat := make([]float32, 0, len(rows)*f.NumFeature())
+		for _, row := range rows {
+			flat = append(flat, row...)
+		}
+		if n := testing.AllocsPerRun(20, func() { f.Predict(rows[7], out) }); n != 0 {
+			t.Errorf("%s: Predict allocates %v times per row", name, n)
+		}
+		if n := testing.AllocsPerRun(5, func() { f.PredictBatch(flat, len(rows), out) }); n != 0 {
+			t.Errorf("%s: PredictBatch allocates %v times per batch", name, n)
+		}
+	}
+}
+
+// TestPredictConcurrently shares one Forest and one LightGBM model between
+// goroutines (run with -race): both are read-only after loading.
+func TestPredictConcurrently(t *testing.T) {
+	rows := testRows(t)
+	f := loadFixture(t, goldenCase{model: "xgb-1.7.4-multi.bin.gz"})
+	m, err := ParseLightGBM(readGzip(t, "lgb-4.7.0-multi.txt.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][2][5]float32, len(rows))
+	for i, row := range rows {
+		f.Predict(row, want[i][0][:])
+		m.Predict(row, want[i][1][:])
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for range 4 {
+		wg.Go(func() {
+			var got [2][5]float32
+			for i, row := range rows {
+				f.Predict(row, got[0][:])
+				m.Predict(row, got[1][:])
+				if got != want[i] {
+					errs <- fmt.Sprintf("row %d: got %v, want %v", i, got, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
