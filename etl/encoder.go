@@ -38,6 +38,8 @@ type Encoder struct {
 	flags        vocabIndex
 	otherIndex   int        // index of "other" in spec.Service
 	jsonKeys     vocabIndex // JSON key → field index; label and difficulty follow the 41 fields
+	fieldNames   []string
+	hundredths   *[1000]float64 // n/100, correctly rounded, for two-decimal rates
 
 	unknownServices atomic.Uint64
 }
@@ -73,8 +75,12 @@ func NewEncoder(spec *Spec, opts ...Option) *Encoder {
 	e.services = newVocabIndex(e.spec.Service)
 	e.flags = newVocabIndex(e.spec.Flag)
 	e.otherIndex = e.services.lookup([]byte(unknownService))
-	names := fieldNameArray()
-	e.jsonKeys = newVocabIndex(append(names[:], "label", "difficulty"))
+	e.fieldNames = FieldNames()
+	e.jsonKeys = newVocabIndex(append(FieldNames(), "label", "difficulty"))
+	e.hundredths = new([1000]float64)
+	for n := range e.hundredths {
+		e.hundredths[n] = float64(n) / 100
+	}
 	for _, opt := range opts {
 		opt(e)
 	}
@@ -156,17 +162,15 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // encodeCSV parses an NSL-KDD CSV line of 41, 42 or 43 fields.
 func (e *Encoder) encodeCSV(line []byte, rec *Record, dst []float32) error {
 	rec.Format = CSV
-	names := fieldNameArray()
-	v, end, nerr := scanNumber(line, 0)
+	end, _, nerr := e.scanNumbers(line, 0, rec.Numeric[:1])
 	if nerr != numberOK {
-		return numberFieldError(names[0], line[:end], nerr)
+		return numberFieldError(e.fieldNames[0], line[:fieldEnd(line, 0)], nerr)
 	}
-	rec.Numeric[0] = v
 	pos := end + 1
 	var hot [3]int // vocabulary index of protocol_type, service and flag
 	for field := fieldProtocolType; field <= fieldFlag; field++ {
 		end := fieldEnd(line, pos)
-		i, err := e.setCategory(field, line[pos:end], rec)
+		i, err := e.setCategory(field, line, pos, end, rec)
 		if err != nil {
 			return err
 		}
@@ -174,9 +178,9 @@ func (e *Encoder) encodeCSV(line []byte, rec *Record, dst []float32) error {
 		pos = end + 1
 	}
 	// The field count was checked, so every numeric field starts inside the line.
-	end, failed, nerr := scanNumbers(line, pos, rec.Numeric[1:])
+	end, failed, nerr := e.scanNumbers(line, pos, rec.Numeric[1:])
 	if nerr != numberOK {
-		return numberFieldError(names[failed+fieldFlag+1], line[end:fieldEnd(line, end)], nerr)
+		return numberFieldError(e.fieldNames[failed+fieldFlag+1], line[end:fieldEnd(line, end)], nerr)
 	}
 	pos = end + 1
 	rec.Label, rec.Difficulty = "", -1
@@ -229,22 +233,22 @@ func parseDifficulty(b []byte) (int, error) {
 	return int(v), nil
 }
 
-// setCategory stores a categorical value as the Spec's own string and
-// returns its vocabulary index.
-func (e *Encoder) setCategory(field int, value []byte, rec *Record) (int, error) {
+// setCategory stores the categorical value line[start:end] as the Spec's
+// own string and returns its vocabulary index.
+func (e *Encoder) setCategory(field int, line []byte, start, end int, rec *Record) (int, error) {
 	switch field {
 	case fieldProtocolType:
-		i := e.protocols.lookup(value)
+		i := e.protocols.lookupIn(line, start, end)
 		if i < 0 {
-			return 0, newFieldError("protocol_type", value, ErrUnknownValue, "unknown protocol_type")
+			return 0, newFieldError("protocol_type", line[start:end], ErrUnknownValue, "unknown protocol_type")
 		}
 		rec.ProtocolType = e.spec.ProtocolType[i]
 		return i, nil
 	case fieldService:
-		if len(value) == 0 {
-			return 0, newFieldError("service", value, ErrUnknownValue, "empty service")
+		if start == end {
+			return 0, newFieldError("service", nil, ErrUnknownValue, "empty service")
 		}
-		i := e.services.lookup(value)
+		i := e.services.lookupIn(line, start, end)
 		rec.UnknownService = i < 0
 		if i < 0 {
 			i = e.otherIndex
@@ -253,9 +257,9 @@ func (e *Encoder) setCategory(field int, value []byte, rec *Record) (int, error)
 		rec.Service = e.spec.Service[i]
 		return i, nil
 	default:
-		i := e.flags.lookup(value)
+		i := e.flags.lookupIn(line, start, end)
 		if i < 0 {
-			return 0, newFieldError("flag", value, ErrUnknownValue, "unknown flag")
+			return 0, newFieldError("flag", line[start:end], ErrUnknownValue, "unknown flag")
 		}
 		rec.Flag = e.spec.Flag[i]
 		return i, nil
@@ -282,7 +286,7 @@ func (e *Encoder) fill(rec *Record, hot [3]int, dst []float32) {
 func (e *Encoder) encodeVector(line []byte, rec *Record, dst []float32) error {
 	rec.Format = Vector
 	rec.Label, rec.Difficulty, rec.UnknownService = "", -1, false
-	end, failed, nerr := scanNumbers(line, 0, rec.Numeric[:])
+	end, failed, nerr := e.scanNumbers(line, 0, rec.Numeric[:])
 	if nerr != numberOK {
 		return numberFieldError(e.columnName(failed), line[end:fieldEnd(line, end)], nerr)
 	}

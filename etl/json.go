@@ -67,10 +67,9 @@ func (e *Encoder) encodeJSON(line []byte, rec *Record, dst []float32) error {
 	if s.i < len(s.b) {
 		return s.syntaxError("data after the object")
 	}
-	names := fieldNameArray()
 	for field := range NumFields {
 		if !seen[field] {
-			return newFieldError(names[field], nil, ErrMissingField, "missing field")
+			return newFieldError(e.fieldNames[field], nil, ErrMissingField, "missing field")
 		}
 	}
 	e.fill(rec, hot, dst)
@@ -85,7 +84,7 @@ func (e *Encoder) setJSONField(s *jsonScanner, k int, rec *Record, hot *[3]int) 
 		name = "difficulty"
 	case keyLabel:
 	default:
-		name = fieldNameArray()[k]
+		name = e.fieldNames[k]
 	}
 	start := s.i
 	var value []byte
@@ -131,7 +130,7 @@ func (e *Encoder) setJSONField(s *jsonScanner, k int, rec *Record, hot *[3]int) 
 		if !isString {
 			return newFieldError(name, value, ErrWrongType, wantType(k))
 		}
-		i, err := e.setCategory(k, value, rec)
+		i, err := e.setCategory(k, value, 0, len(value), rec)
 		if err != nil {
 			return err
 		}

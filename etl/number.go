@@ -180,7 +180,7 @@ func lowLanes(n int) uint64 {
 // The shapes of most NSL-KDD values, integers of up to three digits and
 // rates with two decimals ("0.17"), are parsed in the loop itself; the call
 // to scanNumber for other shapes costs more than the parsing.
-func scanNumbers(line []byte, pos int, out []float64) (int, int, numberError) {
+func (e *Encoder) scanNumbers(line []byte, pos int, out []float64) (int, int, numberError) {
 	for i := range out {
 		// Each shape is a branch the processor learns per field, so the
 		// next field's position is predicted rather than computed.
@@ -194,8 +194,7 @@ func scanNumbers(line []byte, pos int, out []float64) (int, int, numberError) {
 					pos += 2
 					continue
 				case b[1] == '.' && b[4] == ',' && d2 < 10 && d3 < 10:
-					// An exact integer over an exact 100 is correctly rounded.
-					out[i] = float64(int(d0)*100+int(d2)*10+int(d3)) / 100
+					out[i] = e.hundredths[int(d0)*100+int(d2)*10+int(d3)]
 					pos += 5
 					continue
 				case b[2] == ',' && d1 < 10:

@@ -3,6 +3,7 @@ package etl
 import (
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -45,13 +46,15 @@ type Record struct {
 // AppendJSONFields appends the record's 41 fields as JSON members in file
 // order, without braces: `"duration":0,"protocol_type":"tcp",...`.
 func (r *Record) AppendJSONFields(dst []byte) []byte {
-	names := fieldNameArray()
+	names := fieldList
 	for i := range NumFields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		name, rest, _ := strings.Cut(names, ",")
+		names = rest
 		dst = append(dst, '"')
-		dst = append(dst, names[i]...)
+		dst = append(dst, name...)
 		dst = append(dst, '"', ':')
 		switch i {
 		case fieldProtocolType:

@@ -30,8 +30,8 @@ func newVocabIndex(vocab []string) vocabIndex {
 	x := vocabIndex{vocab: vocab, slots: make([]vocabSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
 	mask := uint64(size - 1)
 	for i, v := range vocab {
-		prefix, h := vocabHash([]byte(v))
-		h >>= x.shift
+		prefix := prefixOf([]byte(v))
+		h := vocabHash(prefix, []byte(v)) >> x.shift
 		for x.slots[h].index != 0 {
 			h = (h + 1) & mask
 		}
@@ -42,9 +42,24 @@ func newVocabIndex(vocab []string) vocabIndex {
 
 // lookup returns the index of value in the vocabulary, or -1.
 func (x *vocabIndex) lookup(value []byte) int {
-	prefix, h := vocabHash(value)
+	return x.lookupIn(value, 0, len(value))
+}
+
+// lookupIn looks up line[start:end]. With 8 bytes left in the line, the
+// prefix is read in place rather than copied.
+func (x *vocabIndex) lookupIn(line []byte, start, end int) int {
+	value := line[start:end]
+	var prefix uint64
+	if start+8 <= len(line) {
+		prefix = binary.LittleEndian.Uint64(line[start:])
+		if len(value) < 8 {
+			prefix &= lowLanes(len(value))
+		}
+	} else {
+		prefix = prefixOf(value)
+	}
 	mask := uint64(len(x.slots) - 1)
-	for h >>= x.shift; ; h = (h + 1) & mask {
+	for h := vocabHash(prefix, value) >> x.shift; ; h = (h + 1) & mask {
 		s := &x.slots[h]
 		if s.index == 0 {
 			return -1
@@ -55,17 +70,21 @@ func (x *vocabIndex) lookup(value []byte) int {
 	}
 }
 
-// vocabHash returns the zero-padded first 8 bytes of v and a hash mixing
-// them with the last 8 bytes and the length.
-func vocabHash(v []byte) (prefix, hash uint64) {
+// prefixOf returns the first 8 bytes of v, zero-padded.
+func prefixOf(v []byte) uint64 {
 	if len(v) >= 8 {
-		prefix = binary.LittleEndian.Uint64(v)
-		hash = prefix ^ bits.RotateLeft64(binary.LittleEndian.Uint64(v[len(v)-8:]), 29)
-	} else {
-		var buf [8]byte
-		copy(buf[:], v)
-		prefix = binary.LittleEndian.Uint64(buf[:])
-		hash = prefix
+		return binary.LittleEndian.Uint64(v)
 	}
-	return prefix, (hash ^ uint64(len(v))<<59) * 0x9e3779b97f4a7c15
+	var buf [8]byte
+	copy(buf[:], v)
+	return binary.LittleEndian.Uint64(buf[:])
+}
+
+// vocabHash mixes v's prefix with its last 8 bytes and its length.
+func vocabHash(prefix uint64, v []byte) uint64 {
+	h := prefix
+	if len(v) > 8 {
+		h ^= bits.RotateLeft64(binary.LittleEndian.Uint64(v[len(v)-8:]), 29)
+	}
+	return (h ^ uint64(len(v))<<59) * 0x9e3779b97f4a7c15
 }
