@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -25,14 +26,15 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	queueURL := fs.String("queue-url", "", "`URL` of the SQS queue receiving the bucket's ObjectCreated notifications (required)")
-	brokers := fs.String("brokers", "localhost:9092", "Kafka bootstrap `ADDRESSES`, comma-separated")
-	topic := fs.String("topic", "connections", "raw `TOPIC` the lines are produced to")
+	configPath := fs.String("config", "", "`FILE` in the format of `sagewall run --config`; only its kafka.* settings (brokers, TLS, SASL) are used, after SAGEWALL_KAFKA_* variables as for run (env SAGEWALL_CONFIG)")
+	brokers := fs.String("brokers", "", "Kafka bootstrap `ADDRESSES`, comma-separated (default: kafka.brokers of the config and environment)")
+	topic := fs.String("topic", "nslkdd.raw", "raw `TOPIC` the lines are produced to")
 	region := fs.String("region", "", "AWS `REGION` (default: from the environment)")
 	endpointURL := fs.String("aws-endpoint-url", "", "override `URL` for S3 and SQS (an emulator or a VPC endpoint)")
 	maxObject := fs.Int64("max-object-bytes", 1<<30, "largest object (after decompression) the bridge reads")
 	visibility := fs.Duration("visibility", 60*time.Second, "SQS visibility timeout held on a message, extended while its objects are in progress")
 	workers := fs.Int("workers", 2, "messages processed at once")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on `ADDRESS` (e.g. :9102); off when empty")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on `ADDRESS` (e.g. :9090); off when empty")
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "usage: sagewall bridge --queue-url URL [--brokers host:9092] [--topic connections]")
 		fmt.Fprintln(io.err)
@@ -52,11 +54,22 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	if *queueURL == "" {
 		return usageError{errors.New("--queue-url is required")}
 	}
-	brokerList := splitBrokerList(*brokers)
+	kafkaCfg, err := bridgeKafkaConfig(*configPath, os.Getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	if *brokers != "" {
+		kafkaCfg.Kafka.Brokers = splitBrokerList(*brokers)
+	}
+	brokerList := kafkaCfg.Kafka.Brokers
 	if len(brokerList) == 0 || *topic == "" {
 		return usageError{errors.New("--brokers and --topic must not be empty")}
 	}
 	logger := slog.New(slog.NewJSONHandler(io.err, nil))
+	conn, err := kafkaConn(ctx, &kafkaCfg)
+	if err != nil {
+		return err
+	}
 
 	var loadOpts []func(*config.LoadOptions) error
 	if *region != "" {
@@ -77,7 +90,7 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 			o.BaseEndpoint = aws.String(*endpointURL)
 		}
 	})
-	writer := s3bridge.NewWriter(brokerList, *topic)
+	writer := s3bridge.NewWriter(brokerList, *topic, conn.Transport())
 	defer writer.Close()
 
 	reg := prometheus.NewRegistry()
@@ -88,24 +101,60 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 		return usageError{err}
 	}
 	if *metricsAddr != "" {
-		stopMetrics, err := serveBridgeMetrics(ctx, *metricsAddr, reg, logger)
+		ln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
-			return err
+			return fmt.Errorf("listening for metrics on %s: %w", *metricsAddr, err)
 		}
-		defer stopMetrics()
+		defer serveBridgeMetrics(ctx, ln, reg, bridge.Ready, logger)()
 	}
 	logger.Info("bridging", "queue", *queueURL, "brokers", brokerList, "topic", *topic)
 	return bridge.Run(ctx)
 }
 
-// serveBridgeMetrics exposes reg on addr/metrics until the returned stop is called.
-func serveBridgeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
+// bridgeKafkaConfig reads the kafka.* settings the way `sagewall run` does
+// (defaults, then the file, then SAGEWALL_KAFKA_* variables), so the bridge
+// reaches the same cluster with the same TLS and SASL settings.
+func bridgeKafkaConfig(path string, getenv func(string) string) (runConfig, error) {
+	all := settings()
+	src := configSources{config: defaultRunConfig(), origin: map[string]string{}}
+	if path == "" {
+		path = getenv("SAGEWALL_CONFIG")
 	}
+	if path != "" {
+		if err := src.applyFile(path, all); err != nil {
+			return runConfig{}, err
+		}
+	}
+	for _, s := range all {
+		if !strings.HasPrefix(s.key, "kafka.") {
+			continue
+		}
+		if v, ok := lookupEnv(getenv, s.envName()); ok {
+			if err := s.set(&src.config, v); err != nil {
+				return runConfig{}, fmt.Errorf("%s (environment %s): %w", s.key, s.envName(), err)
+			}
+			src.origin[s.key] = "environment " + s.envName()
+		}
+	}
+	if err := src.validate(); err != nil {
+		return runConfig{}, err
+	}
+	return src.config, nil
+}
+
+// serveBridgeMetrics serves /metrics, /healthz and /readyz (the last poll of
+// the queue succeeded) on ln until the returned stop is called.
+func serveBridgeMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry, ready func() bool, logger *slog.Logger) (stop func()) {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready: SQS not polled successfully yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -116,7 +165,7 @@ func serveBridgeMetrics(ctx context.Context, addr string, reg *prometheus.Regist
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
-	}, nil
+	}
 }
 
 func splitBrokerList(s string) []string {

@@ -4,8 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestBridgeFlags(t *testing.T) {
@@ -35,5 +43,60 @@ func TestSplitBrokerList(t *testing.T) {
 	got := splitBrokerList(" a:9092, ,b:9092,")
 	if len(got) != 2 || got[0] != "a:9092" || got[1] != "b:9092" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestBridgeKafkaConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	config := "kafka:\n  brokers: [a:9092]\n  tls:\n    enabled: true\n  sasl:\n    mechanism: scram-sha-512\ninput:\n  topic: nslkdd.raw\n"
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"SAGEWALL_KAFKA_BROKERS":       "b:9096,c:9096",
+		"SAGEWALL_KAFKA_SASL_USERNAME": "bridge",
+		"SAGEWALL_KAFKA_SASL_PASSWORD": "secret",
+		"SAGEWALL_OUTPUT_TOPIC":        "", // only kafka.* variables are read
+	}
+	cfg, err := bridgeKafkaConfig(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Kafka.Brokers, ",") != "b:9096,c:9096" || !cfg.Kafka.TLS.Enabled ||
+		cfg.Kafka.SASL.Mechanism != "scram-sha-512" || cfg.Kafka.SASL.Username != "bridge" {
+		t.Errorf("kafka settings %+v", cfg.Kafka)
+	}
+	delete(env, "SAGEWALL_KAFKA_SASL_PASSWORD")
+	if _, err := bridgeKafkaConfig(path, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "kafka.sasl.password") {
+		t.Errorf("missing SASL password: err %v", err)
+	}
+}
+
+func TestBridgeHealthEndpoints(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready atomic.Bool
+	stop := serveBridgeMetrics(context.Background(), ln, prometheus.NewRegistry(), ready.Load, slog.New(slog.DiscardHandler))
+	defer stop()
+	base := "http://" + ln.Addr().String()
+	status := func(path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status("/healthz") != 200 || status("/metrics") != 200 {
+		t.Error("healthz or metrics not answering 200")
+	}
+	if got := status("/readyz"); got != 503 {
+		t.Errorf("readyz before a successful poll: %d, want 503", got)
+	}
+	ready.Store(true)
+	if got := status("/readyz"); got != 200 {
+		t.Errorf("readyz after a successful poll: %d, want 200", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,8 +55,9 @@ const (
 
 // NewWriter returns the raw-topic producer: acks from all in-sync replicas,
 // key-hashed partitions, and batches sized for whole chunks of lines.
-func NewWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
+// transport may be nil (plaintext, no authentication).
+func NewWriter(brokers []string, topic string, transport *kafka.Transport) *kafka.Writer {
+	w := &kafka.Writer{
 		Addr:                   kafka.TCP(brokers...),
 		Topic:                  topic,
 		Balancer:               &kafka.Hash{},
@@ -66,6 +68,10 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 		Compression:            kafka.Lz4,
 		AllowAutoTopicCreation: false,
 	}
+	if transport != nil {
+		w.Transport = transport
+	}
+	return w
 }
 
 // Bridge is the S3 → Kafka bridge. Run it with Run.
@@ -87,6 +93,7 @@ type Bridge struct {
 
 	dedupe  *dedupe
 	metrics *metrics
+	ready   atomic.Bool
 }
 
 // Option configures a Bridge.
@@ -181,6 +188,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			VisibilityTimeout:           int32(b.visibility / time.Second),
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
 		})
+		b.ready.Store(err == nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -204,6 +212,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Ready reports whether the last poll of the queue succeeded.
+func (b *Bridge) Ready() bool { return b.ready.Load() }
 
 // handleMessage produces the message's objects and deletes it; on any
 // failure it leaves the message for redelivery.

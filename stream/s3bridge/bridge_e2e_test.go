@@ -238,7 +238,7 @@ func TestE2EBridgeS3ToKafka(t *testing.T) {
 		return len(created) == 2
 	})
 
-	writer := NewWriter(brokers, topic)
+	writer := NewWriter(brokers, topic, nil)
 	defer writer.Close()
 	reg := prometheus.NewRegistry()
 	bridge, err := New(env.sqs, env.s3, writer, env.queueURL, WithWaitTime(time.Second), WithVisibility(4*time.Second),

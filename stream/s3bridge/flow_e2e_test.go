@@ -100,7 +100,7 @@ func TestE2EFullFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writer := NewWriter(brokers, rawTopic)
+	writer := NewWriter(brokers, rawTopic, nil)
 	defer writer.Close()
 	bridge, err := New(env.sqs, env.s3, writer, env.queueURL, WithWaitTime(time.Second), WithLogger(quiet))
 	if err != nil {

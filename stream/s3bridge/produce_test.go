@@ -53,7 +53,7 @@ func header(m kafka.Message, key string) string {
 func TestProduceLines(t *testing.T) {
 	const topic = "raw"
 	brokers := testenv.KFake(t, kfake.SeedTopics(1, topic))
-	w := NewWriter(brokers, topic)
+	w := NewWriter(brokers, topic, nil)
 	defer w.Close()
 	b := newTestBridge(t, w, WithChunkLines(100))
 
