@@ -65,10 +65,12 @@ fetch() {
 	# Maven runs on a copy of the pom with its own local repository so that the repo
 	# stays clean and the cache folder holds everything; the repository is then dropped.
 	cp "$pom" "$home/pom.xml"
-	mvn -q -B -Dstyle.color=never -f "$home/pom.xml" -Dmaven.repo.local="$home/m2" \
-		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2 ||
-		die "mvn dependency:copy-dependencies failed"
-	rm -rf "$home/m2" "$home/pom.xml"
+	if ! mvn -B -Dstyle.color=never -f "$home/pom.xml" -Dmaven.repo.local="$home/m2" \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >"$home/mvn.log" 2>&1; then
+		tail -n 40 "$home/mvn.log" >&2
+		die "mvn dependency:copy-dependencies failed (full log: $home/mvn.log)"
+	fi
+	rm -rf "$home/m2" "$home/pom.xml" "$home/mvn.log"
 	printf '%s' "$sum" >"$libs/.complete"
 	log "fetched $(find "$libs" -name '*.jar' | wc -l) jars ($(du -sh "$libs" | cut -f1))"
 }
@@ -116,8 +118,11 @@ log_tail() {
 # wait_ready polls with kafkaready (a metadata request plus a topic create/delete through
 # kafka-go) until it succeeds, the JVM exits or the timeout passes.
 wait_ready() {
-	local deadline=$((SECONDS + start_timeout)) ready=$run_dir/kafkaready
+	local deadline ready=$run_dir/kafkaready
+	# Built while the JVM boots; on a cold Go build cache this takes a while, so the
+	# timeout starts after it.
 	(cd "$repo" && go build -o "$ready" ./internal/testenv/cmd/kafkaready) || die "building kafkaready failed"
+	deadline=$((SECONDS + start_timeout))
 	while ((SECONDS < deadline)); do
 		pid_running "$pidfile" java "$match" || { log_tail; die "broker exited during startup"; }
 		if "$ready" -brokers "$address" -timeout 5s 2>"$run_dir/logs/kafkaready.log"; then
