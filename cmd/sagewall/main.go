@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // stdio carries the process streams so commands can be tested in-process.
@@ -101,12 +103,9 @@ func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "Run 'sagewall <command> -h' for a command's flags.")
 }
 
-// isTerminal reports whether f is a character device (a terminal), so
-// progress is shown only to a person watching.
+// isTerminal reports whether f is a terminal (not merely a character device
+// such as /dev/null), so progress is shown only to a person watching.
 func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
