@@ -131,21 +131,26 @@ func (f *Forest) fillPerfect(p *perfectForest, t int, i int32, level, pos int) {
 
 // hasMissing reports whether row may hold a NaN: a NaN anywhere makes the
 // sum NaN. (Infinities of both signs also do, which only costs the slower
-// path.) Four sums keep the additions independent.
+// path.) Eight sums keep the additions independent.
 func hasMissing(row []float32) bool {
-	var s0, s1, s2, s3 float32
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	i := 0
-	for ; i+4 <= len(row); i += 4 {
-		s0 += row[i]
-		s1 += row[i+1]
-		s2 += row[i+2]
-		s3 += row[i+3]
+	for ; i+8 <= len(row); i += 8 {
+		r := row[i : i+8 : i+8]
+		s0 += r[0]
+		s1 += r[1]
+		s2 += r[2]
+		s3 += r[3]
+		s4 += r[4]
+		s5 += r[5]
+		s6 += r[6]
+		s7 += r[7]
 	}
 	for ; i < len(row); i++ {
 		s0 += row[i]
 	}
-	s := s0 + s1 + s2 + s3
-	return s != s
+	sum := (s0 + s1) + (s2 + s3) + (s4 + s5) + (s6 + s7)
+	return sum != sum
 }
 
 // addMargin returns margin plus the leaf values row reaches, added in tree
