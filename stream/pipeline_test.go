@@ -94,6 +94,11 @@ func readAll(t testing.TB, brokers []string, topic string) map[int][]kafka.Messa
 	return out
 }
 
+// topics names a pipeline's input, verdict and dead-letter topics.
+type topics struct{ raw, verdicts, dlq string }
+
+var defaultTopics = topics{"raw", "verdicts", "dlq"}
+
 // testPipeline runs a pipeline over brokers' raw topic into verdicts and dlq.
 type testPipeline struct {
 	p      *Pipeline
@@ -105,12 +110,17 @@ type testPipeline struct {
 
 func startPipeline(t *testing.T, brokers []string, group string, wrap func(Sink) Sink, opts ...Option) *testPipeline {
 	t.Helper()
+	return startPipelineOn(t, brokers, defaultTopics, group, wrap, opts...)
+}
+
+func startPipelineOn(t *testing.T, brokers []string, tp topics, group string, wrap func(Sink) Sink, opts ...Option) *testPipeline {
+	t.Helper()
 	det, err := scoring.Bundled()
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader := NewReader(Conn{Brokers: brokers}, group, "raw")
-	sink := sinks.NewKafka(brokers, "verdicts", sinks.WithDeadLetterTopic("dlq"))
+	reader := NewReader(Conn{Brokers: brokers}, group, tp.raw)
+	sink := sinks.NewKafka(brokers, tp.verdicts, sinks.WithDeadLetterTopic(tp.dlq))
 	var verdictSink Sink = sink
 	if wrap != nil {
 		verdictSink = wrap(sink)
@@ -127,9 +137,9 @@ func startPipeline(t *testing.T, brokers []string, group string, wrap func(Sink)
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	tp := &testPipeline{p: p, reader: reader, sink: sink, cancel: cancel, done: make(chan error, 1)}
-	go func() { tp.done <- p.Run(ctx) }()
-	return tp
+	run := &testPipeline{p: p, reader: reader, sink: sink, cancel: cancel, done: make(chan error, 1)}
+	go func() { run.done <- p.Run(ctx) }()
+	return run
 }
 
 // stop cancels the pipeline and returns Run's error.
@@ -151,11 +161,16 @@ func (tp *testPipeline) stop(t *testing.T) error {
 // to its end.
 func waitCommitted(t *testing.T, brokers []string, group string, tp *testPipeline, within time.Duration) {
 	t.Helper()
+	waitCommittedOn(t, brokers, "raw", group, tp, within)
+}
+
+func waitCommittedOn(t *testing.T, brokers []string, topic, group string, tp *testPipeline, within time.Duration) {
+	t.Helper()
 	client := NewClient(brokers, nil)
 	deadline := time.Now().Add(within)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		offsets, err := GroupOffsets(ctx, client, group, "raw")
+		offsets, err := GroupOffsets(ctx, client, group, topic)
 		cancel()
 		if err == nil {
 			all := true
@@ -182,7 +197,7 @@ func waitCommitted(t *testing.T, brokers []string, group string, tp *testPipelin
 func sourceOf(t *testing.T, key []byte) (int, int64) {
 	t.Helper()
 	parts := strings.Split(string(key), "/")
-	if len(parts) != 3 || parts[0] != "raw" {
+	if len(parts) != 3 {
 		t.Fatalf("verdict key %q: want raw/partition/offset", key)
 	}
 	p, err1 := strconv.Atoi(parts[1])
