@@ -55,7 +55,7 @@ type Forest struct {
 	groups     []int32 // output group of each tree
 
 	// perfect is the same forest laid out for fast evaluation, or nil when
-	// a tree is too deep for it (see forest_perfect.go).
+	// the forest does not suit that layout (see buildPerfect).
 	perfect *perfectForest
 }
 
@@ -72,14 +72,16 @@ func (f *Forest) NumTrees() int { return len(f.roots) }
 // Objective reports the model's objective, e.g. "binary:logistic".
 func (f *Forest) Objective() string { return f.objective }
 
-// Version reports the XGBoost version that saved the model ("1.7.4"), or ""
+// Version reports the XGBoost version that saved the model: "3.2.0" from
+// JSON and UBJSON, major.minor ("1.7") from the legacy binary format, ""
 // when the file does not record it.
 func (f *Forest) Version() string { return f.version }
 
 // Predict writes the model's probabilities for one row into out, which must
-// hold at least NumClass() values. NaN features are missing values; a row
-// shorter than NumFeature() is treated as missing the absent features and
-// extra trailing values are ignored.
+// hold at least NumClass() values (a shorter out is a programming error and
+// panics like an index out of range). Any row values are fine: NaN is a
+// missing value, a row shorter than NumFeature() misses the absent features
+// (and costs an allocation), extra trailing values are ignored.
 func (f *Forest) Predict(row []float32, out []float32) {
 	out = out[:f.numGroup]
 	if len(row) < f.numFeature {
@@ -95,7 +97,9 @@ func (f *Forest) Predict(row []float32, out []float32) {
 
 // PredictBatch scores n rows laid out flat in rows, each len(rows)/n values
 // wide (at least NumFeature()), and writes NumClass() probabilities per row
-// into out (row i at out[i*NumClass():]). It does not allocate.
+// into out (row i at out[i*NumClass():]). It does not allocate. Shapes that
+// do not fit (rows not n equal rows wide enough, out too short) are a
+// programming error and panic with a message saying so.
 func (f *Forest) PredictBatch(rows []float32, n int, out []float32) {
 	if n <= 0 {
 		return

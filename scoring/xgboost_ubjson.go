@@ -10,11 +10,11 @@ import (
 // maxUBJSONDepth bounds container nesting; XGBoost models nest about 8 deep.
 const maxUBJSONDepth = 64
 
-// isUBJSONLengthMarker reports whether b is an integer type marker, which is
-// how a UBJSON object key (its length) begins.
+// isUBJSONLengthMarker reports whether b can follow a UBJSON object's '{':
+// an integer type marker (the first key's length) or a '$' or '#' header.
 func isUBJSONLengthMarker(b byte) bool {
 	switch b {
-	case 'i', 'U', 'I', 'l', 'L', '}', '$', '#':
+	case 'i', 'U', 'I', 'l', 'L', '$', '#':
 		return true
 	}
 	return false
