@@ -341,3 +341,50 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, typeLabel string
 	}
 	return 0
 }
+
+// slowWriter delays every acknowledged write, as a slow or distant cluster would.
+type slowWriter struct {
+	Writer
+	delay time.Duration
+}
+
+func (w slowWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	time.Sleep(w.delay)
+	return w.Writer.WriteMessages(ctx, msgs...)
+}
+
+// An object that takes longer than the visibility timeout keeps its message
+// hidden (the bridge extends it), so a second worker never takes it over.
+func TestE2EBridgeExtendsVisibility(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	env := newE2EAWS(ctx, t)
+	brokers := testenv.KafkaBrokers(t)
+	topic := testenv.NewTopic(t, brokers, 1)
+	kw := NewWriter(brokers, topic, nil)
+	defer kw.Close()
+	reg := prometheus.NewRegistry()
+	bridge, err := New(env.sqs, env.s3, slowWriter{kw, 400 * time.Millisecond}, env.queueURL, WithWaitTime(time.Second),
+		WithVisibility(2*time.Second), WithChunkLines(100), WithWorkers(2), WithRegisterer(reg), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = bridge.Run(runCtx) }()
+
+	lines := trainLines(t, 1500) // 15 chunks × 400 ms ≈ 6 s, three visibility timeouts
+	if _, err := env.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(env.bucket), Key: aws.String("slow.csv"),
+		Body: strings.NewReader(strings.Join(lines, "\n"))}); err != nil {
+		t.Fatal(err)
+	}
+	consumeAll(ctx, t, brokers, topic, len(lines))
+	waitFor(ctx, t, "the queue to drain", func() bool { return env.queueDepth(ctx, t) == 0 })
+	time.Sleep(3 * time.Second) // a takeover would have produced by now
+	if got := topicSize(ctx, t, brokers, topic); got != int64(len(lines)) {
+		t.Errorf("topic holds %d messages, want %d: the message was taken over mid-object", got, len(lines))
+	}
+	if got := counterValue(t, reg, "sagewall_bridge_errors_total", "visibility"); got != 0 {
+		t.Errorf("%v visibility extension errors", got)
+	}
+}
