@@ -182,4 +182,3 @@ func readTopic(t *testing.T, brokers []string, topic string, fn func(kafka.Messa
 		r.Close()
 	}
 }
-
