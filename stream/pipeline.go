@@ -215,7 +215,7 @@ type run struct {
 }
 
 // Run consumes until ctx ends, then stops fetching, lets in-flight batches
-// finish, commits and returns nil — or returns the first error that stopped
+// finish, commits and returns nil (call it once per Pipeline) — or returns the first error that stopped
 // the pipeline (a failed fetch, scorer or sink). A record that fails to
 // encode is not an error: it goes to the dead-letter sink.
 func (p *Pipeline) Run(ctx context.Context) error {
@@ -263,8 +263,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	case <-stagesDone:
 	}
 	stopFetching()
+	// One budget for draining and the final commit, so the process exits
+	// within shutdownTimeout (plus a floor for the commit itself).
+	deadline := time.Now().Add(p.cfg.shutdownTimeout)
 	if err == nil {
-		timer := time.NewTimer(p.cfg.shutdownTimeout)
+		timer := time.NewTimer(time.Until(deadline))
 		select {
 		case <-stagesDone:
 		case err = <-r.fatal:
@@ -277,7 +280,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	<-commitDone
 	// A final commit of everything acknowledged, even after a failure: it
 	// only ever covers records whose outputs all exist.
-	finalCtx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.shutdownTimeout)
+	finalCtx, cancelFinal := context.WithDeadline(context.WithoutCancel(ctx), later(deadline, time.Now().Add(minCommitTime)))
 	if cerr := r.commit(finalCtx); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -285,6 +288,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	cancelWork()
 	stages.Wait()
 	return err
+}
+
+// minCommitTime is the least the final commit gets, even when draining
+// used up the shutdown budget: committing what is acknowledged saves
+// redelivering it.
+const minCommitTime = 500 * time.Millisecond
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // fail records the first fatal error.
