@@ -124,7 +124,8 @@ wait_ready() {
 	(cd "$repo" && go build -o "$ready" ./internal/testenv/cmd/kafkaready) || die "building kafkaready failed"
 	deadline=$((SECONDS + start_timeout))
 	while ((SECONDS < deadline)); do
-		pid_running "$pidfile" java "$match" || { log_tail; die "broker exited during startup"; }
+		# By pid alone: until its exec the child is still named bash or nohup, not java.
+		alive "$(cat "$pidfile")" || { log_tail; die "broker exited during startup"; }
 		if "$ready" -brokers "$address" -timeout 5s 2>"$run_dir/logs/kafkaready.log"; then
 			return
 		fi

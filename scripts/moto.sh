@@ -71,7 +71,8 @@ PY
 wait_ready() {
 	local deadline=$((SECONDS + start_timeout))
 	while ((SECONDS < deadline)); do
-		if ! pid_running "$pidfile" moto_server "$match"; then
+		# By pid alone: until its exec the child is still named bash or nohup.
+		if ! alive "$(cat "$pidfile")"; then
 			tail -n 40 "$run_dir/moto.log" >&2
 			die "moto_server exited during startup"
 		fi
