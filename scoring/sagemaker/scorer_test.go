@@ -246,7 +246,7 @@ func TestScorerRetries(t *testing.T) {
 	}{
 		{"throttled", []fault{{status: 400, code: "ThrottlingException"}, {status: 429, code: "ModelNotReadyException"}}, time.Second, "throttled", 3, 2},
 		{"5xx", []fault{{status: 503, code: "ServiceUnavailable"}, {status: 500, code: "InternalFailure"}}, time.Second, "server", 3, 2},
-		{"slow", []fault{{delay: 500 * time.Millisecond}}, 100 * time.Millisecond, "timeout", 2, 1},
+		{"slow", []fault{{delay: 2 * time.Second}}, 500 * time.Millisecond, "timeout", 2, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,7 +291,7 @@ func TestScorerBreakerAndFallback(t *testing.T) {
 	e := newEndpoint(t, d)
 	e.set(nil, &fault{status: 503, code: "ServiceUnavailable"})
 	reg := prometheus.NewRegistry()
-	const cooldown = 200 * time.Millisecond
+	const cooldown = time.Second
 	s := newScorer(t, e, sagemaker.WithMaxRows(100), sagemaker.WithConcurrency(1),
 		sagemaker.WithRetry(2, time.Millisecond, time.Millisecond), sagemaker.WithBreaker(3, cooldown),
 		sagemaker.WithFallback(d), sagemaker.WithCategorizer(d), sagemaker.WithRegisterer(reg))
@@ -326,7 +326,7 @@ func TestScorerBreakerAndFallback(t *testing.T) {
 
 	// After the cooldown a probe goes through; the healed endpoint closes the breaker.
 	e.set(nil, nil)
-	time.Sleep(cooldown + 50*time.Millisecond)
+	time.Sleep(cooldown + 100*time.Millisecond)
 	clear(fellBack)
 	if err := s.ScoreWithSource(context.Background(), rows, got, fellBack); err != nil {
 		t.Fatal(err)
