@@ -216,12 +216,12 @@ func replay(ctx context.Context, brokers []string, f demoFlags, sent *atomic.Int
 		Topic:        demoRawTopic,
 		Balancer:     &kafka.RoundRobin{},
 		RequiredAcks: kafka.RequireAll,
-		BatchSize:    2000,
+		BatchSize:    10000,
 		BatchBytes:   1_000_000,
 		BatchTimeout: time.Millisecond,
 	}
 	defer w.Close()
-	const chunk = 2000
+	const chunk = 10000
 	var (
 		lines    *bufio.Scanner
 		closer   io.Closer
