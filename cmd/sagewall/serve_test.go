@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagewall/sagewall/scoring/sagemaker"
 	"github.com/sagewall/sagewall/scoring/serve"
 )
 
@@ -97,5 +98,61 @@ func TestServeFlags(t *testing.T) {
 	var usageErr usageError
 	if !errors.As(err, &usageErr) {
 		t.Fatalf("err = %v, want a usage error", err)
+	}
+}
+
+// The run settings that select the SageMaker scorer and SNS alerts (wired in
+// run.go next to the pipeline).
+func TestRunAWSSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, cfg runConfig)
+	}{
+		{name: "defaults: local scorer, no alerts", check: func(t *testing.T, cfg runConfig) {
+			if cfg.Scorer != "local" || cfg.Alerts.SNSTopicARN != "" || cfg.Alerts.Threshold != 0.9 || !cfg.SageMaker.Fallback {
+				t.Errorf("defaults %+v %+v %+v", cfg.Scorer, cfg.SageMaker, cfg.Alerts)
+			}
+		}},
+		{name: "sagemaker needs an endpoint", env: map[string]string{"SAGEWALL_SCORER": "sagemaker"}, wantErr: "sagemaker.endpoint"},
+		{name: "unknown scorer", env: map[string]string{"SAGEWALL_SCORER": "remote"}, wantErr: `invalid setting scorer (from environment SAGEWALL_SCORER): "remote"`},
+		{name: "alert threshold", env: map[string]string{"SAGEWALL_ALERTS_THRESHOLD": "0"}, wantErr: "alerts.threshold"},
+		{name: "sagemaker and alerts", env: map[string]string{
+			"SAGEWALL_SCORER": "sagemaker", "SAGEWALL_SAGEMAKER_ENDPOINT": "sagewall", "SAGEWALL_SAGEMAKER_REGION": "eu-west-1",
+			"SAGEWALL_SAGEMAKER_FALLBACK": "false", "SAGEWALL_ALERTS_SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:111122223333:alerts",
+			"SAGEWALL_ALERTS_WINDOW": "30s", "SAGEWALL_ALERTS_REGION": "eu-west-1",
+		}, check: func(t *testing.T, cfg runConfig) {
+			det, _, err := loadServeModel(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			scorer, info, err := newRunScorer(context.Background(), &cfg, det, nil, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := scorer.(*sagemaker.Scorer); !ok || info.Name != "sagemaker:sagewall" {
+				t.Errorf("scorer %T, model info %+v", scorer, info)
+			}
+			alerts, err := newAlertSink(context.Background(), &cfg, nil, slog.New(slog.DiscardHandler))
+			if err != nil || alerts == nil {
+				t.Errorf("alert sink %v, err %v", alerts, err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadRunConfig("run", nil, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, cfg)
+		})
 	}
 }
