@@ -45,37 +45,30 @@ func encodeWith(e *Encoder) func([]byte, []float32) error {
 	return func(line []byte, dst []float32) error { return e.Encode(line, &rec, dst) }
 }
 
-// BenchmarkEncodeCSV encodes real KDDTrain+ lines (43 fields).
+// BenchmarkEncodeCSV encodes real KDDTrain+ lines (43 fields) with the
+// Encoder (impl=etl) and, in the same run, with the straightforward
+// alternatives: encoding/csv with strconv.ParseFloat per field and map
+// lookups per category (impl=csv+strconv), and strings.Split with the same
+// (impl=split+strconv). Compare with benchstat -col /impl.
 func BenchmarkEncodeCSV(b *testing.B) {
-	benchmarkLines(b, trainLines(b, benchLines), encodeWith(NewEncoder(nil)))
+	lines := trainLines(b, benchLines)
+	b.Run("impl=etl", func(b *testing.B) { benchmarkLines(b, lines, encodeWith(NewEncoder(nil))) })
+	b.Run("impl=csv+strconv", func(b *testing.B) { benchmarkLines(b, lines, newStdlibEncoder(DefaultSpec()).encodeCSV) })
+	b.Run("impl=split+strconv", func(b *testing.B) { benchmarkLines(b, lines, newStdlibEncoder(DefaultSpec()).encodeSplit) })
 }
 
-// BenchmarkEncodeCSVStdlib is the straightforward alternative on the same
-// lines: encoding/csv, strconv.ParseFloat per field, map lookups per category.
-func BenchmarkEncodeCSVStdlib(b *testing.B) {
-	benchmarkLines(b, trainLines(b, benchLines), newStdlibEncoder(DefaultSpec()).encodeCSV)
-}
-
-// BenchmarkEncodeCSVSplit is the leaner alternative: strings.Split and
-// strconv.ParseFloat, without encoding/csv's quoting rules.
-func BenchmarkEncodeCSVSplit(b *testing.B) {
-	benchmarkLines(b, trainLines(b, benchLines), newStdlibEncoder(DefaultSpec()).encodeSplit)
-}
-
-// BenchmarkEncodeJSON encodes the same records as JSON objects.
+// BenchmarkEncodeJSON encodes the same records as JSON objects with the
+// Encoder and with encoding/json into a map followed by the same encoding.
 func BenchmarkEncodeJSON(b *testing.B) {
-	benchmarkLines(b, asJSONLines(b, trainLines(b, benchLines)), encodeWith(NewEncoder(nil)))
-}
-
-// BenchmarkEncodeJSONStdlib decodes the same JSON objects with encoding/json
-// into a map, then encodes the fields, the straightforward way.
-func BenchmarkEncodeJSONStdlib(b *testing.B) {
-	benchmarkLines(b, asJSONLines(b, trainLines(b, benchLines)), newStdlibEncoder(DefaultSpec()).encodeJSON)
+	lines := asJSONLines(b, trainLines(b, benchLines))
+	b.Run("impl=etl", func(b *testing.B) { benchmarkLines(b, lines, encodeWith(NewEncoder(nil))) })
+	b.Run("impl=encoding-json", func(b *testing.B) { benchmarkLines(b, lines, newStdlibEncoder(DefaultSpec()).encodeJSON) })
 }
 
 // BenchmarkEncodeVector encodes the same records given as 122-value vectors.
 func BenchmarkEncodeVector(b *testing.B) {
-	benchmarkLines(b, asVectorLines(b, trainLines(b, benchLines)), encodeWith(NewEncoder(nil)))
+	lines := asVectorLines(b, trainLines(b, benchLines))
+	b.Run("impl=etl", func(b *testing.B) { benchmarkLines(b, lines, encodeWith(NewEncoder(nil))) })
 }
 
 // asJSONLines re-encodes CSV lines as JSON objects with label and difficulty.
