@@ -1,0 +1,347 @@
+package dashboard
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
+)
+
+// numClasses is the number of verdict categories (etl.Classes()).
+const numClasses = 5
+
+// Live aggregates the pipeline's verdicts for the dashboard. It is a stream
+// Sink that acknowledges every batch at once: it keeps counters, never the
+// verdicts, so it cannot hold up a commit. The work per verdict is a few
+// additions into batch-local counters; the lock is taken once per batch, so
+// the page's readers never slow the pipeline down at 100 k records/s.
+type Live struct {
+	alertThreshold float32
+	window         int // seconds of per-second buckets
+	recentAlerts   int
+	now            func() time.Time
+
+	mu        sync.Mutex
+	buckets   []bucket // ring indexed by unix second % window
+	totals    counts
+	confusion [numClasses][numClasses]uint64 // [actual][predicted], labelled verdicts only
+	alerts    []Alert                        // ring of the newest alerts; next is the slot to write
+	next      int
+	model     scoring.Info
+	threshold float64
+}
+
+// bucket counts one second of verdicts.
+type bucket struct {
+	second int64
+	counts
+}
+
+// counts are verdicts by predicted category, and alerts.
+type counts struct {
+	byClass [numClasses]uint64
+	alerts  uint64
+}
+
+func (c *counts) add(o *counts) {
+	for i := range c.byClass {
+		c.byClass[i] += o.byClass[i]
+	}
+	c.alerts += o.alerts
+}
+
+func (c *counts) verdicts() uint64 {
+	var n uint64
+	for _, v := range c.byClass {
+		n += v
+	}
+	return n
+}
+
+// Alert is one verdict scoring at or above the alert threshold.
+type Alert struct {
+	Time     time.Time `json:"time"`
+	Source   string    `json:"source"` // topic/partition/offset
+	Score    float32   `json:"score"`
+	Category etl.Class `json:"category"`
+	Protocol string    `json:"protocol_type"`
+	Service  string    `json:"service"`
+	Flag     string    `json:"flag"`
+	Label    string    `json:"label,omitempty"`
+}
+
+// LiveOption configures a Live.
+type LiveOption func(*Live)
+
+// WithAlertThreshold sets the score from which a verdict counts as an alert
+// (default sinks.DefaultAlertThreshold, 0.90, as the SNS alerts).
+func WithAlertThreshold(t float32) LiveOption { return func(l *Live) { l.alertThreshold = t } }
+
+// WithWindow sets how far back the per-second series goes (default 5 minutes).
+func WithWindow(d time.Duration) LiveOption {
+	return func(l *Live) { l.window = max(1, int(d/time.Second)) }
+}
+
+// WithRecentAlerts sets how many of the newest alerts are kept (default 20).
+func WithRecentAlerts(n int) LiveOption { return func(l *Live) { l.recentAlerts = max(0, n) } }
+
+// WithClock sets the clock that places verdicts in seconds (tests).
+func WithClock(now func() time.Time) LiveOption { return func(l *Live) { l.now = now } }
+
+// NewLive returns an empty aggregator.
+func NewLive(opts ...LiveOption) *Live {
+	l := &Live{
+		alertThreshold: sinks.DefaultAlertThreshold,
+		window:         300,
+		recentAlerts:   20,
+		now:            time.Now,
+	}
+	for _, o := range opts {
+		o(l)
+	}
+	l.buckets = make([]bucket, l.window)
+	for i := range l.buckets {
+		l.buckets[i].second = -1
+	}
+	l.alerts = make([]Alert, 0, l.recentAlerts)
+	return l
+}
+
+// Write implements the stream's Sink: it counts the batch and acknowledges it.
+func (l *Live) Write(_ context.Context, verdicts []sinks.Verdict, done func(error)) {
+	l.observe(verdicts)
+	done(nil)
+}
+
+func (l *Live) observe(verdicts []sinks.Verdict) {
+	if len(verdicts) == 0 {
+		return
+	}
+	var batch counts
+	var confusion [numClasses][numClasses]uint64
+	var labelled bool
+	for i := range verdicts {
+		v := &verdicts[i]
+		predicted := predictedClass(v.Result)
+		batch.byClass[predicted]++
+		if v.Result.Score >= l.alertThreshold {
+			batch.alerts++
+		}
+		if v.Record.Label != "" {
+			if actual, ok := etl.ClassOfLabel(v.Record.Label); ok {
+				confusion[actual][predicted]++
+				labelled = true
+			}
+		}
+	}
+	now := l.now()
+	second := now.Unix()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := &l.buckets[second%int64(l.window)]
+	if b.second != second {
+		*b = bucket{second: second}
+	}
+	b.add(&batch)
+	l.totals.add(&batch)
+	if labelled {
+		for a := range confusion {
+			for p := range confusion[a] {
+				l.confusion[a][p] += confusion[a][p]
+			}
+		}
+	}
+	last := &verdicts[len(verdicts)-1]
+	l.model, l.threshold = last.Model, last.Threshold
+	if batch.alerts > 0 && l.recentAlerts > 0 {
+		l.keepAlerts(verdicts, now)
+	}
+}
+
+// keepAlerts copies the batch's newest alerts into the ring; at most
+// recentAlerts of them can survive, so older ones are not even looked at.
+func (l *Live) keepAlerts(verdicts []sinks.Verdict, now time.Time) {
+	var newest []int
+	for i := len(verdicts) - 1; i >= 0 && len(newest) < l.recentAlerts; i-- {
+		if verdicts[i].Result.Score >= l.alertThreshold {
+			newest = append(newest, i)
+		}
+	}
+	for k := len(newest) - 1; k >= 0; k-- {
+		v := &verdicts[newest[k]]
+		at := v.Time
+		if at.IsZero() {
+			at = now
+		}
+		a := Alert{
+			Time: at, Source: v.Source.Key(), Score: v.Result.Score, Category: predictedClass(v.Result),
+			Protocol: v.Record.ProtocolType, Service: v.Record.Service, Flag: v.Record.Flag, Label: v.Record.Label,
+		}
+		if len(l.alerts) < l.recentAlerts {
+			l.alerts = append(l.alerts, a)
+		} else {
+			l.alerts[l.next] = a
+		}
+		l.next = (l.next + 1) % l.recentAlerts
+	}
+}
+
+// predictedClass is the verdict's category: Normal unless the row was
+// flagged, whatever the category model said.
+func predictedClass(r scoring.Result) etl.Class {
+	if !r.Attack || int(r.Category) >= numClasses {
+		return etl.Normal
+	}
+	return r.Category
+}
+
+// PipelineStatus is what the pipeline itself knows beyond the verdicts.
+type PipelineStatus struct {
+	Consumed    uint64 `json:"consumed"`
+	DeadLetters uint64 `json:"dead_letters"`
+	Lag         int64  `json:"lag"`       // records behind the partitions' ends, summed
+	LagKnown    bool   `json:"lag_known"` // false until the first measurement
+}
+
+// Summary is one update of the live view.
+type Summary struct {
+	Time             time.Time      `json:"time"`
+	Model            scoring.Info   `json:"model"`
+	Threshold        float64        `json:"threshold"`
+	AlertThreshold   float32        `json:"alert_threshold"`
+	Verdicts         uint64         `json:"verdicts"`
+	Attacks          uint64         `json:"attacks"`
+	Alerts           uint64         `json:"alerts"`
+	ByClass          ClassCounts    `json:"by_category"`
+	RecordsPerSecond float64        `json:"records_per_second"`
+	AlertsPerSecond  float64        `json:"alerts_per_second"`
+	Pipeline         PipelineStatus `json:"pipeline"`
+	Series           Series         `json:"series"`
+	RecentAlerts     []Alert        `json:"recent_alerts"` // newest first
+	Confusion        Confusion      `json:"confusion"`
+}
+
+// ClassCounts are counts in etl.Classes() order.
+type ClassCounts [numClasses]uint64
+
+// Series is verdicts per second by category: Counts[k][i] is category k
+// (etl.Classes() order) in second Start+i.
+type Series struct {
+	Start   int64       `json:"start"` // unix seconds
+	Classes []etl.Class `json:"classes"`
+	Counts  [][]uint64  `json:"counts"`
+	Alerts  []uint64    `json:"alerts"`
+}
+
+// Confusion is the running matrix of labelled verdicts, Matrix[actual][predicted]
+// in etl.Classes() order, with the accuracies it gives.
+type Confusion struct {
+	Matrix   [numClasses][numClasses]uint64 `json:"matrix"`
+	Labelled uint64                         `json:"labelled"`
+	// Accuracy is attack versus normal; CategoryAccuracy also needs the right category.
+	Accuracy         float64 `json:"accuracy"`
+	CategoryAccuracy float64 `json:"category_accuracy"`
+	DetectionRate    float64 `json:"detection_rate"`
+	FalseAlarmRate   float64 `json:"false_alarm_rate"`
+}
+
+// rateSeconds is how many complete seconds the rates average over.
+const rateSeconds = 3
+
+// Summary returns the live view now, with the pipeline's status.
+func (l *Live) Summary(status PipelineStatus) Summary {
+	now := l.now()
+	current := now.Unix()
+	s := Summary{Time: now, AlertThreshold: l.alertThreshold, Pipeline: status}
+	s.Series.Classes = etl.Classes()
+	s.Series.Start = current - int64(l.window) + 1
+	s.Series.Counts = make([][]uint64, numClasses)
+	for k := range s.Series.Counts {
+		s.Series.Counts[k] = make([]uint64, l.window)
+	}
+	s.Series.Alerts = make([]uint64, l.window)
+
+	l.mu.Lock()
+	s.Model, s.Threshold = l.model, l.threshold
+	s.ByClass = l.totals.byClass
+	s.Alerts = l.totals.alerts
+	s.Confusion.Matrix = l.confusion
+	for i := range l.window {
+		second := s.Series.Start + int64(i)
+		b := &l.buckets[second%int64(l.window)]
+		if b.second != second {
+			continue
+		}
+		for k := range numClasses {
+			s.Series.Counts[k][i] = b.byClass[k]
+		}
+		s.Series.Alerts[i] = b.alerts
+	}
+	s.RecentAlerts = make([]Alert, 0, len(l.alerts))
+	for k := 1; k <= len(l.alerts); k++ {
+		s.RecentAlerts = append(s.RecentAlerts, l.alerts[(l.next-k+len(l.alerts))%len(l.alerts)])
+	}
+	l.mu.Unlock()
+
+	s.Verdicts = (&counts{byClass: s.ByClass}).verdicts()
+	s.Attacks = s.Verdicts - s.ByClass[etl.Normal]
+	// The current second is still filling, so rates use the complete ones before it.
+	var records, alerts uint64
+	seconds := min(rateSeconds, l.window-1)
+	for i := l.window - 1 - seconds; i < l.window-1; i++ {
+		for k := range numClasses {
+			records += s.Series.Counts[k][i]
+		}
+		alerts += s.Series.Alerts[i]
+	}
+	if seconds > 0 {
+		s.RecordsPerSecond = float64(records) / float64(seconds)
+		s.AlertsPerSecond = float64(alerts) / float64(seconds)
+	}
+	s.Confusion.fill()
+	return s
+}
+
+// fill computes the rates from the matrix.
+func (c *Confusion) fill() {
+	var right, binaryRight, attacks, detected, normals, falseAlarms uint64
+	for a := range numClasses {
+		for p := range numClasses {
+			n := c.Matrix[a][p]
+			c.Labelled += n
+			if a == p {
+				right += n
+			}
+			actualAttack, predictedAttack := a != int(etl.Normal), p != int(etl.Normal)
+			if actualAttack == predictedAttack {
+				binaryRight += n
+			}
+			if actualAttack {
+				attacks += n
+				if predictedAttack {
+					detected += n
+				}
+			} else {
+				normals += n
+				if predictedAttack {
+					falseAlarms += n
+				}
+			}
+		}
+	}
+	c.Accuracy = ratio(binaryRight, c.Labelled)
+	c.CategoryAccuracy = ratio(right, c.Labelled)
+	c.DetectionRate = ratio(detected, attacks)
+	c.FalseAlarmRate = ratio(falseAlarms, normals)
+}
+
+func ratio(n, d uint64) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
