@@ -295,6 +295,12 @@ func (e *Encoder) encodeVector(line []byte, rec *Record, dst []float32) error {
 	}
 	pos := end + 1
 	for col := NumNumeric; col < e.width; col++ {
+		// A bare "0" is nearly every one-hot cell.
+		if pos+1 < len(line) && line[pos] == '0' && line[pos+1] == ',' {
+			dst[col] = 0
+			pos += 2
+			continue
+		}
 		end := fieldEnd(line, pos)
 		value := line[pos:end]
 		pos = end + 1

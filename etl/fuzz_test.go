@@ -113,7 +113,7 @@ func checkFuzzRecord(t *testing.T, e *Encoder, rec *Record, dst []float32) {
 	}
 	var again Record
 	dst2 := make([]float32, len(dst))
-	if err := NewEncoder(nil).Encode(obj, &again, dst2); err != nil {
+	if err := e.Encode(obj, &again, dst2); err != nil {
 		t.Fatalf("re-encoding %s: %v", obj, err)
 	}
 	for i := range dst {
@@ -181,4 +181,35 @@ func checkFuzzCSV(t *testing.T, trimmed []byte, rec *Record) {
 	if len(fields) > NumFields && rec.Label != fields[NumFields] {
 		t.Fatalf("label = %q, want %q", rec.Label, fields[NumFields])
 	}
+}
+
+// FuzzReadSpec feeds arbitrary spec files: ReadSpec must not panic, and an
+// Encoder built from any spec it accepts must encode without panicking.
+func FuzzReadSpec(f *testing.F) {
+	valid, err := json.Marshal(DefaultSpec())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add([]byte(`{"numeric":[],"protocol_type":["tcp"],"service":["other"],"flag":["SF"]}`))
+	f.Add([]byte(strings.Replace(string(valid), `"flag":["OTH",`, `"flag":["OT\u0048",`, 1)))
+	f.Add([]byte("{}"))
+	lines := [][]byte{[]byte(lineNormal), []byte(jsonOf(lineOther, "")), []byte(vectorOf(wantNeptune))}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spec, err := ReadSpec(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		e := NewEncoder(spec)
+		var rec Record
+		dst := make([]float32, spec.Width())
+		for _, line := range lines {
+			if err := e.Encode(line, &rec, dst); err == nil {
+				checkFuzzRecord(t, e, &rec, dst)
+			}
+		}
+		if len(spec.ColumnNames()) != spec.Width() {
+			t.Fatalf("%d column names, width %d", len(spec.ColumnNames()), spec.Width())
+		}
+	})
 }
