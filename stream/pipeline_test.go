@@ -108,12 +108,12 @@ type testPipeline struct {
 	done   chan error
 }
 
-func startPipeline(t *testing.T, brokers []string, group string, wrap func(Sink) Sink, opts ...Option) *testPipeline {
+func startPipeline(t testing.TB, brokers []string, group string, wrap func(Sink) Sink, opts ...Option) *testPipeline {
 	t.Helper()
 	return startPipelineOn(t, brokers, defaultTopics, group, wrap, opts...)
 }
 
-func startPipelineOn(t *testing.T, brokers []string, tp topics, group string, wrap func(Sink) Sink, opts ...Option) *testPipeline {
+func startPipelineOn(t testing.TB, brokers []string, tp topics, group string, wrap func(Sink) Sink, opts ...Option) *testPipeline {
 	t.Helper()
 	det, err := scoring.Bundled()
 	if err != nil {
@@ -143,7 +143,7 @@ func startPipelineOn(t *testing.T, brokers []string, tp topics, group string, wr
 }
 
 // stop cancels the pipeline and returns Run's error.
-func (tp *testPipeline) stop(t *testing.T) error {
+func (tp *testPipeline) stop(t testing.TB) error {
 	t.Helper()
 	tp.cancel()
 	var err error
@@ -159,12 +159,12 @@ func (tp *testPipeline) stop(t *testing.T) error {
 
 // waitCommitted waits until the group has committed every partition of raw
 // to its end.
-func waitCommitted(t *testing.T, brokers []string, group string, tp *testPipeline, within time.Duration) {
+func waitCommitted(t testing.TB, brokers []string, group string, tp *testPipeline, within time.Duration) {
 	t.Helper()
 	waitCommittedOn(t, brokers, "raw", group, tp, within)
 }
 
-func waitCommittedOn(t *testing.T, brokers []string, topic, group string, tp *testPipeline, within time.Duration) {
+func waitCommittedOn(t testing.TB, brokers []string, topic, group string, tp *testPipeline, within time.Duration) {
 	t.Helper()
 	client := NewClient(brokers, nil)
 	deadline := time.Now().Add(within)
