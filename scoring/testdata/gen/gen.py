@@ -143,9 +143,14 @@ def train(out):
 
 def rows(out):
     """Test rows: random rows, rows whose values sit exactly on split thresholds
-    (XGBoost goes left iff value < threshold), and rows with many NaNs."""
+    (XGBoost goes left iff value < threshold), and rows with many NaNs; half
+    of the first two kinds have no NaN at all."""
     rng = np.random.default_rng(SEED + 1)
     x, _, _ = synthetic(240, rng)
+    # Rows 0-39 and 80-119 have no missing value, like encoded NSL-KDD
+    # records (the evaluator has a separate path for those).
+    for i in list(range(0, 40)) + list(range(80, 120)):
+        x[i, np.isnan(x[i])] = 0.0
     splits = []
     for name in sorted(os.listdir(out)):
         if name.endswith(".json.gz"):
