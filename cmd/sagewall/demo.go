@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -181,6 +183,7 @@ func demo(ctx context.Context, f demoFlags, io stdio, logger *slog.Logger) error
 		return fmt.Errorf("reading the committed offsets: %w", err)
 	}
 	summary := newDemoSummary(svc.pipeline.Stats(), confusion.Matrix(), offsets, elapsed)
+	summary.LatencyP50, summary.LatencyP99 = latencyQuantiles(svc.registry)
 	if f.jsonOut {
 		enc := json.NewEncoder(io.out)
 		if err := enc.Encode(summary); err != nil {
@@ -329,6 +332,48 @@ type demoSummary struct {
 	DetectionRate     float64               `json:"detection_rate"`
 	FalseAlarmRate    float64               `json:"false_alarm_rate"`
 	OffsetCommitCalls uint64                `json:"offset_commits"`
+	// End-to-end latency (record timestamp → verdict acknowledged),
+	// estimated from the histogram's buckets. Without --rate the replay
+	// runs ahead of the pipeline, so this is mostly queueing.
+	LatencyP50 float64 `json:"latency_p50_seconds"`
+	LatencyP99 float64 `json:"latency_p99_seconds"`
+}
+
+// latencyQuantiles estimates the median and 99th percentile of
+// sagewall_end_to_end_latency_seconds by interpolating within buckets.
+func latencyQuantiles(g prometheus.Gatherer) (p50, p99 float64) {
+	families, err := g.Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, f := range families {
+		if f.GetName() != "sagewall_end_to_end_latency_seconds" || len(f.GetMetric()) == 0 {
+			continue
+		}
+		h := f.GetMetric()[0].GetHistogram()
+		return bucketQuantile(h, 0.50), bucketQuantile(h, 0.99)
+	}
+	return 0, 0
+}
+
+func bucketQuantile(h *dto.Histogram, q float64) float64 {
+	total := float64(h.GetSampleCount())
+	if total == 0 {
+		return 0
+	}
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, b := range h.GetBucket() {
+		upper, count := b.GetUpperBound(), float64(b.GetCumulativeCount())
+		if count >= rank {
+			if count == below {
+				return upper
+			}
+			return lower + (upper-lower)*(rank-below)/(count-below)
+		}
+		lower, below = upper, count
+	}
+	return lower // beyond the last finite bucket
 }
 
 type demoPartition struct {
@@ -367,6 +412,7 @@ func (s demoSummary) print(w io.Writer) {
 		s.Consumed, s.Verdicts, s.Rejected, s.Committed)
 	fmt.Fprintf(w, "%.2f s, %s records/s\n", s.DurationSeconds, strconv.FormatFloat(s.RecordsPerSecond, 'f', 0, 64))
 	fmt.Fprintf(w, "attacks %d, alerts (score >= 0.90) %d\n", s.Attacks, s.Alerts)
+	fmt.Fprintf(w, "end-to-end latency p50 %.1f ms, p99 %.1f ms\n", s.LatencyP50*1000, s.LatencyP99*1000)
 	c := s.Confusion
 	fmt.Fprintf(w, "against the labels: accuracy %.4f, detection rate %.4f, false-alarm rate %.4f\n",
 		s.Accuracy, s.DetectionRate, s.FalseAlarmRate)

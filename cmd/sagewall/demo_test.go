@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestDemoJSONSummary(t *testing.T) {
@@ -37,6 +39,9 @@ func TestDemoJSONSummary(t *testing.T) {
 	if c.Labelled()+c.Unlabelled != s.Verdicts {
 		t.Fatalf("confusion %+v counts %d verdicts, want %d", c, c.Labelled()+c.Unlabelled, s.Verdicts)
 	}
+	if s.LatencyP50 <= 0 || s.LatencyP99 < s.LatencyP50 {
+		t.Fatalf("latency p50 %g s, p99 %g s", s.LatencyP50, s.LatencyP99)
+	}
 	if s.Accuracy < 0.95 || s.DurationSeconds <= 0 || s.RecordsPerSecond <= 0 {
 		t.Fatalf("accuracy %.4f, duration %.2f s, %.0f records/s", s.Accuracy, s.DurationSeconds, s.RecordsPerSecond)
 	}
@@ -52,6 +57,19 @@ func TestDemoFlagErrors(t *testing.T) {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), append([]string{"demo"}, args...), stdio{out: &bytes.Buffer{}, err: &stderr}); code != 2 {
 			t.Errorf("demo %v: exit %d, want 2 (stderr %s)", args, code, stderr.String())
+		}
+	}
+}
+
+func TestBucketQuantile(t *testing.T) {
+	bucket := func(upper float64, count uint64) *dto.Bucket {
+		return &dto.Bucket{UpperBound: &upper, CumulativeCount: &count}
+	}
+	count := uint64(100)
+	h := &dto.Histogram{SampleCount: &count, Bucket: []*dto.Bucket{bucket(0.001, 50), bucket(0.01, 90), bucket(0.1, 100)}}
+	for _, tt := range []struct{ q, want float64 }{{0.25, 0.0005}, {0.5, 0.001}, {0.7, 0.0055}, {0.99, 0.091}} {
+		if got := bucketQuantile(h, tt.q); got < tt.want*0.999 || got > tt.want*1.001 {
+			t.Errorf("q%.2f = %g, want %g", tt.q, got, tt.want)
 		}
 	}
 }
