@@ -22,6 +22,7 @@ type stdio struct {
 	in       io.Reader
 	out      io.Writer
 	err      io.Writer
+	inIsTTY  bool
 	errIsTTY bool
 }
 
@@ -46,7 +47,7 @@ func commands() map[string]command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, errIsTTY: isTerminal(os.Stderr)})
+	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, inIsTTY: isTerminal(os.Stdin), errIsTTY: isTerminal(os.Stderr)})
 	stop()
 	os.Exit(code)
 }

@@ -53,7 +53,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
-	input, name, closeInput, err := openScoreInput(fs.Args(), io.in, io.err)
+	input, name, closeInput, err := openScoreInput(fs.Args(), io.in, io.inIsTTY, io.err)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 
 // openScoreInput opens FILE, stdin for "-" or no argument, or the bundled
 // sample records when there is no argument and stdin is a terminal.
-func openScoreInput(args []string, stdin io.Reader, stderr io.Writer) (r io.Reader, name string, closeInput func(), err error) {
+func openScoreInput(args []string, stdin io.Reader, stdinIsTTY bool, stderr io.Writer) (r io.Reader, name string, closeInput func(), err error) {
 	switch {
 	case len(args) == 1 && args[0] != "-":
 		f, err := os.Open(args[0])
@@ -97,7 +97,7 @@ func openScoreInput(args []string, stdin io.Reader, stderr io.Writer) (r io.Read
 			return nil, "", nil, fmt.Errorf("opening input: %w", err)
 		}
 		return f, args[0], func() { f.Close() }, nil
-	case len(args) == 0 && isTerminalReader(stdin):
+	case len(args) == 0 && stdinIsTTY:
 		fmt.Fprintln(stderr, "sagewall score: no input given; scoring the bundled sample records (KDDTrain+ lines).")
 		fmt.Fprintln(stderr, "Give a FILE or pipe records in: sagewall score records.csv")
 		return bytes.NewReader(sampleRecords), "sample", func() {}, nil
@@ -115,12 +115,6 @@ func loadDetector(path string, threshold float64) (*scoring.Detector, error) {
 		return scoring.Bundled(scoring.WithThreshold(threshold))
 	}
 	return scoring.LoadDetector(path, scoring.WithThreshold(threshold))
-}
-
-// isTerminalReader reports whether r is a terminal (a person typing, not a pipe or file).
-func isTerminalReader(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && isTerminal(f)
 }
 
 // scoredRecord is one valid input line with its verdict.

@@ -262,16 +262,13 @@ func TestScoreErrors(t *testing.T) {
 // TestScoreSample runs `sagewall score` with no FILE and a character device
 // on stdin, as a person at a terminal does: it scores the bundled samples.
 func TestScoreSample(t *testing.T) {
-	tty, err := os.Open(os.DevNull) // a character device, like a terminal
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tty.Close()
-	out, stderr, err := runCommand(t, runScore, tty, "")
+	var out, errOut bytes.Buffer
+	err := runScore(context.Background(), nil, stdio{in: strings.NewReader(""), inIsTTY: true, out: &out, err: &errOut})
+	stderr := errOut.String()
 	if err != nil {
 		t.Fatalf("err = %v, stderr:\n%s", err, stderr)
 	}
-	verdicts := parseVerdicts(t, out)
+	verdicts := parseVerdicts(t, out.String())
 	if want := bytes.Count(sampleRecords, []byte("\n")); len(verdicts) != want {
 		t.Fatalf("%d verdicts, want %d", len(verdicts), want)
 	}
