@@ -87,7 +87,8 @@ type runConfig struct {
 		EndpointURL string
 	}
 	HTTP struct {
-		Addr string
+		Addr      string
+		Dashboard bool
 	}
 	Log struct {
 		Format string
@@ -267,6 +268,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Alerts.EndpointURL }),
 		stringSetting("http.addr", "address of /metrics, /healthz and /readyz",
 			func(c *runConfig) *string { return &c.HTTP.Addr }),
+		boolSetting("http.dashboard", "serve the web dashboard at /dashboard/ on http.addr",
+			func(c *runConfig) *bool { return &c.HTTP.Dashboard }),
 		stringSetting("log.format", "log format: json or text",
 			func(c *runConfig) *string { return &c.Log.Format }),
 		stringSetting("log.level", "log level: debug, info, warn or error",
@@ -300,6 +303,7 @@ func defaultRunConfig() runConfig {
 	c.Alerts.Window = 10 * time.Second
 	c.Alerts.MaxExamples = 5
 	c.HTTP.Addr = "127.0.0.1:9090"
+	c.HTTP.Dashboard = true
 	c.Log.Format = "json"
 	c.Log.Level = "info"
 	c.ShutdownTimeout = 15 * time.Second

@@ -44,6 +44,7 @@ type demoFlags struct {
 	hold       bool
 	logFormat  string
 	logLevel   string
+	dashboard  bool
 }
 
 // runDemo is `sagewall demo`: an in-process Kafka-protocol broker, the
@@ -64,6 +65,7 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	fs.BoolVar(&f.hold, "hold", false, "keep the broker running after the replay until interrupted (for kcat and friends)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: json or text")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	fs.BoolVar(&f.dashboard, "dashboard", true, "serve the web dashboard at /dashboard/ on --http-addr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -114,12 +116,16 @@ func demo(ctx context.Context, f demoFlags, io stdio, logger *slog.Logger) error
 	cfg.Input.Topic, cfg.Input.Group = demoRawTopic, demoGroup
 	cfg.Output.Topic, cfg.Output.DeadLetterTopic, cfg.Output.Format = demoVerdictTopic, demoDeadLetterTopic, f.format
 	cfg.HTTP.Addr = f.httpAddr
+	cfg.HTTP.Dashboard = f.dashboard
 	confusion := sinks.NewConfusion(0.90)
 	svc, err := newService(ctx, cfg, logger, withExtraSinks(confusion), withLagInterval(250*time.Millisecond))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(io.err, "  metrics on http://%s/metrics\n", svc.listener.Addr())
+	if f.dashboard {
+		fmt.Fprintf(io.err, "  dashboard on http://%s%s/\n", svc.listener.Addr(), dashboardPrefix)
+	}
 
 	start := time.Now()
 	pipeCtx, stopPipeline := context.WithCancel(ctx)

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sagewall/sagewall/internal/dashboard"
 	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/scoring/sagemaker"
 	"github.com/sagewall/sagewall/sinks"
@@ -58,6 +59,8 @@ type service struct {
 	metrics  *stream.Metrics
 	listener net.Listener
 	alerts   *sinks.SNS // nil without alerts.sns_topic_arn
+	// dashboard is the web page at /dashboard/, nil with http.dashboard false.
+	dashboard *dashboard.Handler
 
 	lagInterval time.Duration
 	kafkaReady  atomic.Bool
@@ -141,6 +144,12 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
 			sinks.WithTransport(conn.Transport())),
 	}
+	if cfg.HTTP.Dashboard {
+		if err := s.addDashboard(scorer, &extras); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	s.pipeline, err = stream.New(s.reader, scorer,
 		stream.WithSpec(det.Spec()),
 		stream.WithModel(modelInfo, det.Threshold()),
@@ -174,6 +183,9 @@ func (s *service) run(ctx context.Context) error {
 		"model", info.Name, "model_version", info.Version, "threshold", s.detector.Threshold(), "http", s.listener.Addr().String())
 
 	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
+	if s.dashboard != nil {
+		srv.RegisterOnShutdown(s.dashboard.Close) // end the live streams
+	}
 	go func() {
 		if err := srv.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("serving http", "err", err)
@@ -240,6 +252,9 @@ func (s *service) handler() http.Handler {
 		info := s.detector.Info()
 		fmt.Fprintf(w, "ready: model %s %s\n", info.Name, info.Version)
 	})
+	if s.dashboard != nil {
+		mountDashboard(mux, s.dashboard)
+	}
 	return mux
 }
 

@@ -30,6 +30,8 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	modelDir := fs.String("model-dir", sageMakerModelDir, "model `DIR`: an xgboost-model file, a model.tar.gz, or a directory like scoring/bundled; the bundled model when absent or empty")
 	maxBytes := fs.Int64("max-request-bytes", serve.MaxRequestBytes, "largest request body, like SageMaker's 6 MB")
 	grace := fs.Duration("shutdown-grace", 25*time.Second, "how long in-flight requests may finish after SIGTERM")
+	dashboardOn := fs.Bool("dashboard", true, "serve the web dashboard (analyze records) at /dashboard/ on --dashboard-addr")
+	dashboardAddr := fs.String("dashboard-addr", "127.0.0.1:8081", "listen `ADDRESS` of the dashboard, apart from the SageMaker port")
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "usage: sagewall serve [--addr :8080] [--model-dir /opt/ml/model]")
 		fmt.Fprintln(io.err)
@@ -57,6 +59,14 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
+	}
+	if *dashboardOn {
+		stopDashboard, err := startServeDashboard(*dashboardAddr, source, detector.Threshold(), logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopDashboard()
 	}
 	srv := &http.Server{
 		Handler:           serve.NewHandler(detector, serve.WithMaxRequestBytes(*maxBytes), serve.WithLogger(logger)),
