@@ -230,19 +230,24 @@ func (b *Bridge) handleMessage(ctx context.Context, msg sqstypes.Message) {
 	stop := b.keepInvisible(ctx, msg.ReceiptHandle, log)
 	defer stop()
 	for _, o := range objects {
-		if b.dedupe.contains(o) {
+		done, skip, err := b.dedupe.claim(ctx, o)
+		if err != nil {
+			return // shutting down: the message is redelivered later
+		}
+		if skip {
 			b.metrics.duplicates.Inc()
 			log.InfoContext(ctx, "skipping duplicate notification", "bucket", o.Bucket, "key", o.Key, "version", o.Version())
 			continue
 		}
-		if err := b.produceObject(ctx, o); err != nil {
+		err = b.produceObject(ctx, o)
+		done(err == nil)
+		if err != nil {
 			if ctx.Err() == nil {
 				b.metrics.errors.WithLabelValues(errorType(err)).Inc()
 			}
 			log.ErrorContext(ctx, "producing object; leaving the message for redelivery", "bucket", o.Bucket, "key", o.Key, "err", err)
 			return
 		}
-		b.dedupe.add(o)
 	}
 	stop()
 	if _, err := b.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(b.queueURL), ReceiptHandle: msg.ReceiptHandle}); err != nil {

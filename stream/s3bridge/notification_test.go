@@ -1,9 +1,12 @@
 package s3bridge
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 const s3Event = `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put",
@@ -96,4 +99,50 @@ func TestDedupeForgetsOldest(t *testing.T) {
 	if d.contains(changed) {
 		t.Error("a new version of b counts as a duplicate")
 	}
+}
+
+func TestDedupeClaimSerialisesConcurrentProducers(t *testing.T) {
+	ctx := context.Background()
+	d := newDedupe(10)
+	o := Object{Bucket: "x", Key: "a", ETag: "1"}
+
+	first, skip, err := d.claim(ctx, o)
+	if err != nil || skip {
+		t.Fatalf("first claim: skip=%v err=%v", skip, err)
+	}
+	type outcome struct {
+		done func(bool)
+		skip bool
+	}
+	second := make(chan outcome, 1)
+	go func() {
+		done, skip, _ := d.claim(ctx, o)
+		second <- outcome{done, skip}
+	}()
+	select {
+	case <-second:
+		t.Fatal("a duplicate claimed the object while its producer was still running")
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	// The first producer fails: the waiting duplicate must produce the object itself.
+	first(false)
+	got := <-second
+	if got.skip || got.done == nil {
+		t.Fatal("after a failed producer the duplicate was told to skip")
+	}
+	got.done(true)
+
+	if _, skip, _ := d.claim(ctx, o); !skip {
+		t.Error("a produced object was claimed again")
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	other := Object{Bucket: "x", Key: "b"}
+	hold, _, _ := d.claim(ctx, other)
+	cancel()
+	if _, _, err := d.claim(cancelled, other); !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting claim after cancel: err = %v, want context.Canceled", err)
+	}
+	hold(true)
 }
