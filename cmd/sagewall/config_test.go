@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,4 +163,29 @@ func TestConfigReferenceInDocs(t *testing.T) {
 	if ref := configReference(); !strings.Contains(string(doc), ref) {
 		t.Fatalf("docs/pipeline.md does not contain the current configuration reference; paste:\n%s", ref)
 	}
+}
+
+// FuzzConfigFile feeds arbitrary YAML to the loader: it must return a
+// config or an error, never panic, and a loaded config must be valid.
+func FuzzConfigFile(f *testing.F) {
+	f.Add("kafka:\n  brokers: [a:1]\ninput:\n  topic: x\n")
+	f.Add("batch: {records: 3, max_wait: 1ms}\noutput: {format: ocsf}\n")
+	f.Add("kafka:\n  tls:\n    enabled: true\n  sasl: {mechanism: plain, username: u, password: p}\n")
+	f.Add("- a\n- b\n")
+	f.Add("input: [1, 2]\n")
+	f.Add("shutdown_timeout: 1h\nmodel: {threshold: 0.7}\n")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, yaml string) {
+		path := filepath.Join(dir, "fuzz.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadRunConfig("run", []string{"--config", path}, envOf(nil), io.Discard)
+		if err != nil {
+			return
+		}
+		if len(c.Kafka.Brokers) == 0 || c.Batch.Records < 1 || c.Batch.MaxWait <= 0 || c.ShutdownTimeout <= 0 {
+			t.Fatalf("loaded an invalid config from %q: %+v", yaml, c)
+		}
+	})
 }
