@@ -110,6 +110,15 @@ func goldenCases() []goldenCase {
 		goldenCase{
 			model: "xgb-3.2.0-binary.model.tar.gz", golden: "xgb-3.2.0-binary.ubj.golden.gz",
 			version: "3.2.0", objective: ObjectiveBinaryLogistic, numClass: 1, viaLoadXGB: true,
+		},
+		// Saved as SageMaker's 1.5-1 and 3.0 containers save (gen.py sagemaker).
+		goldenCase{
+			model: "xgb-1.5.2-sagemaker.model.tar.gz", golden: "xgb-1.5.2-sagemaker.golden.gz",
+			version: "1.5", objective: ObjectiveBinaryLogistic, numClass: 1, viaLoadXGB: true,
+		},
+		goldenCase{
+			model: "xgb-3.0.5-sagemaker.model.tar.gz", golden: "xgb-3.0.5-sagemaker.golden.gz",
+			version: "3.0.5", objective: ObjectiveBinaryLogistic, numClass: 1, viaLoadXGB: true,
 		})
 }
 

@@ -8,6 +8,8 @@ Run by gen.sh; each step runs under a specific XGBoost:
   gen.py rows    OUT  -- build the shared test rows from the saved models' splits
   gen.py predict OUT  -- score the rows with each saved model file, loaded back
                          by the same XGBoost, into golden files
+  gen.py sagemaker OUT -- a small model saved as SageMaker's container saves it,
+                          in a model.tar.gz, with its golden predictions
   gen.py lightgbm OUT -- train a LightGBM text model and its golden predictions
 
 The data is synthetic and shaped like sagewall's encoded vectors: 38 numeric
@@ -212,6 +214,31 @@ def predict(out):
         write_golden(os.path.join(out, name[: -len(".gz")] + ".golden.gz"), pred)
 
 
+def sagemaker(out):
+    """A small binary model saved the way SageMaker's built-in XGBoost container
+    saves it (Booster.save_model("xgboost-model"): legacy binary up to 1.x,
+    UBJSON from 2.1), packed as model.tar.gz, with its golden predictions."""
+    import xgboost as xgb
+
+    version = xgb.__version__
+    rng = np.random.default_rng(SEED)
+    x, binary, _ = synthetic(TRAIN_ROWS, rng)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "tree_method": "hist", "seed": 1},
+        xgb.DMatrix(x, label=binary),
+        num_boost_round=10,
+    )
+    tmp = os.path.join(out, "tmp-sagemaker-" + version)
+    os.makedirs(tmp, exist_ok=True)
+    path = os.path.join(tmp, "xgboost-model")
+    booster.save_model(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    write_tar_gz(os.path.join(out, f"xgb-{version}-sagemaker.model.tar.gz"), "xgboost-model", data)
+    pred = xgb.Booster(model_file=path).predict(xgb.DMatrix(read_rows(out), missing=np.nan))
+    write_golden(os.path.join(out, f"xgb-{version}-sagemaker.golden.gz"), pred)
+
+
 def lightgbm(out):
     import lightgbm as lgb
 
@@ -230,4 +257,4 @@ def lightgbm(out):
 
 if __name__ == "__main__":
     step, out = sys.argv[1], sys.argv[2]
-    {"train": train, "rows": rows, "predict": predict, "lightgbm": lightgbm}[step](out)
+    {"train": train, "rows": rows, "predict": predict, "sagemaker": sagemaker, "lightgbm": lightgbm}[step](out)
