@@ -252,7 +252,6 @@ func (e *Encoder) setCategory(field int, line []byte, start, end int, rec *Recor
 		rec.UnknownService = i < 0
 		if i < 0 {
 			i = e.otherIndex
-			e.unknownServices.Add(1)
 		}
 		rec.Service = e.spec.Service[i]
 		return i, nil
@@ -266,9 +265,13 @@ func (e *Encoder) setCategory(field int, line []byte, start, end int, rec *Recor
 	}
 }
 
-// fill writes the numeric features and the one-hot blocks, given the
-// vocabulary index of protocol_type, service and flag, into dst (len == width).
+// fill completes a parsed record: it writes the numeric features and the
+// one-hot blocks, given the vocabulary index of protocol_type, service and
+// flag, into dst (len == width), and counts an unknown service.
 func (e *Encoder) fill(rec *Record, hot [3]int, dst []float32) {
+	if rec.UnknownService {
+		e.unknownServices.Add(1) // counted only for records that encode
+	}
 	for i, v := range rec.Numeric {
 		dst[i] = float32(v)
 	}

@@ -282,6 +282,11 @@ func TestUnknownService(t *testing.T) {
 	if e.UnknownServices() != 3 {
 		t.Errorf("UnknownServices() = %d after a known service, want 3", e.UnknownServices())
 	}
+	// A rejected record is not counted, whatever its service.
+	bad := strings.Replace(line, ",491,", ",-491,", 1)
+	if err := e.Encode([]byte(bad), &rec, dst); err == nil || e.UnknownServices() != 3 {
+		t.Errorf("rejected record: err %v, UnknownServices() = %d, want 3", err, e.UnknownServices())
+	}
 }
 
 // TestEncodeKDDTrain encodes every embedded KDDTrain+ line and checks that

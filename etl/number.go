@@ -105,20 +105,21 @@ func parseNumberSlow(b []byte) (float64, numberError) {
 	return math.Abs(v), numberOK // -0 becomes 0
 }
 
-// Byte-lane constants for scanNumber, which works on 8 bytes at a time.
+// Byte-lane constants for scanNumber, which reads 8 bytes at a time.
 const (
 	lanes        = 0x0101010101010101
 	commaXorZero = ',' ^ '0'
 	dotXorZero   = '.' ^ '0'
 )
 
-// scanNumber parses the number starting at line[pos] and
-// ending at the next comma or the end of the line; it returns the value and
-// the index of that end. Plain decimals of up to 7 digits ending within 8
-// bytes (nearly every NSL-KDD value: "0", "491", "0.17") are parsed without
+// scanNumber parses the number starting at line[pos] and ending at the next
+// comma or the end of the line; it returns the value and the index of that
+// end. Plain decimals of up to 7 digits ending within 8 bytes (the values
+// scanNumbers' shortcuts miss, such as "1480" or "0.5") are parsed without
 // branching per byte: the lanes are XORed with '0' so digits become 0..9,
 // the first non-digit lane is found with one add, and the digits are
-// combined with three multiplies. Anything else goes through parseNumber.
+// combined with three multiplies (Lemire's eight-digit method). Anything
+// else goes through parseNumber.
 func scanNumber(line []byte, pos int) (float64, int, numberError) {
 	if pos > len(line) {
 		return 0, len(line), numberSyntax
@@ -152,7 +153,7 @@ func scanNumber(line []byte, pos int) (float64, int, numberError) {
 	if end < 8 && byte(x>>(8*end)) == commaXorZero && digits > 0 {
 		// The first digit is in the lowest lane; move the digits to the top
 		// lanes so the empty lanes act as leading zeros, then combine pairs,
-		// quads and the two halves (Lemire's eight-digit method).
+		// quads and the two halves.
 		v := digitLanes << (8 * (8 - digits))
 		v = v*10 + v>>8
 		v = ((v&0x000000ff000000ff)*(100+1000000<<32) + (v>>16&0x000000ff000000ff)*(1+10000<<32)) >> 32
