@@ -24,7 +24,7 @@ function el(tag, props, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props || {})) {
     if (k === "class") node.className = v;
-    else if (k === "style") node.setAttribute("style", v);
+    else if (k === "style") setStyle(node, v);
     else if (k.startsWith("data-")) node.setAttribute(k, v);
     else node[k] = v;
   }
@@ -32,6 +32,15 @@ function el(tag, props, ...children) {
     if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
   }
   return node;
+}
+
+// setStyle applies "prop: value; ..." through the CSSOM: the page's
+// Content-Security-Policy forbids inline style attributes.
+function setStyle(node, css) {
+  for (const decl of css.split(";")) {
+    const i = decl.indexOf(":");
+    if (i > 0) node.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
+  }
 }
 
 function scoreColor(score, threshold) {
@@ -123,11 +132,18 @@ function renderResults(r) {
       el("td", {}, v.label ? v.label + (v.label_category ? " (" + v.label_category + ")" : "") : el("span", { class: "muted" }, "—")),
     ));
     if (showRaw) {
-      rows.push(el("tr", { class: "raw-row" }, el("td", { colSpan: 6 }, el("pre", { class: "raw" }, JSON.stringify(v.raw, null, 2)))));
+      rows.push(el("tr", { class: "raw-row" }, el("td", { colSpan: 6 }, el("pre", { class: "raw" }, rawText(v.raw)))));
     }
   }
   if (!rows.length) rows.push(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, "No valid record to score.")));
   $("verdicts").tBodies[0].replaceChildren(...rows);
+}
+
+// rawText pretty-prints the raw response with the feature vector on one line.
+function rawText(raw) {
+  const { features, ...rest } = raw;
+  const head = JSON.stringify(rest, null, 2);
+  return head.slice(0, -2) + ',\n  "features": ' + JSON.stringify(features) + "\n}";
 }
 
 // ---------- live ----------
@@ -221,11 +237,16 @@ function drawChart() {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
 
-  const counts = s.series.counts;
-  // Leave out the second still filling, so the right edge does not dip.
-  const n = counts[0].length - 1;
-  const totals = new Array(n).fill(0);
-  for (const series of counts) for (let i = 0; i < n; i++) totals[i] += series[i];
+  // Leave out the second still filling, so the right edge does not dip, and
+  // the empty seconds before the stream started (keeping at least a minute).
+  const full = s.series.counts[0].length - 1;
+  const totalsAll = new Array(full).fill(0);
+  for (const series of s.series.counts) for (let i = 0; i < full; i++) totalsAll[i] += series[i];
+  let from = totalsAll.findIndex((v) => v > 0);
+  from = from < 0 ? full - 60 : Math.max(0, Math.min(from, full - 60));
+  const counts = s.series.counts.map((series) => series.slice(from, full));
+  const totals = totalsAll.slice(from);
+  const n = totals.length;
   const top = niceCeil(Math.max(...totals) * 1.1);
   const left = 58, right = 12, topPad = 8, bottom = 24;
   const pw = w - left - right, ph = h - topPad - bottom;
@@ -245,10 +266,10 @@ function drawChart() {
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  for (const minutes of [5, 4, 3, 2, 1, 0]) {
-    const i = n - 1 - minutes * 60;
-    if (i < 0) continue;
-    ctx.fillText(minutes ? "−" + minutes + " min" : "now", Math.min(x(i), w - right - 14), topPad + ph + 7);
+  const step = [10, 15, 30, 60, 120].find((t) => n / t <= 6) || 120;
+  for (let ago = 0; ago < n; ago += step) {
+    const label = ago === 0 ? "now" : ago % 60 === 0 ? "−" + ago / 60 + " min" : "−" + ago + " s";
+    ctx.fillText(label, Math.max(left + 16, Math.min(x(n - 1 - ago), w - right - 14)), topPad + ph + 7);
   }
 
   // Stacked areas, normal at the bottom.
