@@ -30,7 +30,8 @@ import (
 //
 // Environment: SAGEWALL_BIN (a built sagewall; built here when empty),
 // CHROMIUM (default /usr/bin/chromium), SAGEWALL_SCREENSHOTS (directory for
-// the PNGs; default a temporary one).
+// the PNGs; default a temporary one), SAGEWALL_DEMO_RATE and
+// SAGEWALL_DEMO_RECORDS (the demo's --rate and --records).
 func TestBrowser(t *testing.T) {
 	chromium := envOr("CHROMIUM", "/usr/bin/chromium")
 	if _, err := os.Stat(chromium); err != nil {
@@ -125,6 +126,23 @@ func TestBrowser(t *testing.T) {
 	if rate := text("#kpi-rps"); rate == "–" || rate == "0" {
 		t.Errorf("records per second shows %q", rate)
 	}
+	// How smoothly the page runs while summaries arrive: the longest gap
+	// between animation frames over three seconds (reported, not asserted:
+	// it depends on the machine).
+	gap, err := chromedp.Run(browser, chromedp.Evaluate[float64](`new Promise((resolve) => {
+		let last = performance.now(), worst = 0;
+		const start = last;
+		const frame = (now) => {
+			worst = Math.max(worst, now - last);
+			last = now;
+			if (now - start < 3000) requestAnimationFrame(frame); else resolve(worst);
+		};
+		requestAnimationFrame(frame);
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("live view at %s records/s: longest gap between frames %.0f ms, %d summaries a second", text("#kpi-rps"), gap, int(time.Second/DefaultUpdateInterval))
 
 	// One-click sample: an attack.
 	step("analyzing the sample attack",
@@ -229,8 +247,11 @@ func startDemo(t *testing.T, ctx context.Context, bin string) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	// 3000 records/s for 200 000 records outlasts the test; it is stopped at the end.
-	cmd := exec.Command(bin, "demo", "--records", "200000", "--rate", "3000", "--bad-every", "2000", "--http-addr", addr)
+	// 3000 records/s for 200 000 records outlasts the test; it is stopped at
+	// the end. SAGEWALL_DEMO_RATE=0 replays as fast as the machine goes (then
+	// give more records with SAGEWALL_DEMO_RECORDS).
+	cmd := exec.Command(bin, "demo", "--records", envOr("SAGEWALL_DEMO_RECORDS", "200000"),
+		"--rate", envOr("SAGEWALL_DEMO_RATE", "3000"), "--bad-every", "2000", "--http-addr", addr)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -195,7 +195,7 @@ function renderLive(s) {
 
 function renderConfusion(c, classes) {
   const table = $("confusion");
-  const head = el("tr", {}, el("th", { class: "corner" }, "actual ↓ / predicted →"),
+  const head = el("tr", {}, el("th", { class: "corner" }, "actual ↓ predicted →"),
     ...classes.map((k) => el("th", {}, CATEGORY[k].label)));
   let max = 0;
   for (const row of c.matrix) for (const n of row) max = Math.max(max, n);
