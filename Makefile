@@ -27,3 +27,8 @@ services-status:
 .PHONY: lint-deploy
 lint-deploy:
 	scripts/lint-deploy.sh
+
+# The dashboard in headless Chromium against sagewall demo (installs chromium if missing); docs/dashboard.md.
+.PHONY: browser-test
+browser-test:
+	scripts/browser-test.sh
