@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,8 @@ import (
 
 	"github.com/sagewall/sagewall/internal/dashboard"
 	"github.com/sagewall/sagewall/internal/testenv"
+	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/scoring/serve"
 )
 
 // TestRunServiceDashboard checks the dashboard that `sagewall run` mounts:
@@ -157,5 +161,63 @@ func TestServeDashboard(t *testing.T) {
 	stopBusy()
 	if !strings.Contains(logs.String(), "not serving the dashboard") {
 		t.Errorf("busy address not logged: %q", logs.String())
+	}
+}
+
+// TestRunServiceDashboardSageMaker checks that with scorer: sagemaker the
+// dashboard offers the endpoint and scores on it (here `sagewall serve`'s
+// handler behind the runtime API's path).
+func TestRunServiceDashboardSageMaker(t *testing.T) {
+	det, err := scoring.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inference := serve.NewHandler(det)
+	var calls atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/endpoints/nids/invocations" {
+			http.NotFound(w, r)
+			return
+		}
+		calls.Add(1)
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/invocations"
+		inference.ServeHTTP(w, r2)
+	}))
+	defer endpoint.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+
+	cfg := defaultRunConfig()
+	cfg.Kafka.Brokers = testenv.KFake(t, kfake.SeedTopics(1, "in", "out", "dead"))
+	cfg.Input.Topic, cfg.Output.Topic, cfg.Output.DeadLetterTopic = "in", "out", "dead"
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Scorer = "sagemaker"
+	cfg.SageMaker.Endpoint, cfg.SageMaker.EndpointURL, cfg.SageMaker.Region = "nids", endpoint.URL, "us-east-1"
+	svc, err := newService(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.close()
+	h := svc.handler()
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dashboard/api/info", nil))
+	if !strings.Contains(rec.Body.String(), `"id":"sagemaker"`) || !strings.Contains(rec.Body.String(), `"name":"sagemaker:nids"`) {
+		t.Fatalf("info: %s", rec.Body)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/dashboard/api/analyze", strings.NewReader(
+		`{"scorer":"sagemaker","threshold":0.5,"records":"0,tcp,private,S0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,123,6,1.00,1.00,0.00,0.00,0.05,0.07,0.00,255,26,0.10,0.05,0.00,0.00,1.00,1.00,0.00,0.00,neptune,19"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var resp dashboard.AnalyzeResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	if resp.Model.Name != "sagemaker:nids" || len(resp.Verdicts) != 1 || !resp.Verdicts[0].Attack || calls.Load() != 1 {
+		t.Errorf("analyze on the endpoint: %+v, %d calls", resp, calls.Load())
 	}
 }
