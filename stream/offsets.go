@@ -159,6 +159,27 @@ func (ts *offsetTrackers) toCommit() []commitOffset {
 	return out
 }
 
+// partitions lists the tracked partitions by topic.
+func (ts *offsetTrackers) partitions() map[string][]int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := map[string][]int{}
+	for tp := range ts.trackers {
+		out[tp.topic] = append(out[tp.topic], tp.partition)
+	}
+	return out
+}
+
+// setCommitted replaces what is known to be committed for tp with the
+// group's offset on the broker — lower (another member, or this one before
+// a rebalance, moved it back) or higher (the partition moved on without
+// us) — so toCommit commits exactly where this process is ahead.
+func (ts *offsetTrackers) setCommitted(tp topicPartition, offset int64) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.committed[tp] = offset
+}
+
 // markCommitted records a successful commit.
 func (ts *offsetTrackers) markCommitted(commits []commitOffset) {
 	ts.mu.Lock()

@@ -54,6 +54,8 @@ type config struct {
 	logger          *slog.Logger
 	sinkList        []Sink
 	deadLetters     DeadLetterSink
+	groupClient     *kafka.Client
+	group           string
 }
 
 // Option configures a Pipeline.
@@ -98,6 +100,17 @@ func WithSinks(s ...Sink) Option { return func(c *config) { c.sinkList = append(
 
 // WithDeadLetters sets where records that fail to encode go.
 func WithDeadLetters(d DeadLetterSink) Option { return func(c *config) { c.deadLetters = d } }
+
+// WithGroupCheck makes every commit first read the group's committed
+// offsets through client and commit only partitions where this process is
+// ahead of them. Without it a member that lost a partition in a rebalance
+// can commit its older offset over the new owner's (kafka-go has no
+// revocation callback); with it such a commit is skipped, and a member that
+// still owns a partition re-commits it (checked every second) if someone
+// moved it back.
+func WithGroupCheck(client *kafka.Client, group string) Option {
+	return func(c *config) { c.groupClient, c.group = client, group }
+}
 
 // WithMetrics records Prometheus metrics.
 func WithMetrics(m *Metrics) Option { return func(c *config) { c.metrics = m } }
@@ -529,9 +542,16 @@ func (r *run) release(b *batch) {
 // commitLoop commits whenever offsets advance, at most once per
 // commitInterval, until ctx ends.
 func (r *run) commitLoop(ctx context.Context) {
+	var recheck <-chan time.Time
+	if r.p.cfg.groupClient != nil {
+		ticker := time.NewTicker(time.Second)
+		defer ticker.Stop()
+		recheck = ticker.C
+	}
 	for {
 		select {
 		case <-r.commitCh:
+		case <-recheck:
 		case <-ctx.Done():
 			return
 		}
@@ -549,6 +569,9 @@ func (r *run) commitLoop(ctx context.Context) {
 
 // commit commits every partition whose contiguous acknowledged offset moved.
 func (r *run) commit(ctx context.Context) error {
+	if r.p.cfg.groupClient != nil {
+		r.refreshCommitted(ctx)
+	}
 	commits := r.p.trackers.toCommit()
 	if len(commits) == 0 {
 		return nil
@@ -566,4 +589,28 @@ func (r *run) commit(ctx context.Context) error {
 	r.p.trackers.markCommitted(commits)
 	r.p.stats.committed.Add(1)
 	return nil
+}
+
+// refreshCommitted loads the group's committed offsets of the tracked
+// partitions; on failure the local view stays (and commits go ahead).
+func (r *run) refreshCommitted(ctx context.Context) {
+	tps := r.p.trackers.partitions()
+	if len(tps) == 0 {
+		return
+	}
+	resp, err := r.p.cfg.groupClient.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: r.p.cfg.group, Topics: tps})
+	if err == nil && resp.Error != nil && !errors.Is(resp.Error, kafka.GroupIdNotFound) {
+		err = resp.Error
+	}
+	if err != nil {
+		r.p.cfg.logger.Debug("reading committed offsets before commit", "err", err)
+		return
+	}
+	for topic, partitions := range resp.Topics {
+		for _, p := range partitions {
+			if p.Error == nil {
+				r.p.trackers.setCommitted(topicPartition{topic, p.Partition}, p.CommittedOffset)
+			}
+		}
+	}
 }

@@ -126,6 +126,7 @@ func startPipelineOn(t testing.TB, brokers []string, tp topics, group string, wr
 		verdictSink = wrap(sink)
 	}
 	opts = append([]Option{
+		WithGroupCheck(NewClient(brokers, nil), group),
 		WithSpec(det.Spec()),
 		WithModel(det.Info(), det.Threshold()),
 		WithSinks(verdictSink),
@@ -419,5 +420,62 @@ func TestPipelineScorerErrorStopsWithoutCommit(t *testing.T) {
 	}
 	if offsets[0].Committed > 0 {
 		t.Fatalf("committed %d after a scoring failure, want nothing", offsets[0].Committed)
+	}
+}
+
+// TestPipelineRebalance adds a second instance to the group mid-stream and
+// then stops the first: every record still gets a verdict and every offset
+// is committed, with duplicates only from the handover.
+func TestPipelineRebalance(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(4, "raw", "verdicts", "dlq"))
+	lines := trainLines(t, 25_000)
+	produced := 10_000
+	produce(t, brokers, "raw", lines[:produced])
+
+	first := startPipeline(t, brokers, "rebalance", nil, WithBatch(64, 1<<20, 5*time.Millisecond))
+	waitUntil(t, func() bool { return first.p.Stats().Verdicts >= 2000 })
+	second := startPipeline(t, brokers, "rebalance", nil, WithBatch(64, 1<<20, 5*time.Millisecond))
+	// Records keep coming while the group rebalances, so the newcomer gets
+	// work whichever partitions it is given.
+	for second.p.Stats().Verdicts == 0 && produced < len(lines) {
+		produce(t, brokers, "raw", lines[produced:produced+250])
+		produced += 250
+		time.Sleep(100 * time.Millisecond)
+	}
+	if second.p.Stats().Verdicts == 0 {
+		t.Fatalf("the second instance got no records while %d were produced", produced)
+	}
+	if err := first.stop(t); err != nil {
+		t.Fatalf("first instance leaving: %v", err)
+	}
+	waitCommitted(t, brokers, "rebalance", second, 60*time.Second)
+	if err := second.stop(t); err != nil {
+		t.Fatalf("second instance: %v", err)
+	}
+	counts := map[[2]int64]int{}
+	for _, msgs := range readAll(t, brokers, "verdicts") {
+		for _, m := range msgs {
+			p, o := sourceOf(t, m.Key)
+			counts[[2]int64{int64(p), o}]++
+		}
+	}
+	duplicates := 0
+	for _, c := range counts {
+		duplicates += c - 1
+	}
+	t.Logf("first %+v, second %+v, %d duplicates", first.p.Stats(), second.p.Stats(), duplicates)
+	if len(counts) != produced {
+		t.Fatalf("%d records have verdicts, want %d", len(counts), produced)
+	}
+}
+
+func waitUntil(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 60 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

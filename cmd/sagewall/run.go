@@ -160,6 +160,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		stream.WithShutdownTimeout(cfg.ShutdownTimeout),
 		stream.WithMetrics(metrics),
 		stream.WithLogger(logger),
+		stream.WithGroupCheck(s.client, cfg.Input.Group),
 	)
 	if err != nil {
 		s.close()
