@@ -36,7 +36,7 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	workers := fs.Int("workers", 2, "messages processed at once")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on `ADDRESS` (e.g. :9090); off when empty")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: sagewall bridge --queue-url URL [--brokers host:9092] [--topic connections]")
+		fmt.Fprintln(io.err, "usage: sagewall bridge --queue-url URL [--brokers host:9092] [--topic nslkdd.raw]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Reads S3 ObjectCreated notifications from SQS (direct, through SNS, or from")
 		fmt.Fprintln(io.err, "EventBridge), streams each object (gunzipping .gz) and produces one Kafka")
