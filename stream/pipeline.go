@@ -30,6 +30,7 @@ type Consumer interface {
 type Pipeline struct {
 	consumer    Consumer
 	scorer      Scorer
+	fallback    FallbackScorer // scorer, when it reports fallback rows
 	sinks       []Sink
 	deadLetters DeadLetterSink
 	cfg         config
@@ -70,7 +71,8 @@ func WithEncoderOptions(opts ...etl.Option) Option {
 	return func(c *config) { c.encoderOptions = append(c.encoderOptions, opts...) }
 }
 
-// WithModel sets the model identity and threshold copied into every verdict.
+// WithModel sets the model identity and threshold copied into every verdict
+// (a FallbackScorer's fallback rows carry its FallbackInfo instead).
 func WithModel(info scoring.Info, threshold float64) Option {
 	return func(c *config) { c.model, c.threshold = info, threshold }
 }
@@ -156,9 +158,11 @@ func New(consumer Consumer, scorer Scorer, opts ...Option) (*Pipeline, error) {
 	if cfg.fetchBuffer == 0 {
 		cfg.fetchBuffer = cfg.batchRecords
 	}
+	fallback, _ := scorer.(FallbackScorer)
 	return &Pipeline{
 		consumer:    consumer,
 		scorer:      scorer,
+		fallback:    fallback,
 		sinks:       cfg.sinkList,
 		deadLetters: cfg.deadLetters,
 		cfg:         cfg,
@@ -198,6 +202,7 @@ type batch struct {
 	n        int // encoded records: verdicts[:n], rows[:n*width]
 	rows     []float32
 	results  []scoring.Result
+	fellBack []bool // rows scored by the fallback model; nil without a FallbackScorer
 	verdicts []sinks.Verdict
 	letters  []sinks.DeadLetter
 	offsets  []trackedOffset // every record of the batch, fetch order
@@ -246,12 +251,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		workCtx:  workCtx,
 	}
 	for range p.cfg.maxInFlight {
-		r.free <- &batch{
+		b := &batch{
 			rows:     make([]float32, p.cfg.batchRecords*p.width),
 			results:  make([]scoring.Result, p.cfg.batchRecords),
 			verdicts: make([]sinks.Verdict, p.cfg.batchRecords),
 			offsets:  make([]trackedOffset, 0, p.cfg.batchRecords),
 		}
+		if p.fallback != nil {
+			b.fellBack = make([]bool, p.cfg.batchRecords)
+		}
+		r.free <- b
 	}
 
 	msgs := make(chan kafka.Message, p.cfg.fetchBuffer)
@@ -452,10 +461,14 @@ func rejection(err error) (reason, field string) {
 // score scores each batch and hands it to the sinks, in order.
 func (r *run) score(batches <-chan *batch) {
 	p := r.p
+	var fallbackModel scoring.Info
+	if p.fallback != nil {
+		fallbackModel = p.fallback.FallbackInfo()
+	}
 	for b := range batches {
 		if b.n > 0 {
 			start := time.Now()
-			if err := p.scorer.Score(r.workCtx, b.rows[:b.n*p.width], b.results[:b.n]); err != nil {
+			if err := r.scoreBatch(b); err != nil {
 				r.fail(fmt.Errorf("scoring a batch of %d records: %w", b.n, err))
 				r.release(b)
 				continue
@@ -464,6 +477,9 @@ func (r *run) score(batches <-chan *batch) {
 			for i := range b.n {
 				v := &b.verdicts[i]
 				v.Result, v.Threshold, v.Model = b.results[i], p.cfg.threshold, p.cfg.model
+				if b.fellBack != nil && b.fellBack[i] {
+					v.Model = fallbackModel
+				}
 			}
 		}
 		// Read the batch before handing it out: the last acknowledgement
@@ -487,6 +503,19 @@ func (r *run) score(batches <-chan *batch) {
 			p.deadLetters.WriteDeadLetters(r.workCtx, letters, done)
 		}
 	}
+}
+
+// scoreBatch scores b's encoded rows, noting which rows a fallback model
+// scored when the scorer reports that.
+func (r *run) scoreBatch(b *batch) error {
+	p := r.p
+	rows, results := b.rows[:b.n*p.width], b.results[:b.n]
+	if p.fallback == nil {
+		return p.scorer.Score(r.workCtx, rows, results)
+	}
+	fellBack := b.fellBack[:b.n]
+	clear(fellBack)
+	return p.fallback.ScoreWithSource(r.workCtx, rows, results, fellBack)
 }
 
 // settle is one output's acknowledgement of b; the last one releases b's

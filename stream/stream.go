@@ -18,6 +18,17 @@ type Scorer interface {
 	Score(ctx context.Context, rows []float32, out []scoring.Result) error
 }
 
+// FallbackScorer is a Scorer that may score some rows on a fallback model
+// (the SageMaker scorer falls back to the local model when the endpoint
+// fails). ScoreWithSource sets fellBack[i] for each row the fallback scored
+// (len(fellBack) == len(out)); the pipeline puts FallbackInfo instead of
+// the WithModel info on those rows' verdicts.
+type FallbackScorer interface {
+	Scorer
+	ScoreWithSource(ctx context.Context, rows []float32, out []scoring.Result, fellBack []bool) error
+	FallbackInfo() scoring.Info
+}
+
 // Sink accepts the verdicts of one batch, in source order, and calls done
 // exactly once when it has durably accepted all of them (or with the error
 // that stopped it). Write must not block for long: it is called from the
