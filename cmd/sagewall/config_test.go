@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,63 @@ func TestConfigReferenceInDocs(t *testing.T) {
 	if ref := configReference(); !strings.Contains(string(doc), ref) {
 		t.Fatalf("docs/pipeline.md does not contain the current configuration reference; paste:\n%s", ref)
 	}
+}
+
+// TestSettingsCoverEveryField checks that every field of runConfig is set
+// by exactly one setting, so the reference above (and the help, and the
+// YAML keys) cannot miss one — scorer, sagemaker.* and alerts.* included.
+func TestSettingsCoverEveryField(t *testing.T) {
+	var fields []string
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		if v.Kind() != reflect.Struct {
+			fields = append(fields, path)
+			return
+		}
+		for i := range v.NumField() {
+			walk(v.Field(i), strings.TrimPrefix(path+"."+v.Type().Field(i).Name, "."))
+		}
+	}
+	walk(reflect.ValueOf(runConfig{}), "")
+
+	setBy := map[string]string{}
+	for _, s := range settings() {
+		// One of these parses for every kind of setting.
+		var changed []string
+		for _, value := range []string{"7", "true", "7s", "x"} {
+			var c runConfig
+			if s.set(&c, value) != nil {
+				continue
+			}
+			changed = changed[:0]
+			for _, f := range fields {
+				if !fieldByPath(reflect.ValueOf(c), f).IsZero() {
+					changed = append(changed, f)
+				}
+			}
+			break
+		}
+		if len(changed) != 1 {
+			t.Errorf("setting %s changes fields %v, want exactly one", s.key, changed)
+			continue
+		}
+		if other, ok := setBy[changed[0]]; ok {
+			t.Errorf("field %s is set by both %s and %s", changed[0], other, s.key)
+		}
+		setBy[changed[0]] = s.key
+	}
+	for _, f := range fields {
+		if _, ok := setBy[f]; !ok {
+			t.Errorf("runConfig.%s has no setting: add one to settings() (and the docs/pipeline.md table)", f)
+		}
+	}
+}
+
+func fieldByPath(v reflect.Value, path string) reflect.Value {
+	for name := range strings.SplitSeq(path, ".") {
+		v = v.FieldByName(name)
+	}
+	return v
 }
 
 // FuzzConfigFile feeds arbitrary YAML to the loader: it must return a
