@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sagewall/sagewall/internal/retry"
 )
 
 // SNSAPI is the part of the SNS client the alert sink uses.
@@ -319,13 +320,13 @@ func (s *SNS) publishChunk(ctx context.Context, chunk []snstypes.PublishBatchReq
 	todo := chunk
 	for attempt := 1; len(todo) > 0; attempt++ {
 		out, err := s.client.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: aws.String(s.topicARN), PublishBatchRequestEntries: todo})
-		var retry []snstypes.PublishBatchRequestEntry
+		var resend []snstypes.PublishBatchRequestEntry
 		if err != nil {
 			s.metrics.errors.WithLabelValues("call").Inc()
 			for _, e := range todo {
 				results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert batch: %w", err)
 			}
-			retry = todo
+			resend = todo
 		} else {
 			for _, ok := range out.Successful {
 				results[aws.ToString(ok.Id)] = nil
@@ -343,23 +344,23 @@ func (s *SNS) publishChunk(ctx context.Context, chunk []snstypes.PublishBatchReq
 					results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert: entry %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
 					// A sender fault (bad request) fails the same way again.
 					if !f.SenderFault {
-						retry = append(retry, e)
+						resend = append(resend, e)
 					}
 				case !isOK:
 					// Neither accepted nor refused: treat as not accepted.
 					results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert: entry %s missing from the response", aws.ToString(e.Id))
-					retry = append(retry, e)
+					resend = append(resend, e)
 				}
 			}
 		}
-		if len(retry) == 0 || attempt >= s.maxAttempts || ctx.Err() != nil {
+		if len(resend) == 0 || attempt >= s.maxAttempts || ctx.Err() != nil {
 			return results
 		}
-		s.metrics.retries.Add(float64(len(retry)))
-		if err := sleepJittered(ctx, attempt, s.backoffBase, s.backoffMax); err != nil {
+		s.metrics.retries.Add(float64(len(resend)))
+		if err := retry.Sleep(ctx, retry.Backoff(attempt, s.backoffBase, s.backoffMax)); err != nil {
 			return results
 		}
-		todo = retry
+		todo = resend
 	}
 	return results
 }
@@ -428,24 +429,4 @@ func splitEntries(entries []snstypes.PublishBatchRequestEntry) [][]snstypes.Publ
 		chunks = append(chunks, cur)
 	}
 	return chunks
-}
-
-// sleepJittered waits a uniformly random time in [base, min(max, base*2^(attempt-1))].
-func sleepJittered(ctx context.Context, attempt int, base, max time.Duration) error {
-	ceiling := base << min(attempt-1, 30)
-	if ceiling > max || ceiling <= 0 {
-		ceiling = max
-	}
-	d := ceiling
-	if ceiling > base {
-		d = base + rand.N(ceiling-base)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -107,13 +107,3 @@ func FuzzParsePredictions(f *testing.F) {
 		}
 	})
 }
-
-func TestBackoffStaysWithinBounds(t *testing.T) {
-	s := &Scorer{backoffBase: 100e6, backoffMax: 1e9}
-	for attempt := 1; attempt < 70; attempt++ {
-		d := s.backoff(attempt)
-		if d < s.backoffBase || d > s.backoffMax {
-			t.Fatalf("attempt %d: backoff %v outside [%v, %v]", attempt, d, s.backoffBase, s.backoffMax)
-		}
-	}
-}

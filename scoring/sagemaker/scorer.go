@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/internal/retry"
 	"github.com/sagewall/sagewall/scoring"
 )
 
@@ -365,7 +365,7 @@ func (s *Scorer) invoke(ctx context.Context, endpoint string, body []byte, rows,
 			return fmt.Errorf("invoking endpoint %s: giving up after %d attempts (%s): %w", endpoint, attempt, kind, err)
 		}
 		s.logger.DebugContext(ctx, "retrying sagemaker call", "endpoint", endpoint, "attempt", attempt, "type", kind, "err", err)
-		if err := sleep(ctx, s.backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, retry.Backoff(attempt, s.backoffBase, s.backoffMax)); err != nil {
 			return fmt.Errorf("invoking endpoint %s: %w", endpoint, err)
 		}
 	}
@@ -392,29 +392,6 @@ func (s *Scorer) invokeOnce(ctx context.Context, endpoint string, body []byte, r
 	}
 	s.metrics.calls.WithLabelValues(endpoint, outcome).Inc()
 	return err
-}
-
-// backoff is "full jitter": uniform in [base, min(max, base*2^(attempt-1))].
-func (s *Scorer) backoff(attempt int) time.Duration {
-	ceiling := s.backoffBase << min(attempt-1, 30)
-	if ceiling > s.backoffMax || ceiling <= 0 {
-		ceiling = s.backoffMax
-	}
-	if ceiling <= s.backoffBase {
-		return ceiling
-	}
-	return s.backoffBase + rand.N(ceiling-s.backoffBase)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // classify names the failure for metrics and decides retries.

@@ -25,6 +25,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/sagewall/sagewall/internal/retry"
 )
 
 // SQSAPI is the part of the SQS client the bridge uses.
@@ -195,7 +197,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			}
 			b.metrics.errors.WithLabelValues("receive").Inc()
 			b.logger.ErrorContext(ctx, "receiving from SQS", "queue", b.queueURL, "err", err)
-			if sleep(ctx, time.Second) != nil {
+			if retry.Sleep(ctx, time.Second) != nil {
 				break
 			}
 			continue
@@ -453,15 +455,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
