@@ -116,25 +116,15 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 // reaches the same cluster with the same TLS and SASL settings.
 func bridgeKafkaConfig(path string, getenv func(string) string) (runConfig, error) {
 	all := settings()
-	src := configSources{config: defaultRunConfig(), origin: map[string]string{}}
-	if path == "" {
-		path = getenv("SAGEWALL_CONFIG")
-	}
-	if path != "" {
-		if err := src.applyFile(path, all); err != nil {
-			return runConfig{}, err
-		}
-	}
+	var kafkaSettings []setting
 	for _, s := range all {
-		if !strings.HasPrefix(s.key, "kafka.") {
-			continue
+		if strings.HasPrefix(s.key, "kafka.") {
+			kafkaSettings = append(kafkaSettings, s)
 		}
-		if v, ok := lookupEnv(getenv, s.envName()); ok {
-			if err := s.set(&src.config, v); err != nil {
-				return runConfig{}, fmt.Errorf("%s (environment %s): %w", s.key, s.envName(), err)
-			}
-			src.origin[s.key] = "environment " + s.envName()
-		}
+	}
+	src := configSources{config: defaultRunConfig(), origin: map[string]string{}}
+	if err := src.applyFileAndEnv(path, getenv, all, kafkaSettings); err != nil {
+		return runConfig{}, err
 	}
 	if err := src.validate(); err != nil {
 		return runConfig{}, err

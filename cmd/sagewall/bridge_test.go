@@ -56,7 +56,7 @@ func TestBridgeKafkaConfig(t *testing.T) {
 		"SAGEWALL_KAFKA_BROKERS":       "b:9096,c:9096",
 		"SAGEWALL_KAFKA_SASL_USERNAME": "bridge",
 		"SAGEWALL_KAFKA_SASL_PASSWORD": "secret",
-		"SAGEWALL_OUTPUT_TOPIC":        "", // only kafka.* variables are read
+		"SAGEWALL_SCORER":              "bogus", // only kafka.* variables are read (this one would fail validation)
 	}
 	cfg, err := bridgeKafkaConfig(path, func(k string) string { return env[k] })
 	if err != nil {

@@ -348,22 +348,8 @@ func loadRunConfig(name string, args []string, getenv func(string) string, stder
 		return runConfig{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	src := configSources{config: defaults, origin: map[string]string{}}
-	path := *configPath
-	if path == "" {
-		path = getenv("SAGEWALL_CONFIG")
-	}
-	if path != "" {
-		if err := src.applyFile(path, all); err != nil {
-			return runConfig{}, err
-		}
-	}
-	for _, s := range all {
-		if v, ok := lookupEnv(getenv, s.envName()); ok {
-			if err := s.set(&src.config, v); err != nil {
-				return runConfig{}, fmt.Errorf("%s (environment %s): %w", s.key, s.envName(), err)
-			}
-			src.origin[s.key] = "environment " + s.envName()
-		}
+	if err := src.applyFileAndEnv(*configPath, getenv, all, all); err != nil {
+		return runConfig{}, err
 	}
 	for _, f := range flagged {
 		if err := f.s.set(&src.config, f.value); err != nil {
@@ -375,6 +361,29 @@ func loadRunConfig(name string, args []string, getenv func(string) string, stder
 		return runConfig{}, err
 	}
 	return src.config, nil
+}
+
+// applyFileAndEnv applies the YAML file at path (or $SAGEWALL_CONFIG; none
+// when both are empty), which may hold any of all, then the SAGEWALL_*
+// variables of the settings in env.
+func (src *configSources) applyFileAndEnv(path string, getenv func(string) string, all, env []setting) error {
+	if path == "" {
+		path = getenv("SAGEWALL_CONFIG")
+	}
+	if path != "" {
+		if err := src.applyFile(path, all); err != nil {
+			return err
+		}
+	}
+	for _, s := range env {
+		if v, ok := lookupEnv(getenv, s.envName()); ok {
+			if err := s.set(&src.config, v); err != nil {
+				return fmt.Errorf("%s (environment %s): %w", s.key, s.envName(), err)
+			}
+			src.origin[s.key] = "environment " + s.envName()
+		}
+	}
+	return nil
 }
 
 // lookupEnv treats an empty variable as unset, as shells and container
