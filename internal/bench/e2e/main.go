@@ -1,0 +1,870 @@
+// Command e2e benchmarks `sagewall run` end to end on a real Kafka broker
+// against kcat piping the same records consume→produce with no work.
+//
+// Three phases, each on fresh topics and a fresh consumer group:
+//
+//  1. kcat throughput: N pre-filled records, `kcat -C -G … -e | kcat -P -X acks=all`,
+//     wall time from starting both until the producer has exited (every
+//     message acknowledged).
+//  2. sagewall throughput: the same N records, `sagewall run`, wall time
+//     from starting the process until the group has committed all N.
+//  3. paced latency: a producer at a fixed rate (default: half of sagewall's
+//     measured rate) for a fixed time into a raw topic, with sagewall, then
+//     kcat, consuming it; latency is the output record's broker append time
+//     minus the source record's broker append time (every topic is created
+//     with message.timestamp.type=LogAppendTime, so both come from the one
+//     broker's clock and neither depends on a client's batching).
+//
+// Every phase is bounded by a timeout; everything runs on the brokers given
+// (127.0.0.1 in scripts/bench-e2e.sh).
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/stream"
+)
+
+type options struct {
+	brokers      string
+	sagewall     string
+	kcat         string
+	records      int
+	partitions   int
+	rate         int
+	pacedFor     time.Duration
+	warmup       time.Duration
+	timeout      time.Duration
+	sagewallArgs string
+	out          string
+	skipKcat     bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("bench-e2e", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.brokers, "brokers", "127.0.0.1:19092", "Kafka bootstrap address")
+	fs.StringVar(&o.sagewall, "sagewall", "sagewall", "sagewall binary")
+	fs.StringVar(&o.kcat, "kcat", "kcat", "kcat binary")
+	fs.IntVar(&o.records, "records", 500000, "records for the throughput runs (bundled KDDTrain+, cycled)")
+	fs.IntVar(&o.partitions, "partitions", 4, "partitions of every topic")
+	fs.IntVar(&o.rate, "rate", 0, "records/s of the paced run (0: half of sagewall's measured throughput)")
+	fs.DurationVar(&o.pacedFor, "paced-for", 20*time.Second, "duration of the paced run")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "start of the paced run left out of the latency figures")
+	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "limit of each phase")
+	fs.StringVar(&o.sagewallArgs, "sagewall-args", "", "extra flags for sagewall run, space-separated (e.g. \"--batch-records 1024\")")
+	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
+	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "measure sagewall only (tuning runs)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	case o.records < 1, o.partitions < 1, o.rate < 0, o.pacedFor <= 0, o.warmup < 0, o.warmup >= o.pacedFor:
+		return fmt.Errorf("%w: want --records, --partitions >= 1, --rate >= 0, 0 <= --warmup < --paced-for", errUsage)
+	}
+	b := &bench{opts: o, log: stderr, client: stream.NewClient([]string{o.brokers}, nil), runID: time.Now().Format("150405")}
+	res, err := b.run(ctx)
+	if err != nil {
+		return err
+	}
+	res.printTable(stdout)
+	if o.out != "" {
+		data, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding results: %w", err)
+		}
+		if err := os.WriteFile(o.out, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing results: %w", err)
+		}
+	}
+	return nil
+}
+
+type bench struct {
+	opts   options
+	log    io.Writer
+	client *kafka.Client
+	runID  string
+	lines  [][]byte
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "%s bench-e2e: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// results is what one benchmark run measured.
+type results struct {
+	Records       int         `json:"records"`
+	Partitions    int         `json:"partitions"`
+	SagewallArgs  string      `json:"sagewall_args,omitempty"`
+	Sagewall      *throughput `json:"sagewall"`
+	Kcat          *throughput `json:"kcat,omitempty"`
+	Ratio         float64     `json:"ratio_sagewall_to_kcat,omitempty"`
+	PacedRate     int         `json:"paced_rate"`
+	PacedFor      string      `json:"paced_for"`
+	Warmup        string      `json:"warmup"`
+	SagewallPaced *latencyRun `json:"sagewall_paced"`
+	KcatPaced     *latencyRun `json:"kcat_paced,omitempty"`
+	LoadAverage   string      `json:"load_average"`
+	Started       time.Time   `json:"started"`
+	Phases        []phaseTime `json:"phases"`
+}
+
+type throughput struct {
+	Seconds       float64 `json:"seconds"`         // process start to done (commit or producer exit)
+	RecordsPerSec float64 `json:"records_per_sec"` // records / seconds
+	// SteadyPerSec is records over the span between the first and the last
+	// output record's broker append time: the rate without process start
+	// and group join.
+	SteadyPerSec float64 `json:"steady_records_per_sec"`
+	Outputs      int64   `json:"outputs"` // records in the output topic
+}
+
+type latencyRun struct {
+	Produced int64   `json:"produced"`
+	Measured int     `json:"measured"` // outputs after the warm-up, matched to their source
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	Maxms    float64 `json:"max_ms"`
+	// AfterStop counts outputs appended only after the system was told to
+	// stop (kcat -P's last lines); they are not in the figures.
+	AfterStop int `json:"after_stop"`
+}
+
+type phaseTime struct {
+	Phase   string  `json:"phase"`
+	Seconds float64 `json:"seconds"`
+}
+
+func (b *bench) run(ctx context.Context) (*results, error) {
+	o := b.opts
+	res := &results{Records: o.records, Partitions: o.partitions, SagewallArgs: o.sagewallArgs, PacedFor: o.pacedFor.String(),
+		Warmup: o.warmup.String(), LoadAverage: loadAverage(), Started: time.Now().UTC()}
+	if err := b.loadLines(); err != nil {
+		return nil, err
+	}
+	phase := func(name string, fn func(context.Context) error) error {
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		b.logf("%s", name)
+		if err := fn(pctx); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		res.Phases = append(res.Phases, phaseTime{name, time.Since(start).Seconds()})
+		return nil
+	}
+	raw := b.topic("raw")
+	if err := phase("filling "+raw, func(ctx context.Context) error {
+		if err := b.createTopics(ctx, raw); err != nil {
+			return err
+		}
+		return b.fill(ctx, raw, o.records)
+	}); err != nil {
+		return nil, err
+	}
+	if !o.skipKcat {
+		if err := phase("kcat throughput", func(ctx context.Context) (err error) {
+			res.Kcat, err = b.kcatThroughput(ctx, raw)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := phase("sagewall throughput", func(ctx context.Context) (err error) {
+		res.Sagewall, err = b.sagewallThroughput(ctx, raw)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if res.Kcat != nil {
+		res.Ratio = res.Sagewall.RecordsPerSec / res.Kcat.RecordsPerSec
+	}
+	res.PacedRate = o.rate
+	if res.PacedRate == 0 {
+		res.PacedRate = int(res.Sagewall.RecordsPerSec / 2)
+	}
+	if err := phase("sagewall paced", func(ctx context.Context) (err error) {
+		res.SagewallPaced, err = b.paced(ctx, "sagewall", res.PacedRate, b.startSagewall)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if !o.skipKcat {
+		if err := phase("kcat paced", func(ctx context.Context) (err error) {
+			res.KcatPaced, err = b.paced(ctx, "kcat", res.PacedRate, b.startKcat)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// topic names a topic of this run; runs never share topics or groups.
+func (b *bench) topic(name string) string { return "bench-" + b.runID + "-" + name }
+
+func (b *bench) loadLines() error {
+	rc, err := nslkdd.Open(nslkdd.Train)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	for sc.Scan() {
+		b.lines = append(b.lines, slices.Clone(sc.Bytes()))
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading the bundled records: %w", err)
+	}
+	return nil
+}
+
+// createTopics creates topics whose records carry the broker's append time.
+func (b *bench) createTopics(ctx context.Context, topics ...string) error {
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: b.opts.partitions, ReplicationFactor: 1,
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "message.timestamp.type", ConfigValue: "LogAppendTime"}}})
+	}
+	resp, err := b.client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("creating topics %v: %w", topics, err)
+	}
+	for t, err := range resp.Errors {
+		if err != nil {
+			return fmt.Errorf("creating topic %s: %w", t, err)
+		}
+	}
+	// A new topic's partitions answer once they have a leader; until then
+	// consumers log errors and back off, which would show up as latency.
+	for _, t := range topics {
+		for {
+			if _, err = b.partitionEnds(ctx, t); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for topic %s: %w (last: %w)", t, ctx.Err(), err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// fill writes n records (acks=all) as fast as the writer goes; keys carry the
+// record's sequence number.
+func (b *bench) fill(ctx context.Context, topic string, n int) error {
+	w := b.writer(topic)
+	defer w.Close()
+	const chunk = 10000
+	msgs := make([]kafka.Message, 0, chunk)
+	for i := 0; i < n; {
+		msgs = msgs[:0]
+		for ; len(msgs) < chunk && i < n; i++ {
+			msgs = append(msgs, kafka.Message{Key: strconv.AppendInt(nil, int64(i), 10), Value: b.lines[i%len(b.lines)]})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("writing records to %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) writer(topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(b.opts.brokers),
+		Topic:        topic,
+		Balancer:     &kafka.RoundRobin{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10000,
+		BatchBytes:   1_000_000,
+		BatchTimeout: time.Millisecond,
+	}
+}
+
+// kcatThroughput pipes raw through kcat into a new topic and times it.
+func (b *bench) kcatThroughput(ctx context.Context, raw string) (*throughput, error) {
+	out := b.topic("kcat-out")
+	if err := b.createTopics(ctx, out); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	pipe, err := b.startKcatPipe(ctx, raw, out, b.topic("kcat-group"), true)
+	if err != nil {
+		return nil, err
+	}
+	if err := pipe.wait(); err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(start)
+	return b.throughputOf(ctx, out, elapsed)
+}
+
+// sagewallThroughput runs sagewall over raw until the group has committed
+// every record.
+func (b *bench) sagewallThroughput(ctx context.Context, raw string) (*throughput, error) {
+	out, group := b.topic("verdicts"), b.topic("sagewall-group")
+	if err := b.createTopics(ctx, out, b.topic("dead-letters")); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	proc, err := b.startSagewallOn(ctx, raw, out, group)
+	if err != nil {
+		return nil, err
+	}
+	defer proc.stop()
+	if err := b.waitCommitted(ctx, group, raw, int64(b.opts.records), proc); err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(start)
+	if err := proc.stop(); err != nil {
+		return nil, err
+	}
+	return b.throughputOf(ctx, out, elapsed)
+}
+
+func (b *bench) throughputOf(ctx context.Context, out string, elapsed time.Duration) (*throughput, error) {
+	n, err := b.endOffsets(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	if n < int64(b.opts.records) {
+		return nil, fmt.Errorf("topic %s holds %d records, want %d", out, n, b.opts.records)
+	}
+	first, last, err := b.appendSpan(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	t := &throughput{Seconds: elapsed.Seconds(), RecordsPerSec: float64(b.opts.records) / elapsed.Seconds(), Outputs: n}
+	if span := last.Sub(first); span > 0 {
+		t.SteadyPerSec = float64(b.opts.records) / span.Seconds()
+	}
+	return t, nil
+}
+
+// waitCommitted polls the group's committed offsets until they sum to n.
+func (b *bench) waitCommitted(ctx context.Context, group, topic string, n int64, proc *process) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		offsets, err := stream.GroupOffsets(ctx, b.client, group, topic)
+		if err == nil {
+			var sum int64
+			for _, p := range offsets {
+				sum += max(0, p.Committed)
+			}
+			if sum >= n {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for group %s to commit %d records: %w", group, n, ctx.Err())
+		case <-proc.exited:
+			return fmt.Errorf("waiting for group %s to commit %d records: %s exited: %w", group, n, proc.name, proc.err)
+		case <-tick.C:
+		}
+	}
+}
+
+func (b *bench) endOffsets(ctx context.Context, topic string) (int64, error) {
+	offsets, err := stream.GroupOffsets(ctx, b.client, b.topic("none"), topic)
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, p := range offsets {
+		sum += p.End
+	}
+	return sum, nil
+}
+
+// appendSpan returns the earliest first and the latest last append time over
+// the partitions of topic (its topics are fresh, so each starts at offset 0).
+func (b *bench) appendSpan(ctx context.Context, topic string) (first, last time.Time, err error) {
+	ends, err := b.partitionEnds(ctx, topic)
+	if err != nil {
+		return first, last, err
+	}
+	firsts, lasts := map[int32]offsetRange{}, map[int32]offsetRange{}
+	for p, end := range ends {
+		if end > 0 {
+			firsts[p], lasts[p] = offsetRange{0, 1}, offsetRange{end - 1, end}
+		}
+	}
+	err = b.readRanges(ctx, topic, firsts, func(r *kgo.Record) {
+		if first.IsZero() || r.Timestamp.Before(first) {
+			first = r.Timestamp
+		}
+	})
+	if err == nil {
+		err = b.readRanges(ctx, topic, lasts, func(r *kgo.Record) {
+			if r.Timestamp.After(last) {
+				last = r.Timestamp
+			}
+		})
+	}
+	return first, last, err
+}
+
+func (b *bench) partitionEnds(ctx context.Context, topic string) (map[int32]int64, error) {
+	offsets, err := stream.GroupOffsets(ctx, b.client, b.topic("none"), topic)
+	if err != nil {
+		return nil, err
+	}
+	ends := map[int32]int64{}
+	for _, p := range offsets {
+		ends[int32(p.Partition)] = p.End
+	}
+	return ends, nil
+}
+
+type offsetRange struct{ from, to int64 }
+
+// readRanges calls fn with every record of the given offset ranges of topic.
+// It reads with franz-go because kafka-go reports a record's own timestamp
+// even when the topic uses LogAppendTime (it ignores the batch attribute),
+// and the broker's append time is what the latency is measured on.
+func (b *bench) readRanges(ctx context.Context, topic string, ranges map[int32]offsetRange, fn func(*kgo.Record)) error {
+	if len(ranges) == 0 {
+		return nil
+	}
+	starts := map[int32]kgo.Offset{}
+	for p, r := range ranges {
+		starts[p] = kgo.NewOffset().At(r.from)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.opts.brokers),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("creating a client for %s: %w", topic, err)
+	}
+	defer cl.Close()
+	left := len(ranges)
+	done := map[int32]bool{}
+	for left > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("reading %s: %w", topic, err)
+		}
+		if errs := fetches.Errors(); len(errs) > 0 {
+			return fmt.Errorf("reading %s/%d: %w", errs[0].Topic, errs[0].Partition, errs[0].Err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			rg := ranges[r.Partition]
+			if done[r.Partition] || r.Offset < rg.from || r.Offset >= rg.to {
+				return
+			}
+			fn(r)
+			if r.Offset == rg.to-1 {
+				done[r.Partition] = true
+				left--
+			}
+		})
+	}
+	return nil
+}
+
+// process is a started child process.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	err     error
+	stopped atomic.Bool
+}
+
+func startProcess(name string, cmd *exec.Cmd) (*process, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+// stop sends SIGTERM, waits up to 30 s, then kills.
+func (p *process) stop() error {
+	if !p.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("%s did not stop within 30s of SIGTERM", p.name)
+	}
+	var exit *exec.ExitError
+	if p.err != nil && !(errors.As(p.err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled()) {
+		return fmt.Errorf("%s: %w", p.name, p.err)
+	}
+	return nil
+}
+
+func (b *bench) startSagewallOn(ctx context.Context, raw, out, group string) (*process, error) {
+	args := []string{"run", "--kafka-brokers", b.opts.brokers, "--input-topic", raw, "--input-group", group,
+		"--output-topic", out, "--output-dead-letter-topic", b.topic("dead-letters"),
+		"--http-addr", "127.0.0.1:0", "--log-level", "warn"}
+	args = append(args, strings.Fields(b.opts.sagewallArgs)...)
+	cmd := exec.CommandContext(ctx, b.opts.sagewall, args...)
+	cmd.Stderr = b.log
+	return startProcess("sagewall run", cmd)
+}
+
+// kcatPipe is `kcat -C | kcat -P`.
+type kcatPipe struct{ consumer, producer *process }
+
+func (b *bench) startKcatPipe(ctx context.Context, raw, out, group string, exitAtEnd bool) (*kcatPipe, error) {
+	// Balanced consumer group, like sagewall (it joins a group and commits);
+	// keys travel with the values so the paced run can match records.
+	cargs := []string{"-C", "-b", b.opts.brokers, "-G", group, "-o", "beginning", "-q", "-f", "%k\t%s\n"}
+	if exitAtEnd {
+		cargs = append(cargs, "-e")
+	} else {
+		// A paced consumer's output must reach the producer at once, not
+		// when stdio's pipe buffer fills.
+		cargs = append(cargs, "-u")
+	}
+	cargs = append(cargs, raw)
+	consumer := exec.CommandContext(ctx, b.opts.kcat, cargs...)
+	producer := exec.CommandContext(ctx, b.opts.kcat, "-P", "-b", b.opts.brokers, "-t", out, "-K", "\t",
+		"-X", "acks=all", "-X", "linger.ms=5")
+	r, err := consumer.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("piping kcat: %w", err)
+	}
+	producer.Stdin = r
+	consumer.Stderr, producer.Stderr = b.log, b.log
+	pp, err := startProcess("kcat -P", producer)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := startProcess("kcat -C", consumer)
+	if err != nil {
+		_ = pp.stop()
+		return nil, err
+	}
+	return &kcatPipe{consumer: cp, producer: pp}, nil
+}
+
+// wait waits for both ends to exit by themselves (the consumer at the end
+// of the topic, then the producer at the end of its input).
+func (k *kcatPipe) wait() error {
+	<-k.consumer.exited
+	<-k.producer.exited
+	if k.consumer.err != nil {
+		return fmt.Errorf("kcat -C: %w", k.consumer.err)
+	}
+	if k.producer.err != nil {
+		return fmt.Errorf("kcat -P: %w", k.producer.err)
+	}
+	return nil
+}
+
+// stop ends the consumer; the producer then flushes and exits.
+func (k *kcatPipe) stop() error {
+	err := k.consumer.stop()
+	select {
+	case <-k.producer.exited:
+	case <-time.After(30 * time.Second):
+		return k.producer.stop()
+	}
+	if k.producer.err != nil {
+		return fmt.Errorf("kcat -P: %w", k.producer.err)
+	}
+	return err
+}
+
+// starter starts a system consuming raw into out under group and returns
+// how to stop it.
+type starter func(ctx context.Context, raw, out, group string) (stop func() error, exited <-chan struct{}, err error)
+
+func (b *bench) startSagewall(ctx context.Context, raw, out, group string) (func() error, <-chan struct{}, error) {
+	p, err := b.startSagewallOn(ctx, raw, out, group)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.stop, p.exited, nil
+}
+
+func (b *bench) startKcat(ctx context.Context, raw, out, group string) (func() error, <-chan struct{}, error) {
+	p, err := b.startKcatPipe(ctx, raw, out, group, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.stop, p.consumer.exited, nil
+}
+
+// paced starts the system, waits until its group is stable, produces at
+// rate for pacedFor, waits for every output and measures latency.
+func (b *bench) paced(ctx context.Context, name string, rate int, start starter) (*latencyRun, error) {
+	raw, out, group := b.topic(name+"-paced-raw"), b.topic(name+"-paced-out"), b.topic(name+"-paced-group")
+	if err := b.createTopics(ctx, raw, out); err != nil {
+		return nil, err
+	}
+	stop, exited, err := start(ctx, raw, out, group)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = stop() }()
+	if err := b.waitStable(ctx, group, exited); err != nil {
+		return nil, err
+	}
+	produceStart := time.Now()
+	produced, err := b.produceAt(ctx, raw, rate, b.opts.pacedFor)
+	if err != nil {
+		return nil, err
+	}
+	b.logf("%s paced: %d records in %s (%.0f/s)", name, produced, time.Since(produceStart).Round(time.Millisecond),
+		float64(produced)/time.Since(produceStart).Seconds())
+	// kcat -P forwards the last lines of its input only at end of input, so
+	// the wait is bounded and stopping the consumer delivers the rest.
+	settleCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = b.waitOutputs(settleCtx, out, produced, exited)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return nil, err
+	}
+	stoppedAt := time.Now()
+	if err := stop(); err != nil {
+		return nil, err
+	}
+	if got, err := b.endOffsets(ctx, out); err != nil || got < produced {
+		return nil, fmt.Errorf("%s paced: %d of %d records in %s after stopping (%v)", name, got, produced, out, err)
+	}
+	lat, afterStop, err := b.latencies(ctx, raw, out, produceStart.Add(b.opts.warmup), stoppedAt)
+	if err != nil {
+		return nil, err
+	}
+	run := &latencyRun{Produced: produced, Measured: len(lat), AfterStop: afterStop}
+	if len(lat) == 0 {
+		return nil, fmt.Errorf("no %s outputs after the warm-up", name)
+	}
+	slices.Sort(lat)
+	run.P50ms, run.P99ms, run.Maxms = ms(quantile(lat, 0.50)), ms(quantile(lat, 0.99)), ms(lat[len(lat)-1])
+	return run, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// quantile returns the q-quantile of sorted (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// waitStable waits until the group has members and is Stable, so the paced
+// records do not wait for the group join.
+func (b *bench) waitStable(ctx context.Context, group string, exited <-chan struct{}) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := b.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err == nil && len(resp.Groups) == 1 && resp.Groups[0].GroupState == "Stable" && len(resp.Groups[0].Members) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for group %s to be stable: %w", group, ctx.Err())
+		case <-exited:
+			return fmt.Errorf("waiting for group %s to be stable: the consumer exited", group)
+		case <-tick.C:
+		}
+	}
+}
+
+func (b *bench) waitOutputs(ctx context.Context, out string, n int64, exited <-chan struct{}) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := b.endOffsets(ctx, out)
+		if err == nil && got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d records in %s (have %d): %w", n, out, got, ctx.Err())
+		case <-exited:
+			return fmt.Errorf("waiting for %d records in %s: the consumer exited", n, out)
+		case <-tick.C:
+		}
+	}
+}
+
+// produceAt writes records at rate for d, every 2 ms the number due since
+// the start (so rounding and hiccups do not accumulate), asynchronously with
+// acks=all.
+func (b *bench) produceAt(ctx context.Context, topic string, rate int, d time.Duration) (int64, error) {
+	w := b.writer(topic)
+	w.Async = true
+	var failed atomic.Pointer[error]
+	w.Completion = func(_ []kafka.Message, err error) {
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
+		}
+	}
+	total := int64(float64(rate) * d.Seconds())
+	start := time.Now()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	var sent int64
+	for sent < total {
+		select {
+		case <-ctx.Done():
+			w.Close()
+			return sent, ctx.Err()
+		case <-tick.C:
+		}
+		due := min(total, int64(time.Since(start).Seconds()*float64(rate)))
+		if due <= sent {
+			continue
+		}
+		msgs := make([]kafka.Message, 0, due-sent)
+		for i := sent; i < due; i++ {
+			msgs = append(msgs, kafka.Message{Key: strconv.AppendInt(nil, i, 10), Value: b.lines[i%int64(len(b.lines))]})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			w.Close()
+			return sent, fmt.Errorf("writing to %s: %w", topic, err)
+		}
+		sent = due
+	}
+	if err := w.Close(); err != nil {
+		return sent, fmt.Errorf("closing the writer of %s: %w", topic, err)
+	}
+	if p := failed.Load(); p != nil {
+		return sent, fmt.Errorf("writing to %s: %w", topic, *p)
+	}
+	return sent, nil
+}
+
+// latencies matches every output to its source record and returns output
+// append time minus source append time, for sources appended at or after
+// from and outputs appended before stoppedAt (it counts the others). A
+// sagewall verdict's key is "raw/partition/offset"; a kcat output's key is
+// the source's own key (its sequence number).
+func (b *bench) latencies(ctx context.Context, raw, out string, from, stoppedAt time.Time) (lat []time.Duration, afterStop int, err error) {
+	sources := map[string]time.Time{}
+	if err := b.readAll(ctx, raw, func(r *kgo.Record) {
+		sources[string(r.Key)] = r.Timestamp
+		sources[fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)] = r.Timestamp
+	}); err != nil {
+		return nil, 0, err
+	}
+	seen := map[string]bool{}
+	var unmatched int
+	if err := b.readAll(ctx, out, func(r *kgo.Record) {
+		key := string(r.Key)
+		src, ok := sources[key]
+		if !ok {
+			unmatched++
+			return
+		}
+		if seen[key] || src.Before(from) {
+			return // a duplicate's first copy counts
+		}
+		seen[key] = true
+		if r.Timestamp.After(stoppedAt) {
+			afterStop++
+			return
+		}
+		lat = append(lat, r.Timestamp.Sub(src))
+	}); err != nil {
+		return nil, 0, err
+	}
+	if unmatched > 0 {
+		return nil, 0, fmt.Errorf("%d records of %s match no source record", unmatched, out)
+	}
+	return lat, afterStop, nil
+}
+
+// readAll reads every partition of topic from the start to its end offset.
+func (b *bench) readAll(ctx context.Context, topic string, fn func(*kgo.Record)) error {
+	ends, err := b.partitionEnds(ctx, topic)
+	if err != nil {
+		return err
+	}
+	ranges := map[int32]offsetRange{}
+	for p, end := range ends {
+		if end > 0 {
+			ranges[p] = offsetRange{0, end}
+		}
+	}
+	return b.readRanges(ctx, topic, ranges, fn)
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func (r *results) printTable(w io.Writer) {
+	fmt.Fprintf(w, "\n%d records, %d partitions, acks=all, load average at start %s\n\n", r.Records, r.Partitions, r.LoadAverage)
+	fmt.Fprintln(w, "| | records/s (start to done) | steady records/s (first to last output) | seconds |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	row := func(name string, t *throughput) {
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f |\n", name, t.RecordsPerSec, t.SteadyPerSec, t.Seconds)
+	}
+	row("sagewall run", r.Sagewall)
+	if r.Kcat != nil {
+		row("kcat -C → kcat -P", r.Kcat)
+		fmt.Fprintf(w, "| ratio sagewall / kcat | %.2f× | %.2f× | |\n", r.Ratio, r.Sagewall.SteadyPerSec/r.Kcat.SteadyPerSec)
+	}
+	fmt.Fprintf(w, "\nPaced at %d records/s for %s (first %s left out), latency source append → output append:\n\n", r.PacedRate, r.PacedFor, r.Warmup)
+	fmt.Fprintln(w, "| | records measured | p50 ms | p99 ms | max ms | flushed only at stop |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	lrow := func(name string, l *latencyRun) {
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %d |\n", name, l.Measured, l.P50ms, l.P99ms, l.Maxms, l.AfterStop)
+	}
+	lrow("sagewall run", r.SagewallPaced)
+	if r.KcatPaced != nil {
+		lrow("kcat -C → kcat -P", r.KcatPaced)
+	}
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestQuantile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = i + 1
+	}
+	tests := []struct {
+		name   string
+		sorted []time.Duration
+		q      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 0.5, 0},
+		{"one value", ms(7), 0.99, 7 * time.Millisecond},
+		{"median of odd count", ms(1, 2, 3), 0.5, 2 * time.Millisecond},
+		{"median of even count is the lower", ms(1, 2, 3, 4), 0.5, 2 * time.Millisecond},
+		{"p99 of 1..100", ms(hundred...), 0.99, 99 * time.Millisecond},
+		{"p50 of 1..100", ms(hundred...), 0.50, 50 * time.Millisecond},
+		{"max", ms(1, 5, 9), 1, 9 * time.Millisecond},
+		{"min", ms(1, 5, 9), 0, 1 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := quantile(tt.sorted, tt.q); got != tt.want {
+				t.Errorf("quantile(%v, %v) = %v, want %v", tt.sorted, tt.q, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	tests := [][]string{
+		{"--records", "0"},
+		{"--warmup", "30s", "--paced-for", "20s"},
+		{"--rate", "-1"},
+		{"extra"},
+		{"--no-such-flag"},
+	}
+	for _, args := range tests {
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), args, &out, &errOut); !errors.Is(err, errUsage) {
+			t.Errorf("run(%q) = %v, want a usage error", args, err)
+		}
+	}
+}
