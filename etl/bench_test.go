@@ -74,34 +74,18 @@ func BenchmarkEncodeVector(b *testing.B) {
 // asJSONLines re-encodes CSV lines as JSON objects with label and difficulty.
 func asJSONLines(tb testing.TB, lines [][]byte) [][]byte {
 	tb.Helper()
-	e := NewEncoder(nil)
-	var rec Record
-	dst := make([]float32, Width)
-	out := make([][]byte, len(lines))
-	for i, l := range lines {
-		if err := e.Encode(l, &rec, dst); err != nil {
-			tb.Fatal(err)
-		}
+	return reencode(tb, lines, func(rec *Record, _ []float32) []byte {
 		j := append([]byte{'{'}, rec.AppendJSONFields(nil)...)
-		j = fmt.Appendf(j, `,"label":%q,"difficulty":%d}`, rec.Label, rec.Difficulty)
-		out[i] = j
-	}
-	return out
+		return fmt.Appendf(j, `,"label":%q,"difficulty":%d}`, rec.Label, rec.Difficulty)
+	})
 }
 
 // asVectorLines re-encodes CSV lines as comma-separated vectors.
 func asVectorLines(tb testing.TB, lines [][]byte) [][]byte {
 	tb.Helper()
-	e := NewEncoder(nil)
-	var rec Record
-	dst := make([]float32, Width)
-	out := make([][]byte, len(lines))
-	for i, l := range lines {
-		if err := e.Encode(l, &rec, dst); err != nil {
-			tb.Fatal(err)
-		}
+	return reencode(tb, lines, func(rec *Record, row []float32) []byte {
 		var v []byte
-		for c, x := range dst {
+		for c, x := range row {
 			if c > 0 {
 				v = append(v, ',')
 			}
@@ -111,7 +95,22 @@ func asVectorLines(tb testing.TB, lines [][]byte) [][]byte {
 				v = strconv.AppendFloat(v, float64(x), 'g', -1, 32)
 			}
 		}
-		out[i] = v
+		return v
+	})
+}
+
+// reencode encodes each CSV line and formats the result as a new line.
+func reencode(tb testing.TB, lines [][]byte, format func(rec *Record, row []float32) []byte) [][]byte {
+	tb.Helper()
+	e := NewEncoder(nil)
+	var rec Record
+	row := make([]float32, Width)
+	out := make([][]byte, len(lines))
+	for i, l := range lines {
+		if err := e.Encode(l, &rec, row); err != nil {
+			tb.Fatal(err)
+		}
+		out[i] = format(&rec, row)
 	}
 	return out
 }

@@ -31,19 +31,7 @@ const goldenValues = 1 + numCategories
 // readGoldens reads XGBoost's own predictions, written by deploy/train/train.py.
 func readGoldens(t testing.TB) []float32 {
 	t.Helper()
-	f, err := os.Open("testdata/bundled/predictions.f32.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := gunzipFile(t, "testdata/bundled/predictions.f32.gz")
 	if len(data) != nslkdd.TrainRecords*goldenValues*4 {
 		t.Fatalf("goldens hold %d bytes, want %d rows of %d float32", len(data), nslkdd.TrainRecords, goldenValues)
 	}
@@ -273,7 +261,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-func gunzipFile(t *testing.T, path string) []byte {
+func gunzipFile(t testing.TB, path string) []byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -75,51 +75,6 @@ func produceReplay(t *testing.T, brokers []string, topic string, n, badEvery int
 	return bad
 }
 
-// scanTopic calls fn for every record of topic, partition by partition.
-func scanTopic(t *testing.T, brokers []string, topic string, fn func(kafka.Message)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	offsets, err := GroupOffsets(ctx, NewClient(brokers, nil), "scan-"+topic, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range offsets {
-		if p.End == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.Partition, MaxWait: time.Second, MaxBytes: 10 << 20})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s/%d: %v", topic, p.Partition, err)
-			}
-			fn(m)
-			if m.Offset >= p.End-1 {
-				break
-			}
-		}
-		r.Close()
-	}
-}
-
-// verdictCounts counts verdicts per source record and checks that each
-// source partition's first verdicts come in source order.
-func verdictCounts(t *testing.T, brokers []string, topic string) map[[2]int64]int {
-	counts := map[[2]int64]int{}
-	last := map[[2]int]int64{} // (source partition, output partition) → last offset
-	scanTopic(t, brokers, topic, func(m kafka.Message) {
-		p, o := sourceOf(t, m.Key)
-		k := [2]int{p, m.Partition}
-		if prev, ok := last[k]; ok && o <= prev && counts[[2]int64{int64(p), o}] == 0 {
-			t.Fatalf("verdict for %s out of source order (after offset %d)", m.Key, prev)
-		}
-		last[k] = max(last[k], o)
-		counts[[2]int64{int64(p), o}]++
-	})
-	return counts
-}
-
 func newE2ETopics(t *testing.T, brokers []string, partitions int) topics {
 	return topics{
 		raw:      testenv.NewTopic(t, brokers, partitions),

@@ -66,32 +66,54 @@ func produce(t testing.TB, brokers []string, topic string, values [][]byte) {
 // readAll reads every record of topic, by partition, in offset order.
 func readAll(t testing.TB, brokers []string, topic string) map[int][]kafka.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	out := map[int][]kafka.Message{}
+	scanTopic(t, brokers, topic, func(m kafka.Message) { out[m.Partition] = append(out[m.Partition], m) })
+	return out
+}
+
+// scanTopic calls fn for every record of topic, partition by partition.
+func scanTopic(t testing.TB, brokers []string, topic string, fn func(kafka.Message)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	client := NewClient(brokers, nil)
-	offsets, err := GroupOffsets(ctx, client, "readall-"+topic, topic)
+	offsets, err := GroupOffsets(ctx, NewClient(brokers, nil), "scan-"+topic, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[int][]kafka.Message{}
 	for _, p := range offsets {
 		if p.End == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.Partition, MaxWait: time.Second})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.Partition, MaxWait: time.Second, MaxBytes: 10 << 20})
 		for {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
 				t.Fatalf("reading %s/%d: %v", topic, p.Partition, err)
 			}
-			out[p.Partition] = append(out[p.Partition], m)
+			fn(m)
 			if m.Offset >= p.End-1 {
 				break
 			}
 		}
 		r.Close()
 	}
-	return out
+}
+
+// verdictCounts counts verdicts per source record and checks that each
+// source partition's first verdicts come in source order.
+func verdictCounts(t *testing.T, brokers []string, topic string) map[[2]int64]int {
+	counts := map[[2]int64]int{}
+	last := map[[2]int]int64{} // (source partition, output partition) → last offset
+	scanTopic(t, brokers, topic, func(m kafka.Message) {
+		p, o := sourceOf(t, m.Key)
+		k := [2]int{p, m.Partition}
+		if prev, ok := last[k]; ok && o <= prev && counts[[2]int64{int64(p), o}] == 0 {
+			t.Fatalf("verdict for %s out of source order (after offset %d)", m.Key, prev)
+		}
+		last[k] = max(last[k], o)
+		counts[[2]int64{int64(p), o}]++
+	})
+	return counts
 }
 
 // topics names a pipeline's input, verdict and dead-letter topics.
@@ -360,13 +382,7 @@ func TestPipelineCrashRestart(t *testing.T) {
 		t.Fatalf("second run: %v", err)
 	}
 
-	counts := map[[2]int64]int{}
-	for _, msgs := range readAll(t, brokers, "verdicts") {
-		for _, m := range msgs {
-			p, o := sourceOf(t, m.Key)
-			counts[[2]int64{int64(p), o}]++
-		}
-	}
+	counts := verdictCounts(t, brokers, "verdicts")
 	duplicates := 0
 	for _, msgs := range readAll(t, brokers, "raw") {
 		for _, m := range msgs {
@@ -452,13 +468,7 @@ func TestPipelineRebalance(t *testing.T) {
 	if err := second.stop(t); err != nil {
 		t.Fatalf("second instance: %v", err)
 	}
-	counts := map[[2]int64]int{}
-	for _, msgs := range readAll(t, brokers, "verdicts") {
-		for _, m := range msgs {
-			p, o := sourceOf(t, m.Key)
-			counts[[2]int64{int64(p), o}]++
-		}
-	}
+	counts := verdictCounts(t, brokers, "verdicts")
 	duplicates := 0
 	for _, c := range counts {
 		duplicates += c - 1
