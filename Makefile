@@ -32,3 +32,9 @@ lint-deploy:
 .PHONY: browser-test
 browser-test:
 	scripts/browser-test.sh
+
+# End-to-end throughput/latency of sagewall run against kcat on a real broker (not in CI;
+# starts its own broker on 29092, results in docs/bench/); docs/pipeline.md.
+.PHONY: bench-e2e
+bench-e2e:
+	scripts/bench-e2e.sh $(ARGS)
