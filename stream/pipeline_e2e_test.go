@@ -60,9 +60,10 @@ func produceReplay(t *testing.T, brokers []string, topic string, n, badEvery int
 		}
 		msgs = append(msgs, kafka.Message{Value: v})
 		if len(msgs) == cap(msgs) || i == n {
-			// A fresh topic's metadata may reach the writer late.
+			// A fresh topic's metadata may reach the writer late: kafka-go's
+			// transport caches metadata for 6 s, so retry for longer than that.
 			err := w.WriteMessages(ctx, msgs...)
-			for attempt := 0; err != nil && errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 20; attempt++ {
+			for attempt := 0; err != nil && errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 120; attempt++ {
 				time.Sleep(250 * time.Millisecond)
 				err = w.WriteMessages(ctx, msgs...)
 			}
