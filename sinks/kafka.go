@@ -21,6 +21,11 @@ type Kafka struct {
 	topic           string
 	deadLetterTopic string
 	format          Format
+	// verdictBytes is the size of the last batch's buffer per verdict, so
+	// the next buffer is allocated once rather than grown by append (a
+	// JSON verdict is ~1.3 KB, an OCSF one more). Write is called from one
+	// goroutine.
+	verdictBytes int
 }
 
 // KafkaOption configures a Kafka sink.
@@ -81,7 +86,7 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format}
+	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024}
 	k.writer = &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Balancer:     SourcePartitionBalancer{},
@@ -149,7 +154,7 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 	msgs := make([]kafka.Message, len(verdicts))
 	// One buffer per batch holds every key and value; the messages slice
 	// into it after it has stopped growing.
-	buf := make([]byte, 0, len(verdicts)*1024)
+	buf := make([]byte, 0, len(verdicts)*k.verdictBytes)
 	ends := make([]int, 0, 2*len(verdicts))
 	for i := range verdicts {
 		v := &verdicts[i]
@@ -158,6 +163,7 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 		buf = k.format.Append(buf, v)
 		ends = append(ends, len(buf))
 	}
+	k.verdictBytes = len(buf)/len(verdicts) + 64
 	start := 0
 	for i := range verdicts {
 		keyEnd, valueEnd := ends[2*i], ends[2*i+1]

@@ -52,6 +52,30 @@ func makeVerdicts(t testing.TB, n, partitions int, first int64) []Verdict {
 	return out
 }
 
+func TestKafkaSinkSizesBufferFromLastBatch(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(2, "verdicts"))
+	for _, format := range []Format{JSONFormat{}, OCSFFormat{}} {
+		k := NewKafka(brokers, "verdicts", WithFormat(format))
+		verdicts := makeVerdicts(t, 64, 2, 0)
+		var need int
+		for i := range verdicts {
+			need += len(verdicts[i].Source.AppendKey(nil)) + len(format.Append(nil, &verdicts[i]))
+		}
+		done := make(chan error, 1)
+		k.Write(context.Background(), verdicts, func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// The next batch of the same records fits its first allocation.
+		if got := k.verdictBytes * len(verdicts); got < need {
+			t.Errorf("%T: next buffer %d bytes for %d verdicts of %d bytes", format, got, len(verdicts), need)
+		}
+		if err := k.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestKafkaSinkAcknowledgesEachBatchOnce(t *testing.T) {
 	brokers := testenv.KFake(t, kfake.SeedTopics(3, "verdicts", "dlq"))
 	k := NewKafka(brokers, "verdicts", WithDeadLetterTopic("dlq"))
