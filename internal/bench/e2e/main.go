@@ -55,6 +55,7 @@ type options struct {
 	warmup       time.Duration
 	timeout      time.Duration
 	sagewallArgs string
+	tuned        string
 	out          string
 	skipKcat     bool
 }
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "start of the paced run left out of the latency figures")
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "limit of each phase")
 	fs.StringVar(&o.sagewallArgs, "sagewall-args", "", "extra flags for sagewall run, space-separated (e.g. \"--batch-records 1024\")")
+	fs.StringVar(&o.tuned, "tuned", "", "also measure sagewall with these settings in the same run: flags of sagewall run and NAME=VALUE environment variables, space-separated (e.g. \"GOGC=400 --batch-records 1024\")")
 	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "measure sagewall only (tuning runs)")
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +136,10 @@ type results struct {
 	Records       int         `json:"records"`
 	Partitions    int         `json:"partitions"`
 	SagewallArgs  string      `json:"sagewall_args,omitempty"`
+	Tuned         string      `json:"tuned,omitempty"`
+	SagewallTuned *throughput `json:"sagewall_tuned,omitempty"`
+	TunedRatio    float64     `json:"ratio_tuned_to_kcat,omitempty"`
+	TunedPaced    *latencyRun `json:"sagewall_tuned_paced,omitempty"`
 	Sagewall      *throughput `json:"sagewall"`
 	Kcat          *throughput `json:"kcat,omitempty"`
 	Ratio         float64     `json:"ratio_sagewall_to_kcat,omitempty"`
@@ -175,11 +181,13 @@ type phaseTime struct {
 
 func (b *bench) run(ctx context.Context) (*results, error) {
 	o := b.opts
-	res := &results{Records: o.records, Partitions: o.partitions, SagewallArgs: o.sagewallArgs, PacedFor: o.pacedFor.String(),
+	res := &results{Records: o.records, Partitions: o.partitions, SagewallArgs: o.sagewallArgs, Tuned: o.tuned, PacedFor: o.pacedFor.String(),
 		Warmup: o.warmup.String(), LoadAverage: loadAverage(), Started: time.Now().UTC()}
 	if err := b.loadLines(); err != nil {
 		return nil, err
 	}
+	defaults := &variant{name: "sagewall", args: strings.Fields(o.sagewallArgs)}
+	tuned := parseVariant("sagewall-tuned", o.tuned)
 	phase := func(name string, fn func(context.Context) error) error {
 		start := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -209,7 +217,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		}
 	}
 	if err := phase("sagewall throughput", func(ctx context.Context) (err error) {
-		res.Sagewall, err = b.sagewallThroughput(ctx, raw)
+		res.Sagewall, err = b.sagewallThroughput(ctx, raw, defaults)
 		return err
 	}); err != nil {
 		return nil, err
@@ -217,15 +225,34 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	if res.Kcat != nil {
 		res.Ratio = res.Sagewall.RecordsPerSec / res.Kcat.RecordsPerSec
 	}
+	if tuned != nil {
+		if err := phase("sagewall tuned throughput", func(ctx context.Context) (err error) {
+			res.SagewallTuned, err = b.sagewallThroughput(ctx, raw, tuned)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if res.Kcat != nil {
+			res.TunedRatio = res.SagewallTuned.RecordsPerSec / res.Kcat.RecordsPerSec
+		}
+	}
 	res.PacedRate = o.rate
 	if res.PacedRate == 0 {
 		res.PacedRate = int(res.Sagewall.RecordsPerSec / 2)
 	}
 	if err := phase("sagewall paced", func(ctx context.Context) (err error) {
-		res.SagewallPaced, err = b.paced(ctx, "sagewall", res.PacedRate, b.startSagewall)
+		res.SagewallPaced, err = b.paced(ctx, "sagewall", res.PacedRate, b.startSagewall(defaults))
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	if tuned != nil {
+		if err := phase("sagewall tuned paced", func(ctx context.Context) (err error) {
+			res.TunedPaced, err = b.paced(ctx, "sagewall-tuned", res.PacedRate, b.startSagewall(tuned))
+			return err
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if !o.skipKcat {
 		if err := phase("kcat paced", func(ctx context.Context) (err error) {
@@ -339,15 +366,40 @@ func (b *bench) kcatThroughput(ctx context.Context, raw string) (*throughput, er
 	return b.throughputOf(ctx, out, elapsed)
 }
 
+// variant is how sagewall run is started: extra flags and environment.
+type variant struct {
+	name string
+	args []string
+	env  []string
+}
+
+// parseVariant splits spec into NAME=VALUE environment variables and flags;
+// nil for an empty spec.
+func parseVariant(name, spec string) *variant {
+	fields := strings.Fields(spec)
+	if len(fields) == 0 {
+		return nil
+	}
+	v := &variant{name: name}
+	for _, f := range fields {
+		if !strings.HasPrefix(f, "-") && strings.Contains(f, "=") {
+			v.env = append(v.env, f)
+		} else {
+			v.args = append(v.args, f)
+		}
+	}
+	return v
+}
+
 // sagewallThroughput runs sagewall over raw until the group has committed
 // every record.
-func (b *bench) sagewallThroughput(ctx context.Context, raw string) (*throughput, error) {
-	out, group := b.topic("verdicts"), b.topic("sagewall-group")
-	if err := b.createTopics(ctx, out, b.topic("dead-letters")); err != nil {
+func (b *bench) sagewallThroughput(ctx context.Context, raw string, v *variant) (*throughput, error) {
+	out, group := b.topic(v.name+"-verdicts"), b.topic(v.name+"-group")
+	if err := b.createTopics(ctx, out, b.topic(v.name+"-dead-letters")); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	proc, err := b.startSagewallOn(ctx, raw, out, group)
+	proc, err := b.startSagewallOn(ctx, raw, out, group, v)
 	if err != nil {
 		return nil, err
 	}
@@ -541,12 +593,13 @@ func (p *process) stop() error {
 	return nil
 }
 
-func (b *bench) startSagewallOn(ctx context.Context, raw, out, group string) (*process, error) {
+func (b *bench) startSagewallOn(ctx context.Context, raw, out, group string, v *variant) (*process, error) {
 	args := []string{"run", "--kafka-brokers", b.opts.brokers, "--input-topic", raw, "--input-group", group,
-		"--output-topic", out, "--output-dead-letter-topic", b.topic("dead-letters"),
+		"--output-topic", out, "--output-dead-letter-topic", b.topic(v.name+"-dead-letters"),
 		"--http-addr", "127.0.0.1:0", "--log-level", "warn"}
-	args = append(args, strings.Fields(b.opts.sagewallArgs)...)
+	args = append(args, v.args...)
 	cmd := exec.CommandContext(ctx, b.opts.sagewall, args...)
+	cmd.Env = append(os.Environ(), v.env...)
 	cmd.Stderr = b.log
 	return startProcess("sagewall run", cmd)
 }
@@ -619,12 +672,14 @@ func (k *kcatPipe) stop() error {
 // how to stop it.
 type starter func(ctx context.Context, raw, out, group string) (stop func() error, exited <-chan struct{}, err error)
 
-func (b *bench) startSagewall(ctx context.Context, raw, out, group string) (func() error, <-chan struct{}, error) {
-	p, err := b.startSagewallOn(ctx, raw, out, group)
-	if err != nil {
-		return nil, nil, err
+func (b *bench) startSagewall(v *variant) starter {
+	return func(ctx context.Context, raw, out, group string) (func() error, <-chan struct{}, error) {
+		p, err := b.startSagewallOn(ctx, raw, out, group, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p.stop, p.exited, nil
 	}
-	return p.stop, p.exited, nil
 }
 
 func (b *bench) startKcat(ctx context.Context, raw, out, group string) (func() error, <-chan struct{}, error) {
@@ -853,9 +908,15 @@ func (r *results) printTable(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f |\n", name, t.RecordsPerSec, t.SteadyPerSec, t.Seconds)
 	}
 	row("sagewall run", r.Sagewall)
+	if r.SagewallTuned != nil {
+		row("sagewall run, tuned: "+r.Tuned, r.SagewallTuned)
+	}
 	if r.Kcat != nil {
 		row("kcat -C → kcat -P", r.Kcat)
 		fmt.Fprintf(w, "| ratio sagewall / kcat | %.2f× | %.2f× | |\n", r.Ratio, r.Sagewall.SteadyPerSec/r.Kcat.SteadyPerSec)
+		if r.SagewallTuned != nil {
+			fmt.Fprintf(w, "| ratio tuned sagewall / kcat | %.2f× | %.2f× | |\n", r.TunedRatio, r.SagewallTuned.SteadyPerSec/r.Kcat.SteadyPerSec)
+		}
 	}
 	fmt.Fprintf(w, "\nPaced at %d records/s for %s (first %s left out), latency source append → output append:\n\n", r.PacedRate, r.PacedFor, r.Warmup)
 	fmt.Fprintln(w, "| | records measured | p50 ms | p99 ms | max ms | flushed only at stop |")
@@ -864,6 +925,9 @@ func (r *results) printTable(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %d |\n", name, l.Measured, l.P50ms, l.P99ms, l.Maxms, l.AfterStop)
 	}
 	lrow("sagewall run", r.SagewallPaced)
+	if r.TunedPaced != nil {
+		lrow("sagewall run, tuned: "+r.Tuned, r.TunedPaced)
+	}
 	if r.KcatPaced != nil {
 		lrow("kcat -C → kcat -P", r.KcatPaced)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -55,6 +56,25 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		var out, errOut bytes.Buffer
 		if err := run(t.Context(), args, &out, &errOut); !errors.Is(err, errUsage) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestParseVariant(t *testing.T) {
+	tests := []struct {
+		spec string
+		want *variant
+	}{
+		{"", nil},
+		{"  ", nil},
+		{"GOGC=400", &variant{name: "v", env: []string{"GOGC=400"}}},
+		{"GOGC=400 --batch-records 1024", &variant{name: "v", args: []string{"--batch-records", "1024"}, env: []string{"GOGC=400"}}},
+		{"--batch-max-wait=2ms", &variant{name: "v", args: []string{"--batch-max-wait=2ms"}}},
+	}
+	for _, tt := range tests {
+		got := parseVariant("v", tt.spec)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("parseVariant(%q) = %+v, want %+v", tt.spec, got, tt.want)
 		}
 	}
 }
