@@ -15,7 +15,8 @@
 //     with message.timestamp.type=LogAppendTime, so both come from the one
 //     broker's clock and neither depends on a client's batching).
 //
-// Every phase is bounded by a timeout; everything runs on the brokers given
+// With --tuned, phases 2 and 3 also run for a second sagewall configuration
+// in the same run. Every phase is bounded by a timeout; everything runs on the brokers given
 // (127.0.0.1 in scripts/bench-e2e.sh).
 package main
 
@@ -595,7 +596,7 @@ func (p *process) stop() error {
 
 func (b *bench) startSagewallOn(ctx context.Context, raw, out, group string, v *variant) (*process, error) {
 	args := []string{"run", "--kafka-brokers", b.opts.brokers, "--input-topic", raw, "--input-group", group,
-		"--output-topic", out, "--output-dead-letter-topic", b.topic(v.name+"-dead-letters"),
+		"--output-topic", out, "--output-dead-letter-topic", b.topic(v.name + "-dead-letters"),
 		"--http-addr", "127.0.0.1:0", "--log-level", "warn"}
 	args = append(args, v.args...)
 	cmd := exec.CommandContext(ctx, b.opts.sagewall, args...)
