@@ -129,7 +129,7 @@ func New(consumer Consumer, scorer Scorer, opts ...Option) (*Pipeline, error) {
 		batchRecords:    512,
 		batchBytes:      1 << 20,
 		batchWait:       5 * time.Millisecond,
-		maxInFlight:     8,
+		maxInFlight:     16,
 		commitInterval:  100 * time.Millisecond,
 		shutdownTimeout: 10 * time.Second,
 		logger:          slog.Default(),

@@ -292,7 +292,7 @@ func defaultRunConfig() runConfig {
 	c.Batch.Records = 512
 	c.Batch.Bytes = 1 << 20
 	c.Batch.MaxWait = 5 * time.Millisecond
-	c.Batch.MaxInFlight = 8
+	c.Batch.MaxInFlight = 16
 	c.Model.Threshold = 0.5
 	c.Scorer = "local"
 	c.SageMaker.MaxRows = 250
