@@ -111,7 +111,7 @@ func TestE2EMillionRecords(t *testing.T) {
 		}
 	}
 	letters := 0
-	scanTopic(t, brokers, tp.dlq, func(m kafka.Message) {
+	testenv.ScanTopic(t, brokers, tp.dlq, func(m kafka.Message) {
 		letters++
 		var p, o string
 		for _, h := range m.Headers {

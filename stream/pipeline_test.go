@@ -67,36 +67,8 @@ func produce(t testing.TB, brokers []string, topic string, values [][]byte) {
 func readAll(t testing.TB, brokers []string, topic string) map[int][]kafka.Message {
 	t.Helper()
 	out := map[int][]kafka.Message{}
-	scanTopic(t, brokers, topic, func(m kafka.Message) { out[m.Partition] = append(out[m.Partition], m) })
+	testenv.ScanTopic(t, brokers, topic, func(m kafka.Message) { out[m.Partition] = append(out[m.Partition], m) })
 	return out
-}
-
-// scanTopic calls fn for every record of topic, partition by partition.
-func scanTopic(t testing.TB, brokers []string, topic string, fn func(kafka.Message)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	offsets, err := GroupOffsets(ctx, NewClient(brokers, nil), "scan-"+topic, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range offsets {
-		if p.End == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.Partition, MaxWait: time.Second, MaxBytes: 10 << 20})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s/%d: %v", topic, p.Partition, err)
-			}
-			fn(m)
-			if m.Offset >= p.End-1 {
-				break
-			}
-		}
-		r.Close()
-	}
 }
 
 // verdictCounts counts verdicts per source record and checks that each
@@ -104,7 +76,7 @@ func scanTopic(t testing.TB, brokers []string, topic string, fn func(kafka.Messa
 func verdictCounts(t *testing.T, brokers []string, topic string) map[[2]int64]int {
 	counts := map[[2]int64]int{}
 	last := map[[2]int]int64{} // (source partition, output partition) → last offset
-	scanTopic(t, brokers, topic, func(m kafka.Message) {
+	testenv.ScanTopic(t, brokers, topic, func(m kafka.Message) {
 		p, o := sourceOf(t, m.Key)
 		k := [2]int{p, m.Partition}
 		if prev, ok := last[k]; ok && o <= prev && counts[[2]int64{int64(p), o}] == 0 {

@@ -101,7 +101,7 @@ func TestE2EKillAndRestart(t *testing.T) {
 	}
 
 	counts := map[string]int{}
-	readTopic(t, brokers, verdicts, func(m kafka.Message) { counts[string(m.Key)]++ })
+	testenv.ScanTopic(t, brokers, verdicts, func(m kafka.Message) { counts[string(m.Key)]++ })
 	duplicates := 0
 	for _, c := range counts {
 		duplicates += c - 1
@@ -153,32 +153,5 @@ func produceLines(t *testing.T, brokers []string, topic string, n int) {
 			}
 			msgs = msgs[:0]
 		}
-	}
-}
-
-func readTopic(t *testing.T, brokers []string, topic string, fn func(kafka.Message)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	offsets, err := stream.GroupOffsets(ctx, stream.NewClient(brokers, nil), "read-"+topic, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range offsets {
-		if p.End == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.Partition, MaxWait: time.Second, MaxBytes: 10 << 20})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s/%d: %v", topic, p.Partition, err)
-			}
-			fn(m)
-			if m.Offset >= p.End-1 {
-				break
-			}
-		}
-		r.Close()
 	}
 }

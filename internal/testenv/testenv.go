@@ -251,3 +251,53 @@ func leadersReady(meta *kafka.MetadataResponse, topic string, partitions int) er
 	}
 	return errors.New("topic not in metadata yet")
 }
+
+// ScanTopic calls fn for every record of topic, partition by partition in
+// offset order, up to the end offsets when it is called.
+func ScanTopic(t testing.TB, brokers []string, topic string, fn func(kafka.Message)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err == nil && (len(meta.Topics) != 1 || meta.Topics[0].Error != nil) {
+		err = fmt.Errorf("topic %q not found", topic)
+		if len(meta.Topics) == 1 {
+			err = meta.Topics[0].Error
+		}
+	}
+	if err != nil {
+		t.Fatalf("reading metadata of %s: %v", topic, err)
+	}
+	var requests []kafka.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		requests = append(requests, kafka.LastOffsetOf(p.ID))
+	}
+	offsets, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: requests}})
+	if err != nil {
+		t.Fatalf("listing end offsets of %s: %v", topic, err)
+	}
+	for _, p := range offsets.Topics[topic] {
+		if p.Error != nil {
+			t.Fatalf("listing end offset of %s/%d: %v", topic, p.Partition, p.Error)
+		}
+		if p.LastOffset == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.Partition, MaxWait: time.Second, MaxBytes: 10 << 20})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("reading %s/%d: %v", topic, p.Partition, err)
+			}
+			fn(m)
+			if m.Offset >= p.LastOffset-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+}
