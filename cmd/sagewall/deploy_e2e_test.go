@@ -3,14 +3,11 @@
 package main
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +49,7 @@ func TestE2EDeployCommands(t *testing.T) {
 	}
 	job := testenv.UniqueName(t)
 	artifactKey := "sagewall/training/output/" + job + "/output/model.tar.gz"
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(artifactKey), Body: bytes.NewReader(modelTarGz(t))}); err != nil {
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(artifactKey), Body: bytes.NewReader(testenv.ModelTarGz(t, filepath.Join("..", "..", "scoring", "bundled", "binary.json.gz")))}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -105,33 +102,6 @@ func TestE2EDeployCommands(t *testing.T) {
 	if !strings.Contains(out, "nothing to delete") {
 		t.Errorf("second delete output: %s", out)
 	}
-}
-
-// modelTarGz packs the bundled binary model as the built-in container's xgboost-model.
-func modelTarGz(t *testing.T) []byte {
-	t.Helper()
-	compressed, err := os.ReadFile(filepath.Join("..", "..", "scoring", "bundled", "binary.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(compressed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	if err := tw.WriteHeader(&tar.Header{Name: "xgboost-model", Mode: 0o644, Size: int64(len(model))}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write(model)
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
 }
 
 func writeFirstLines(t *testing.T, path string, n int) {

@@ -3,7 +3,6 @@
 package sagemaker
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -11,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -239,28 +237,8 @@ func TestE2EPrepareTrainingDataFromS3Gzip(t *testing.T) {
 // "xgboost-model", the file name the built-in XGBoost container writes.
 func putModelTarGz(ctx context.Context, t *testing.T, client *s3.Client, dst S3URI) {
 	t.Helper()
-	compressed, err := os.ReadFile(filepath.Join("..", "..", "scoring", "bundled", "binary.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(compressed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	if err := tw.WriteHeader(&tar.Header{Name: "xgboost-model", Mode: 0o644, Size: int64(len(model))}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write(model)
-	tw.Close()
-	zw.Close()
-	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(dst.Bucket), Key: aws.String(dst.Key), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+	model := testenv.ModelTarGz(t, filepath.Join("..", "..", "scoring", "bundled", "binary.json.gz"))
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(dst.Bucket), Key: aws.String(dst.Key), Body: bytes.NewReader(model)}); err != nil {
 		t.Fatal(err)
 	}
 }

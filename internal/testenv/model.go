@@ -1,0 +1,45 @@
+package testenv
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"testing"
+)
+
+// ModelTarGz packs the gzipped XGBoost model file at path into a
+// model.tar.gz holding it as "xgboost-model", the way SageMaker's built-in
+// XGBoost container leaves its training output.
+func ModelTarGz(t testing.TB, path string) []byte {
+	t.Helper()
+	compressed, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(compressed))
+	if err != nil {
+		t.Fatalf("decompressing %s: %v", path, err)
+	}
+	model, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("decompressing %s: %v", path, err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "xgboost-model", Mode: 0o644, Size: int64(len(model))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(model); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
