@@ -140,13 +140,17 @@ func TestE2EJoinAndLeave(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	const n = 200_000
 	tp := newE2ETopics(t, brokers, 6)
-	produceReplay(t, brokers, tp.raw, n, 0)
+	produceReplay(t, brokers, tp.raw, n/2, 0)
 	group := testenv.UniqueName(t)
 
 	first := startPipelineOn(t, brokers, tp, group, nil)
 	waitFor(t, func() bool { return first.p.Stats().Verdicts >= n/5 })
 	second := startPipelineOn(t, brokers, tp, group, nil)
-	waitFor(t, func() bool { return second.p.Stats().Verdicts >= n/10 })
+	// The second half is produced once both instances hold partitions, so the
+	// second has work left however fast the first drained the first half.
+	waitGroupMembers(t, brokers, group, 2)
+	produceReplay(t, brokers, tp.raw, n/2, 0)
+	waitFor(t, func() bool { return second.p.Stats().Verdicts >= n/20 })
 	if err := first.stop(t); err != nil {
 		t.Fatalf("first instance leaving: %v", err)
 	}
@@ -166,6 +170,29 @@ func TestE2EJoinAndLeave(t *testing.T) {
 	if got := first.p.Stats().Verdicts + second.p.Stats().Verdicts; got != uint64(n+duplicates) {
 		t.Fatalf("instances acknowledged %d verdicts, topic holds %d", got, n+duplicates)
 	}
+}
+
+// waitGroupMembers waits until group is stable with members instances that
+// each hold at least one partition.
+func waitGroupMembers(t *testing.T, brokers []string, group string, members int) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	waitFor(t, func() bool {
+		resp, err := client.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err != nil || len(resp.Groups) != 1 || resp.Groups[0].GroupState != "Stable" || len(resp.Groups[0].Members) != members {
+			return false
+		}
+		for _, m := range resp.Groups[0].Members {
+			assigned := 0
+			for _, topic := range m.MemberAssignments.Topics {
+				assigned += len(topic.Partitions)
+			}
+			if assigned == 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func waitFor(t *testing.T, cond func() bool) {
