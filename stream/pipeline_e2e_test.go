@@ -144,13 +144,13 @@ func TestE2EJoinAndLeave(t *testing.T) {
 	group := testenv.UniqueName(t)
 
 	first := startPipelineOn(t, brokers, tp, group, nil)
-	waitFor(t, func() bool { return first.p.Stats().Verdicts >= n/5 })
+	waitFor(t, func() bool { return running(t, first) && first.p.Stats().Verdicts >= n/5 })
 	second := startPipelineOn(t, brokers, tp, group, nil)
 	// The second half is produced once both instances hold partitions, so the
 	// second has work left however fast the first drained the first half.
 	waitGroupMembers(t, brokers, group, 2)
 	produceReplay(t, brokers, tp.raw, n/2, 0)
-	waitFor(t, func() bool { return second.p.Stats().Verdicts >= n/20 })
+	waitFor(t, func() bool { return running(t, first) && running(t, second) && second.p.Stats().Verdicts >= n/20 })
 	if err := first.stop(t); err != nil {
 		t.Fatalf("first instance leaving: %v", err)
 	}
@@ -170,6 +170,19 @@ func TestE2EJoinAndLeave(t *testing.T) {
 	if got := first.p.Stats().Verdicts + second.p.Stats().Verdicts; got != uint64(n+duplicates) {
 		t.Fatalf("instances acknowledged %d verdicts, topic holds %d", got, n+duplicates)
 	}
+}
+
+// running fails the test when the pipeline's Run has returned, so a wait
+// for its progress ends with the reason instead of a timeout.
+func running(t *testing.T, tp *testPipeline) bool {
+	t.Helper()
+	select {
+	case err := <-tp.done:
+		tp.done <- err
+		t.Fatalf("pipeline stopped early: %v (stats %+v)", err, tp.p.Stats())
+	default:
+	}
+	return true
 }
 
 // waitGroupMembers waits until group is stable with members instances that
