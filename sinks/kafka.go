@@ -97,6 +97,11 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 		BatchBytes:   cfg.batchBytes,
 		BatchTimeout: cfg.batchTimeout,
 		MaxAttempts:  cfg.maxAttempts,
+		// kafka-go's transport caches metadata for 6 s: with the default 1 s
+		// backoff cap, ten attempts at a topic whose metadata is not cached yet
+		// (just created, or a new partition leader) give up before the cache
+		// refreshes, and the pipeline stops. A 2 s cap spans about 13 s.
+		WriteBackoffMax: 2 * time.Second,
 	}
 	if cfg.transport != nil {
 		k.writer.Transport = cfg.transport

@@ -144,8 +144,10 @@ func TestE2EJoinAndLeave(t *testing.T) {
 	group := testenv.UniqueName(t)
 
 	first := startPipelineOn(t, brokers, tp, group, nil)
+	t.Cleanup(func() { logStatsOnFailure(t, "first", first) })
 	waitFor(t, func() bool { return running(t, first) && first.p.Stats().Verdicts >= n/5 })
 	second := startPipelineOn(t, brokers, tp, group, nil)
+	t.Cleanup(func() { logStatsOnFailure(t, "second", second) })
 	// The second half is produced once both instances hold partitions, so the
 	// second has work left however fast the first drained the first half.
 	waitGroupMembers(t, brokers, group, 2)
@@ -183,6 +185,13 @@ func running(t *testing.T, tp *testPipeline) bool {
 	default:
 	}
 	return true
+}
+
+// logStatsOnFailure records where an instance stood when the test failed.
+func logStatsOnFailure(t *testing.T, name string, tp *testPipeline) {
+	if t.Failed() {
+		t.Logf("%s instance at failure: %+v", name, tp.p.Stats())
+	}
 }
 
 // waitGroupMembers waits until group is stable with members instances that
