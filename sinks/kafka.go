@@ -1,11 +1,13 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +24,19 @@ type Kafka struct {
 	deadLetterTopic string
 	format          Format
 	// verdictBytes is the size of the last batch's buffer per verdict, so
-	// the next buffer is allocated once rather than grown by append (a
-	// JSON verdict is ~1.3 KB, an OCSF one more). Write is called from one
+	// a new buffer is allocated once rather than grown by append (a JSON
+	// verdict is ~1.3 KB, an OCSF one more). Write is called from one
 	// goroutine.
 	verdictBytes int
+	// buffers recycles the encoded verdicts of acknowledged batches: they
+	// were most of the allocations of `sagewall run`, and the garbage
+	// collection they caused set its tail latency.
+	buffers sync.Pool // of *[]byte
+	// msgs and ends (where each key and value ends in the buffer) are
+	// reused by every Write: the writer copies the messages it is given
+	// before WriteMessages returns.
+	msgs []kafka.Message
+	ends []int
 }
 
 // KafkaOption configures a Kafka sink.
@@ -114,6 +125,9 @@ type batchAck struct {
 	remaining atomic.Int64
 	failed    atomic.Pointer[error]
 	done      func(error)
+	// release, when set, recycles the batch's buffer once the writer is
+	// done with every message of it.
+	release func()
 }
 
 func newBatchAck(n int, done func(error)) *batchAck {
@@ -126,13 +140,17 @@ func (a *batchAck) settle(n int, err error) {
 	if err != nil {
 		a.failed.CompareAndSwap(nil, &err)
 	}
-	if a.remaining.Add(-int64(n)) == 0 {
-		if p := a.failed.Load(); p != nil {
-			a.done(*p)
-			return
-		}
-		a.done(nil)
+	if a.remaining.Add(-int64(n)) != 0 {
+		return
 	}
+	if a.release != nil {
+		a.release()
+	}
+	if p := a.failed.Load(); p != nil {
+		a.done(*p)
+		return
+	}
+	a.done(nil)
 }
 
 // complete is the writer's Completion callback: it is called once per
@@ -156,11 +174,12 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 		return
 	}
 	ack := newBatchAck(len(verdicts), done)
-	msgs := make([]kafka.Message, len(verdicts))
 	// One buffer per batch holds every key and value; the messages slice
 	// into it after it has stopped growing.
-	buf := make([]byte, 0, len(verdicts)*k.verdictBytes)
-	ends := make([]int, 0, 2*len(verdicts))
+	bufp := k.buffer(len(verdicts) * k.verdictBytes)
+	ack.release = func() { k.buffers.Put(bufp) }
+	buf := *bufp
+	ends := k.ends[:0]
 	for i := range verdicts {
 		v := &verdicts[i]
 		buf = v.Source.AppendKey(buf)
@@ -168,24 +187,43 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 		buf = k.format.Append(buf, v)
 		ends = append(ends, len(buf))
 	}
+	*bufp, k.ends = buf, ends
 	k.verdictBytes = len(buf)/len(verdicts) + 64
+	if cap(k.msgs) < len(verdicts) {
+		k.msgs = make([]kafka.Message, len(verdicts))
+	}
+	msgs := k.msgs[:len(verdicts)]
+	now := time.Now()
 	start := 0
-	for i := range verdicts {
+	for i := range msgs {
 		keyEnd, valueEnd := ends[2*i], ends[2*i+1]
 		msgs[i] = kafka.Message{
 			Topic:      k.topic,
 			Key:        buf[start:keyEnd:keyEnd],
 			Value:      buf[keyEnd:valueEnd:valueEnd],
-			Time:       time.Now(),
+			Time:       now,
 			WriterData: ack,
 		}
 		start = valueEnd
 	}
 	k.produce(ctx, msgs, ack)
+	clear(msgs) // the writer holds copies; drop the references to buf
+}
+
+// buffer returns an empty buffer from the pool, or a new one of capacity n.
+func (k *Kafka) buffer(n int) *[]byte {
+	if p, ok := k.buffers.Get().(*[]byte); ok {
+		*p = (*p)[:0]
+		return p
+	}
+	b := make([]byte, 0, n)
+	return &b
 }
 
 // produce hands msgs to the async writer; a synchronous refusal (closed
-// writer, oversized message) settles them all at once.
+// writer, oversized message, unknown topic) settles them all at once. An
+// async kafka-go Writer queues nothing when it refuses, so the batch's buffer
+// is free again either way.
 func (k *Kafka) produce(ctx context.Context, msgs []kafka.Message, ack *batchAck) {
 	if err := k.writer.WriteMessages(ctx, msgs...); err != nil {
 		ack.settle(len(msgs), fmt.Errorf("queueing %d messages for kafka: %w", len(msgs), err))
@@ -259,21 +297,41 @@ func (k *Kafka) Close() error {
 }
 
 // SourcePartitionBalancer sends every message whose key is
-// "topic/partition/offset" to an output partition chosen by hashing
-// "topic/partition", so the verdicts of one source partition stay in one
-// output partition, in order. Other keys are hashed whole.
+// "topic/partition/offset" to output partition (hash(topic) + partition) mod
+// n, so the verdicts of one source partition stay in one output partition,
+// in order, and a topic's partitions spread evenly: with as many output
+// partitions as source partitions each gets one. (Hashing "topic/partition"
+// whole put two of four source partitions on one output partition more often
+// than not, and that partition's producer carried twice the load.) Other keys
+// are hashed whole.
 type SourcePartitionBalancer struct{}
 
 // Balance implements kafka.Balancer.
 func (SourcePartitionBalancer) Balance(msg kafka.Message, partitions ...int) int {
-	key := msg.Key
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == '/' {
-			key = key[:i]
-			break
-		}
-	}
+	n := uint32(len(partitions))
 	h := fnv.New32a()
-	h.Write(key)
-	return partitions[int(h.Sum32()%uint32(len(partitions)))]
+	topic, partition, ok := splitSourceKey(msg.Key)
+	if !ok {
+		h.Write(msg.Key)
+		return partitions[h.Sum32()%n]
+	}
+	h.Write(topic)
+	return partitions[(h.Sum32()%n+partition%n)%n]
+}
+
+// splitSourceKey parses "topic/partition/offset" into the topic and partition.
+func splitSourceKey(key []byte) (topic []byte, partition uint32, ok bool) {
+	last := bytes.LastIndexByte(key, '/')
+	if last < 0 {
+		return nil, 0, false
+	}
+	mid := bytes.LastIndexByte(key[:last], '/')
+	if mid < 0 {
+		return nil, 0, false
+	}
+	p, err := strconv.ParseUint(string(key[mid+1:last]), 10, 31)
+	if err != nil {
+		return nil, 0, false
+	}
+	return key[:mid], uint32(p), true
 }

@@ -28,16 +28,25 @@ func TestSourcePartitionBalancer(t *testing.T) {
 			}
 		}
 	}
-	// Source partitions spread over the output partitions.
-	used := map[int]bool{}
-	for p := range 64 {
-		used[pick("raw/"+strconv.Itoa(p)+"/7")] = true
+	// As many source as output partitions: one each, for any topic name.
+	for _, topic := range []string{"raw", "bench-150405-sagewall-paced-raw", "sensors.eu-west-1"} {
+		used := map[int]int{}
+		for p := range len(partitions) {
+			used[pick(topic+"/"+strconv.Itoa(p)+"/7")]++
+		}
+		if len(used) != len(partitions) {
+			t.Errorf("%s: %d source partitions use %d output partitions: %v", topic, len(partitions), len(used), used)
+		}
 	}
-	if len(used) < 4 {
-		t.Fatalf("64 source partitions use only %d of 6 output partitions", len(used))
-	}
-	if got := pick("no-slash"); got < 0 || got > 5 {
-		t.Fatalf("key without slash -> %d", got)
+	// Keys that are not source positions are hashed whole.
+	for _, key := range []string{"no-slash", "a/b", "raw/x/7", "raw/-1/7", "/3/"} {
+		got := pick(key)
+		if got < 0 || got > 5 {
+			t.Fatalf("%q -> %d", key, got)
+		}
+		if again := pick(key); again != got {
+			t.Fatalf("%q -> %d, then %d", key, got, again)
+		}
 	}
 }
 
