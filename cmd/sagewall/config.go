@@ -89,6 +89,7 @@ type runConfig struct {
 	HTTP struct {
 		Addr      string
 		Dashboard bool
+		Pprof     bool
 	}
 	Log struct {
 		Format string
@@ -270,6 +271,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.HTTP.Addr }),
 		boolSetting("http.dashboard", "serve the web dashboard at /dashboard/ on http.addr",
 			func(c *runConfig) *bool { return &c.HTTP.Dashboard }),
+		boolSetting("http.pprof", "serve Go's profiles at /debug/pprof/ on http.addr (CPU, heap, goroutines, execution trace)",
+			func(c *runConfig) *bool { return &c.HTTP.Pprof }),
 		stringSetting("log.format", "log format: json or text",
 			func(c *runConfig) *string { return &c.Log.Format }),
 		stringSetting("log.level", "log level: debug, info, warn or error",

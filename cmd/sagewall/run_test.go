@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,32 @@ func TestRunConfigErrorIsUsageError(t *testing.T) {
 	code := run(context.Background(), []string{"run", "--output-format", "xml"}, stdio{out: io.Discard, err: &stderr})
 	if code != 2 || !strings.Contains(stderr.String(), "output.format") {
 		t.Fatalf("exit %d, stderr %q; want 2 naming output.format", code, stderr.String())
+	}
+}
+
+// TestRunServesPprofOnlyWhenEnabled checks that Go's profiles are served on
+// http.addr with http.pprof and are absent by default.
+func TestRunServesPprofOnlyWhenEnabled(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(1, "in", "out", "dead"))
+	for _, tc := range []struct {
+		pprof bool
+		want  int
+	}{{false, http.StatusNotFound}, {true, http.StatusOK}} {
+		cfg := defaultRunConfig()
+		cfg.Kafka.Brokers = brokers
+		cfg.Input.Topic, cfg.Output.Topic, cfg.Output.DeadLetterTopic = "in", "out", "dead"
+		cfg.HTTP.Addr, cfg.HTTP.Pprof = "127.0.0.1:0", tc.pprof
+		svc, err := newService(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/goroutine?debug=1"} {
+			rec := httptest.NewRecorder()
+			svc.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != tc.want {
+				t.Errorf("http.pprof %v: GET %s = %d, want %d", tc.pprof, path, rec.Code, tc.want)
+			}
+		}
+		svc.close()
 	}
 }
