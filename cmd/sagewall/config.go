@@ -104,6 +104,8 @@ type setting struct {
 	usage string
 	set   func(c *runConfig, v string) error
 	get   func(c *runConfig) string
+	// isBool makes the flag a boolean one: --http-pprof alone means true.
+	isBool bool
 }
 
 // flagName and envName derive a setting's flag and environment variable
@@ -120,7 +122,7 @@ func (s setting) envName() string {
 func stringSetting(key, usage string, field func(*runConfig) *string) setting {
 	return setting{key, usage,
 		func(c *runConfig, v string) error { *field(c) = v; return nil },
-		func(c *runConfig) string { return *field(c) }}
+		func(c *runConfig) string { return *field(c) }, false}
 }
 
 func intSetting(key, usage string, field func(*runConfig) *int) setting {
@@ -133,7 +135,7 @@ func intSetting(key, usage string, field func(*runConfig) *int) setting {
 			*field(c) = n
 			return nil
 		},
-		func(c *runConfig) string { return strconv.Itoa(*field(c)) }}
+		func(c *runConfig) string { return strconv.Itoa(*field(c)) }, false}
 }
 
 func floatSetting(key, usage string, field func(*runConfig) *float64) setting {
@@ -146,7 +148,7 @@ func floatSetting(key, usage string, field func(*runConfig) *float64) setting {
 			*field(c) = f
 			return nil
 		},
-		func(c *runConfig) string { return strconv.FormatFloat(*field(c), 'g', -1, 64) }}
+		func(c *runConfig) string { return strconv.FormatFloat(*field(c), 'g', -1, 64) }, false}
 }
 
 func boolSetting(key, usage string, field func(*runConfig) *bool) setting {
@@ -159,7 +161,7 @@ func boolSetting(key, usage string, field func(*runConfig) *bool) setting {
 			*field(c) = b
 			return nil
 		},
-		func(c *runConfig) string { return strconv.FormatBool(*field(c)) }}
+		func(c *runConfig) string { return strconv.FormatBool(*field(c)) }, true}
 }
 
 func durationSetting(key, usage string, field func(*runConfig) *time.Duration) setting {
@@ -172,7 +174,7 @@ func durationSetting(key, usage string, field func(*runConfig) *time.Duration) s
 			*field(c) = d
 			return nil
 		},
-		func(c *runConfig) string { return field(c).String() }}
+		func(c *runConfig) string { return field(c).String() }, false}
 }
 
 func listSetting(key, usage string, field func(*runConfig) *[]string) setting {
@@ -187,7 +189,7 @@ func listSetting(key, usage string, field func(*runConfig) *[]string) setting {
 			*field(c) = list
 			return nil
 		},
-		func(c *runConfig) string { return strings.Join(*field(c), ",") }}
+		func(c *runConfig) string { return strings.Join(*field(c), ",") }, false}
 }
 
 // settings lists every key of `sagewall run`, in documentation order.
@@ -335,10 +337,16 @@ func loadRunConfig(name string, args []string, getenv func(string) string, stder
 	var flagged []flagValue
 	defaults := defaultRunConfig()
 	for _, s := range all {
-		fs.Func(s.flagName(), fmt.Sprintf("%s (env %s, default %q)", s.usage, s.envName(), s.get(&defaults)), func(v string) error {
+		usage := fmt.Sprintf("%s (env %s, default %q)", s.usage, s.envName(), s.get(&defaults))
+		record := func(v string) error {
 			flagged = append(flagged, flagValue{s, v})
 			return nil
-		})
+		}
+		if s.isBool {
+			fs.BoolFunc(s.flagName(), usage, record)
+		} else {
+			fs.Func(s.flagName(), usage, record)
+		}
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: sagewall %s [--config file.yaml] [flags]\n\nflags (override SAGEWALL_* variables, which override the file):\n", name)

@@ -247,3 +247,30 @@ func FuzzConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// TestBoolFlagsTakeNoValue checks that a boolean flag given alone means true
+// and does not swallow the next argument, and that --flag=false still works.
+func TestBoolFlagsTakeNoValue(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	for _, tc := range []struct {
+		args            []string
+		pprof, dashboard bool
+		addr            string
+	}{
+		{[]string{"--http-pprof", "--http-addr", "127.0.0.1:9099"}, true, true, "127.0.0.1:9099"},
+		{[]string{"--http-dashboard=false", "--http-pprof=true"}, true, false, "127.0.0.1:9090"},
+		{[]string{"--http-addr", "0.0.0.0:9000", "--http-dashboard=0"}, false, false, "0.0.0.0:9000"},
+	} {
+		cfg, err := loadRunConfig("run", tc.args, noEnv, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if cfg.HTTP.Pprof != tc.pprof || cfg.HTTP.Dashboard != tc.dashboard || cfg.HTTP.Addr != tc.addr {
+			t.Errorf("%q: pprof %v dashboard %v addr %q, want %v %v %q", tc.args,
+				cfg.HTTP.Pprof, cfg.HTTP.Dashboard, cfg.HTTP.Addr, tc.pprof, tc.dashboard, tc.addr)
+		}
+	}
+	if _, err := loadRunConfig("run", []string{"--http-pprof=maybe"}, noEnv, io.Discard); err == nil || !strings.Contains(err.Error(), "http.pprof") {
+		t.Errorf("--http-pprof=maybe: %v, want an error naming http.pprof", err)
+	}
+}
