@@ -253,9 +253,9 @@ func FuzzConfigFile(f *testing.F) {
 func TestBoolFlagsTakeNoValue(t *testing.T) {
 	noEnv := func(string) string { return "" }
 	for _, tc := range []struct {
-		args            []string
+		args             []string
 		pprof, dashboard bool
-		addr            string
+		addr             string
 	}{
 		{[]string{"--http-pprof", "--http-addr", "127.0.0.1:9099"}, true, true, "127.0.0.1:9099"},
 		{[]string{"--http-dashboard=false", "--http-pprof=true"}, true, false, "127.0.0.1:9090"},
