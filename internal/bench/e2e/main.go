@@ -209,9 +209,24 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// The broker's JIT compiles the request paths each client exercises (kafka-go
+	// and librdkafka use different API versions) during the first run of each:
+	// without this the first of two identical sagewall runs measured 20–25%
+	// fewer records/s than the second.
+	if err := phase("warm-up (not measured)", func(ctx context.Context) error {
+		if !o.skipKcat {
+			if _, err := b.kcatThroughput(ctx, raw, "warmup-kcat"); err != nil {
+				return err
+			}
+		}
+		_, err := b.sagewallThroughput(ctx, raw, &variant{name: "warmup-sagewall", args: defaults.args})
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	if !o.skipKcat {
 		if err := phase("kcat throughput", func(ctx context.Context) (err error) {
-			res.Kcat, err = b.kcatThroughput(ctx, raw)
+			res.Kcat, err = b.kcatThroughput(ctx, raw, "kcat")
 			return err
 		}); err != nil {
 			return nil, err
@@ -241,15 +256,24 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	if res.PacedRate == 0 {
 		res.PacedRate = int(res.Sagewall.RecordsPerSec / 2)
 	}
+	// Small, paced produce and fetch requests take other paths through the
+	// broker than the throughput runs' large ones; the first paced run after
+	// the throughput runs measured a p99 2–3× the next one's.
+	if err := phase("paced warm-up (not measured)", func(ctx context.Context) error {
+		_, err := b.paced(ctx, "warmup-sagewall", res.PacedRate, min(o.pacedFor, 10*time.Second), b.startSagewall(defaults))
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	if err := phase("sagewall paced", func(ctx context.Context) (err error) {
-		res.SagewallPaced, err = b.paced(ctx, "sagewall", res.PacedRate, b.startSagewall(defaults))
+		res.SagewallPaced, err = b.paced(ctx, "sagewall", res.PacedRate, o.pacedFor, b.startSagewall(defaults))
 		return err
 	}); err != nil {
 		return nil, err
 	}
 	if tuned != nil {
 		if err := phase("sagewall tuned paced", func(ctx context.Context) (err error) {
-			res.TunedPaced, err = b.paced(ctx, "sagewall-tuned", res.PacedRate, b.startSagewall(tuned))
+			res.TunedPaced, err = b.paced(ctx, "sagewall-tuned", res.PacedRate, o.pacedFor, b.startSagewall(tuned))
 			return err
 		}); err != nil {
 			return nil, err
@@ -257,7 +281,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	}
 	if !o.skipKcat {
 		if err := phase("kcat paced", func(ctx context.Context) (err error) {
-			res.KcatPaced, err = b.paced(ctx, "kcat", res.PacedRate, b.startKcat)
+			res.KcatPaced, err = b.paced(ctx, "kcat", res.PacedRate, o.pacedFor, b.startKcat)
 			return err
 		}); err != nil {
 			return nil, err
@@ -350,13 +374,14 @@ func (b *bench) writer(topic string) *kafka.Writer {
 }
 
 // kcatThroughput pipes raw through kcat into a new topic and times it.
-func (b *bench) kcatThroughput(ctx context.Context, raw string) (*throughput, error) {
-	out := b.topic("kcat-out")
+func (b *bench) kcatThroughput(ctx context.Context, raw, name string) (*throughput, error) {
+	out := b.topic(name + "-out")
 	if err := b.createTopics(ctx, out); err != nil {
 		return nil, err
 	}
+	b.flushPageCache(name + " throughput")
 	start := time.Now()
-	pipe, err := b.startKcatPipe(ctx, raw, out, b.topic("kcat-group"), true)
+	pipe, err := b.startKcatPipe(ctx, raw, out, b.topic(name+"-group"), true)
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +390,17 @@ func (b *bench) kcatThroughput(ctx context.Context, raw string) (*throughput, er
 	}
 	elapsed := time.Since(start)
 	return b.throughputOf(ctx, out, elapsed)
+}
+
+// flushPageCache writes the dirty page cache to disk before a measured
+// phase. Each phase writes up to GBs through the broker's page cache; without
+// this the kernel's writeback of one phase lands in the next one's
+// measurement (of two identical paced runs, the second measured 3 ms lower
+// p99).
+func (b *bench) flushPageCache(phase string) {
+	start := time.Now()
+	syscall.Sync()
+	b.logf("%s: synced the file systems in %s", phase, time.Since(start).Round(time.Millisecond))
 }
 
 // variant is how sagewall run is started: extra flags and environment.
@@ -399,6 +435,7 @@ func (b *bench) sagewallThroughput(ctx context.Context, raw string, v *variant) 
 	if err := b.createTopics(ctx, out, b.topic(v.name+"-dead-letters")); err != nil {
 		return nil, err
 	}
+	b.flushPageCache(v.name + " throughput")
 	start := time.Now()
 	proc, err := b.startSagewallOn(ctx, raw, out, group, v)
 	if err != nil {
@@ -692,12 +729,13 @@ func (b *bench) startKcat(ctx context.Context, raw, out, group string) (func() e
 }
 
 // paced starts the system, waits until its group is stable, produces at
-// rate for pacedFor, waits for every output and measures latency.
-func (b *bench) paced(ctx context.Context, name string, rate int, start starter) (*latencyRun, error) {
+// rate for d, waits for every output and measures latency.
+func (b *bench) paced(ctx context.Context, name string, rate int, d time.Duration, start starter) (*latencyRun, error) {
 	raw, out, group := b.topic(name+"-paced-raw"), b.topic(name+"-paced-out"), b.topic(name+"-paced-group")
 	if err := b.createTopics(ctx, raw, out); err != nil {
 		return nil, err
 	}
+	b.flushPageCache(name + " paced")
 	stop, exited, err := start(ctx, raw, out, group)
 	if err != nil {
 		return nil, err
@@ -707,7 +745,7 @@ func (b *bench) paced(ctx context.Context, name string, rate int, start starter)
 		return nil, err
 	}
 	produceStart := time.Now()
-	produced, err := b.produceAt(ctx, raw, rate, b.opts.pacedFor)
+	produced, err := b.produceAt(ctx, raw, rate, d)
 	if err != nil {
 		return nil, err
 	}
@@ -796,6 +834,12 @@ func (b *bench) waitOutputs(ctx context.Context, out string, n int64, exited <-c
 func (b *bench) produceAt(ctx context.Context, topic string, rate int, d time.Duration) (int64, error) {
 	w := b.writer(topic)
 	w.Async = true
+	// kafka-go allocates room for BatchSize messages with every batch it
+	// opens: at the fill's 10000 that was 1.5 MB per ~50-message batch, GBs a
+	// second of garbage in this process, which took CPU from the system being
+	// measured on the same cores. A tick (2 ms) puts ~50 records on each of 4
+	// partitions at 100k/s.
+	w.BatchSize = 256
 	var failed atomic.Pointer[error]
 	w.Completion = func(_ []kafka.Message, err error) {
 		if err != nil {
