@@ -79,7 +79,7 @@ func WithModel(info scoring.Info, threshold float64) Option {
 
 // WithBatch sets when a micro-batch is closed: at records records, at bytes
 // bytes of input, or wait after its first record, whichever comes first
-// (default 512, 1 MiB, 5 ms).
+// (default 512, 1 MiB, 2 ms).
 func WithBatch(records, bytes int, wait time.Duration) Option {
 	return func(c *config) { c.batchRecords, c.batchBytes, c.batchWait = records, bytes, wait }
 }
@@ -128,7 +128,7 @@ func New(consumer Consumer, scorer Scorer, opts ...Option) (*Pipeline, error) {
 		threshold:       0.5,
 		batchRecords:    512,
 		batchBytes:      1 << 20,
-		batchWait:       5 * time.Millisecond,
+		batchWait:       2 * time.Millisecond,
 		maxInFlight:     16,
 		commitInterval:  100 * time.Millisecond,
 		shutdownTimeout: 10 * time.Second,

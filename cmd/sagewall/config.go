@@ -296,7 +296,7 @@ func defaultRunConfig() runConfig {
 	c.Output.Format = "json"
 	c.Batch.Records = 512
 	c.Batch.Bytes = 1 << 20
-	c.Batch.MaxWait = 5 * time.Millisecond
+	c.Batch.MaxWait = 2 * time.Millisecond
 	c.Batch.MaxInFlight = 16
 	c.Model.Threshold = 0.5
 	c.Scorer = "local"
