@@ -53,6 +53,7 @@ type options struct {
 	partitions   int
 	rate         int
 	pacedFor     time.Duration
+	repeat       int
 	warmup       time.Duration
 	timeout      time.Duration
 	sagewallArgs string
@@ -85,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.kcat, "kcat", "kcat", "kcat binary")
 	fs.IntVar(&o.records, "records", 500000, "records for the throughput runs (bundled KDDTrain+, cycled)")
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of every topic")
+	fs.IntVar(&o.repeat, "repeat", 5, "throughput runs of each system, interleaved; the figures are their medians")
 	fs.IntVar(&o.rate, "rate", 0, "records/s of the paced run (0: half of sagewall's measured throughput)")
 	fs.DurationVar(&o.pacedFor, "paced-for", 20*time.Second, "duration of the paced run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "start of the paced run left out of the latency figures")
@@ -99,8 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	case o.records < 1, o.partitions < 1, o.rate < 0, o.pacedFor <= 0, o.warmup < 0, o.warmup >= o.pacedFor:
-		return fmt.Errorf("%w: want --records, --partitions >= 1, --rate >= 0, 0 <= --warmup < --paced-for", errUsage)
+	case o.records < 1, o.partitions < 1, o.repeat < 1, o.rate < 0, o.pacedFor <= 0, o.warmup < 0, o.warmup >= o.pacedFor:
+		return fmt.Errorf("%w: want --records, --partitions, --repeat >= 1, --rate >= 0, 0 <= --warmup < --paced-for", errUsage)
 	}
 	b := &bench{opts: o, log: stderr, client: stream.NewClient([]string{o.brokers}, nil), runID: time.Now().Format("150405")}
 	res, err := b.run(ctx)
@@ -154,7 +156,15 @@ type results struct {
 	Phases        []phaseTime `json:"phases"`
 }
 
+// throughput is one system's repeated throughput runs: the medians, and
+// every run.
 type throughput struct {
+	RecordsPerSec float64         `json:"records_per_sec"`        // median
+	SteadyPerSec  float64         `json:"steady_records_per_sec"` // median
+	Runs          []throughputRun `json:"runs"`
+}
+
+type throughputRun struct {
 	Seconds       float64 `json:"seconds"`         // process start to done (commit or producer exit)
 	RecordsPerSec float64 `json:"records_per_sec"` // records / seconds
 	// SteadyPerSec is records over the span between the first and the last
@@ -162,6 +172,44 @@ type throughput struct {
 	// and group join.
 	SteadyPerSec float64 `json:"steady_records_per_sec"`
 	Outputs      int64   `json:"outputs"` // records in the output topic
+}
+
+// add appends a run and updates the medians.
+func (t *throughput) add(r throughputRun) {
+	t.Runs = append(t.Runs, r)
+	t.RecordsPerSec = median(t.Runs, func(r throughputRun) float64 { return r.RecordsPerSec })
+	t.SteadyPerSec = median(t.Runs, func(r throughputRun) float64 { return r.SteadyPerSec })
+}
+
+// spread returns the lowest and highest of field over the runs.
+func (t *throughput) spread(field func(throughputRun) float64) (lo, hi float64) {
+	for i, r := range t.Runs {
+		v := field(r)
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
+}
+
+// median is the middle value of field over runs (the mean of the two middle
+// ones for an even count).
+func median(runs []throughputRun, field func(throughputRun) float64) float64 {
+	if len(runs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = field(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 type latencyRun struct {
@@ -224,31 +272,49 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// kcat's throughput varies by up to 3× from run to run on this machine
+	// (122k–310k records/s in six consecutive runs), so each system runs
+	// --repeat times, interleaved, and the medians are compared.
+	res.Sagewall = &throughput{}
 	if !o.skipKcat {
-		if err := phase("kcat throughput", func(ctx context.Context) (err error) {
-			res.Kcat, err = b.kcatThroughput(ctx, raw, "kcat")
-			return err
-		}); err != nil {
-			return nil, err
-		}
+		res.Kcat = &throughput{}
 	}
-	if err := phase("sagewall throughput", func(ctx context.Context) (err error) {
-		res.Sagewall, err = b.sagewallThroughput(ctx, raw, defaults)
-		return err
-	}); err != nil {
-		return nil, err
+	if tuned != nil {
+		res.SagewallTuned = &throughput{}
+	}
+	for round := range o.repeat {
+		if res.Kcat != nil {
+			if err := phase(fmt.Sprintf("kcat throughput %d/%d", round+1, o.repeat), func(ctx context.Context) error {
+				r, err := b.kcatThroughput(ctx, raw, fmt.Sprintf("kcat-%d", round))
+				if err == nil {
+					res.Kcat.add(*r)
+				}
+				return err
+			}); err != nil {
+				return nil, err
+			}
+		}
+		for _, v := range []struct {
+			v   *variant
+			res *throughput
+		}{{defaults, res.Sagewall}, {tuned, res.SagewallTuned}} {
+			if v.v == nil {
+				continue
+			}
+			if err := phase(fmt.Sprintf("%s throughput %d/%d", v.v.name, round+1, o.repeat), func(ctx context.Context) error {
+				r, err := b.sagewallThroughput(ctx, raw, v.v.inRound(round))
+				if err == nil {
+					v.res.add(*r)
+				}
+				return err
+			}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if res.Kcat != nil {
 		res.Ratio = res.Sagewall.RecordsPerSec / res.Kcat.RecordsPerSec
-	}
-	if tuned != nil {
-		if err := phase("sagewall tuned throughput", func(ctx context.Context) (err error) {
-			res.SagewallTuned, err = b.sagewallThroughput(ctx, raw, tuned)
-			return err
-		}); err != nil {
-			return nil, err
-		}
-		if res.Kcat != nil {
+		if tuned != nil {
 			res.TunedRatio = res.SagewallTuned.RecordsPerSec / res.Kcat.RecordsPerSec
 		}
 	}
@@ -374,7 +440,7 @@ func (b *bench) writer(topic string) *kafka.Writer {
 }
 
 // kcatThroughput pipes raw through kcat into a new topic and times it.
-func (b *bench) kcatThroughput(ctx context.Context, raw, name string) (*throughput, error) {
+func (b *bench) kcatThroughput(ctx context.Context, raw, name string) (*throughputRun, error) {
 	out := b.topic(name + "-out")
 	if err := b.createTopics(ctx, out); err != nil {
 		return nil, err
@@ -410,6 +476,14 @@ type variant struct {
 	env  []string
 }
 
+// inRound returns v named for one throughput round, so every run has its
+// own topics and group.
+func (v *variant) inRound(round int) *variant {
+	r := *v
+	r.name = fmt.Sprintf("%s-%d", v.name, round)
+	return &r
+}
+
 // parseVariant splits spec into NAME=VALUE environment variables and flags;
 // nil for an empty spec.
 func parseVariant(name, spec string) *variant {
@@ -430,7 +504,7 @@ func parseVariant(name, spec string) *variant {
 
 // sagewallThroughput runs sagewall over raw until the group has committed
 // every record.
-func (b *bench) sagewallThroughput(ctx context.Context, raw string, v *variant) (*throughput, error) {
+func (b *bench) sagewallThroughput(ctx context.Context, raw string, v *variant) (*throughputRun, error) {
 	out, group := b.topic(v.name+"-verdicts"), b.topic(v.name+"-group")
 	if err := b.createTopics(ctx, out, b.topic(v.name+"-dead-letters")); err != nil {
 		return nil, err
@@ -452,7 +526,7 @@ func (b *bench) sagewallThroughput(ctx context.Context, raw string, v *variant) 
 	return b.throughputOf(ctx, out, elapsed)
 }
 
-func (b *bench) throughputOf(ctx context.Context, out string, elapsed time.Duration) (*throughput, error) {
+func (b *bench) throughputOf(ctx context.Context, out string, elapsed time.Duration) (*throughputRun, error) {
 	n, err := b.endOffsets(ctx, out)
 	if err != nil {
 		return nil, err
@@ -464,7 +538,7 @@ func (b *bench) throughputOf(ctx context.Context, out string, elapsed time.Durat
 	if err != nil {
 		return nil, err
 	}
-	t := &throughput{Seconds: elapsed.Seconds(), RecordsPerSec: float64(b.opts.records) / elapsed.Seconds(), Outputs: n}
+	t := &throughputRun{Seconds: elapsed.Seconds(), RecordsPerSec: float64(b.opts.records) / elapsed.Seconds(), Outputs: n}
 	if span := last.Sub(first); span > 0 {
 		t.SteadyPerSec = float64(b.opts.records) / span.Seconds()
 	}
@@ -947,10 +1021,13 @@ func loadAverage() string {
 
 func (r *results) printTable(w io.Writer) {
 	fmt.Fprintf(w, "\n%d records, %d partitions, acks=all, load average at start %s\n\n", r.Records, r.Partitions, r.LoadAverage)
-	fmt.Fprintln(w, "| | records/s (start to done) | steady records/s (first to last output) | seconds |")
-	fmt.Fprintln(w, "|---|---|---|---|")
+	fmt.Fprintf(w, "Throughput, median of %d interleaved runs each (lowest–highest):\n\n", len(r.Sagewall.Runs))
+	fmt.Fprintln(w, "| | records/s (start to done) | steady records/s (first to last output) |")
+	fmt.Fprintln(w, "|---|---|---|")
 	row := func(name string, t *throughput) {
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f |\n", name, t.RecordsPerSec, t.SteadyPerSec, t.Seconds)
+		lo, hi := t.spread(func(r throughputRun) float64 { return r.RecordsPerSec })
+		slo, shi := t.spread(func(r throughputRun) float64 { return r.SteadyPerSec })
+		fmt.Fprintf(w, "| %s | %.0f (%.0f–%.0f) | %.0f (%.0f–%.0f) |\n", name, t.RecordsPerSec, lo, hi, t.SteadyPerSec, slo, shi)
 	}
 	row("sagewall run", r.Sagewall)
 	if r.SagewallTuned != nil {
@@ -958,9 +1035,9 @@ func (r *results) printTable(w io.Writer) {
 	}
 	if r.Kcat != nil {
 		row("kcat -C → kcat -P", r.Kcat)
-		fmt.Fprintf(w, "| ratio sagewall / kcat | %.2f× | %.2f× | |\n", r.Ratio, r.Sagewall.SteadyPerSec/r.Kcat.SteadyPerSec)
+		fmt.Fprintf(w, "| ratio sagewall / kcat | %.2f× | %.2f× |\n", r.Ratio, r.Sagewall.SteadyPerSec/r.Kcat.SteadyPerSec)
 		if r.SagewallTuned != nil {
-			fmt.Fprintf(w, "| ratio tuned sagewall / kcat | %.2f× | %.2f× | |\n", r.TunedRatio, r.SagewallTuned.SteadyPerSec/r.Kcat.SteadyPerSec)
+			fmt.Fprintf(w, "| ratio tuned sagewall / kcat | %.2f× | %.2f× |\n", r.TunedRatio, r.SagewallTuned.SteadyPerSec/r.Kcat.SteadyPerSec)
 		}
 	}
 	fmt.Fprintf(w, "\nPaced at %d records/s for %s (first %s left out), latency source append → output append:\n\n", r.PacedRate, r.PacedFor, r.Warmup)

@@ -49,6 +49,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"--records", "0"},
 		{"--warmup", "30s", "--paced-for", "20s"},
 		{"--rate", "-1"},
+		{"--repeat", "0"},
 		{"extra"},
 		{"--no-such-flag"},
 	}
@@ -76,5 +77,33 @@ func TestParseVariant(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("parseVariant(%q) = %+v, want %+v", tt.spec, got, tt.want)
 		}
+	}
+}
+
+func TestThroughputMedianAndSpread(t *testing.T) {
+	rate := func(r throughputRun) float64 { return r.RecordsPerSec }
+	tests := []struct {
+		name           string
+		rates          []float64
+		median, lo, hi float64
+	}{
+		{"one run", []float64{100}, 100, 100, 100},
+		{"odd count: the middle one", []float64{300, 100, 200}, 200, 100, 300},
+		{"even count: mean of the middle two", []float64{400, 100, 200, 300}, 250, 100, 400},
+		{"an outlier moves the range, not the median", []float64{160, 410, 158, 162, 159}, 160, 158, 410},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tp throughput
+			for _, r := range tt.rates {
+				tp.add(throughputRun{RecordsPerSec: r, SteadyPerSec: 2 * r})
+			}
+			if tp.RecordsPerSec != tt.median || tp.SteadyPerSec != 2*tt.median {
+				t.Errorf("medians %v / %v, want %v / %v", tp.RecordsPerSec, tp.SteadyPerSec, tt.median, 2*tt.median)
+			}
+			if lo, hi := tp.spread(rate); lo != tt.lo || hi != tt.hi {
+				t.Errorf("spread %v–%v, want %v–%v", lo, hi, tt.lo, tt.hi)
+			}
+		})
 	}
 }
