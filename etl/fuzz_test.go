@@ -213,3 +213,20 @@ func FuzzReadSpec(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendJSONNumber checks the fast paths of appendJSONNumber against
+// strconv's shortest 'g' on any float.
+func FuzzAppendJSONNumber(f *testing.F) {
+	for _, v := range []float64{0, 1, 0.05, -3.75, 999999, 1e6, 9999.99, 1e-7} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		want := "null"
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			want = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		if got := string(appendJSONNumber(nil, v)); got != want {
+			t.Fatalf("appendJSONNumber(%v) = %q, want %q", v, got, want)
+		}
+	})
+}

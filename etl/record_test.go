@@ -3,6 +3,8 @@ package etl
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,5 +89,28 @@ func TestFieldErrorMessage(t *testing.T) {
 	}
 	if got := (&LineError{Line: 3, Err: ErrEmptyLine}).Error(); got != "line 3: empty line" {
 		t.Errorf("LineError = %q", got)
+	}
+}
+
+// TestAppendJSONNumberMatchesShortestG checks the integer fast path against
+// strconv's shortest 'g' formatting, around its edges and on random values.
+func TestAppendJSONNumberMatchesShortestG(t *testing.T) {
+	values := []float64{0, math.Copysign(0, -1), 1, -1, 7, 10, 255, 45076, 99999, 100000, 123456,
+		999999, -999999, 1e6, -1e6, 1234567, 1e21, 0.5, 0.05, 1.25, -3.75, -0.05, 0.1, 0.3, 0.07, 9999.99, 10000.01, -9999.99, 1e-7, 999999.5, math.MaxInt64}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		values = append(values, float64(rng.IntN(4_000_000)-2_000_000), float64(rng.IntN(2_000_000)-1_000_000)/100,
+			float64(rng.IntN(20000)-10000)/1000, rng.Float64()*100, rng.NormFloat64())
+	}
+	for _, v := range values {
+		want := strconv.FormatFloat(v, 'g', -1, 64)
+		if got := string(appendJSONNumber(nil, v)); got != want {
+			t.Fatalf("appendJSONNumber(%v) = %q, want %q", v, got, want)
+		}
+	}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got := string(appendJSONNumber(nil, v)); got != "null" {
+			t.Errorf("appendJSONNumber(%v) = %q, want null", v, got)
+		}
 	}
 }
