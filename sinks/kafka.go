@@ -50,6 +50,7 @@ type kafkaConfig struct {
 	batchBytes      int64
 	batchTimeout    time.Duration
 	maxAttempts     int
+	compression     kafka.Compression
 }
 
 // WithFormat sets the verdict encoding (default JSONFormat).
@@ -74,6 +75,29 @@ func WithTransport(t *kafka.Transport) KafkaOption { return func(c *kafkaConfig)
 // far above what bytes admits: 1 MB holds about 770 JSON verdicts.
 func WithProduceBatch(size int, bytes int64, timeout time.Duration) KafkaOption {
 	return func(c *kafkaConfig) { c.batchSize, c.batchBytes, c.batchTimeout = size, bytes, timeout }
+}
+
+// WithCompression sets the codec of the produce batches (default none).
+func WithCompression(c kafka.Compression) KafkaOption {
+	return func(cfg *kafkaConfig) { cfg.compression = c }
+}
+
+// ParseCompression maps a codec name (none, gzip, snappy, lz4, zstd) to
+// kafka-go's value.
+func ParseCompression(name string) (kafka.Compression, error) {
+	switch name {
+	case "none":
+		return 0, nil
+	case "gzip":
+		return kafka.Gzip, nil
+	case "snappy":
+		return kafka.Snappy, nil
+	case "lz4":
+		return kafka.Lz4, nil
+	case "zstd":
+		return kafka.Zstd, nil
+	}
+	return 0, fmt.Errorf("unknown compression %q: want none, gzip, snappy, lz4 or zstd", name)
 }
 
 // WithMaxAttempts sets how many times a produce request is tried before the
@@ -108,6 +132,7 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 		BatchBytes:   cfg.batchBytes,
 		BatchTimeout: cfg.batchTimeout,
 		MaxAttempts:  cfg.maxAttempts,
+		Compression:  cfg.compression,
 		// kafka-go's transport caches metadata for 6 s: with the default 1 s
 		// backoff cap, ten attempts at a topic whose metadata is not cached yet
 		// (just created, or a new partition leader) give up before the cache

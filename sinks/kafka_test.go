@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"testing"
@@ -258,5 +259,59 @@ func benchmarkSinkAsync(b *testing.B, k *Kafka, verdicts []Verdict, syncRate flo
 	b.ReportMetric(rate, "verdicts/s")
 	if syncRate > 0 {
 		b.ReportMetric(rate/syncRate, "x_default_sync")
+	}
+}
+
+// TestKafkaSinkRecycledBuffersAndCompression writes batches back to back,
+// so buffers are recycled while later batches are in flight, with every
+// codec, and checks that each verdict read back is the one its key names.
+func TestKafkaSinkRecycledBuffersAndCompression(t *testing.T) {
+	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(codec, func(t *testing.T) {
+			brokers := testenv.KFake(t, kfake.SeedTopics(2, "verdicts"))
+			compression, err := ParseCompression(codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := NewKafka(brokers, "verdicts", WithCompression(compression))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			const batches, size = 12, 100
+			acks := make(chan error, batches)
+			for b := range batches {
+				k.Write(ctx, makeVerdicts(t, size, 2, int64(b*size/2)), func(err error) { acks <- err })
+			}
+			for range batches {
+				if err := <-acks; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := k.Close(); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			testenv.ScanTopic(t, brokers, "verdicts", func(m kafka.Message) {
+				var key Source
+				if _, err := parseKey(string(m.Key), &key); err != nil {
+					t.Fatal(err)
+				}
+				var v struct {
+					Source Source `json:"source"`
+				}
+				if err := json.Unmarshal(m.Value, &v); err != nil {
+					t.Fatalf("%s: %v in %q", m.Key, err, m.Value)
+				}
+				if v.Source != key {
+					t.Fatalf("key %s holds the verdict of %+v", m.Key, v.Source)
+				}
+				n++
+			})
+			if n != batches*size {
+				t.Fatalf("%d verdicts read back, want %d", n, batches*size)
+			}
+		})
+	}
+	if _, err := ParseCompression("brotli"); err == nil {
+		t.Error(`ParseCompression("brotli"): want an error`)
 	}
 }

@@ -54,6 +54,7 @@ type runConfig struct {
 		Topic           string
 		DeadLetterTopic string
 		Format          string
+		Compression     string
 	}
 	Batch struct {
 		Records     int
@@ -227,6 +228,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Output.DeadLetterTopic }),
 		stringSetting("output.format", "verdict format: json or ocsf",
 			func(c *runConfig) *string { return &c.Output.Format }),
+		stringSetting("output.compression", "compression of the verdict and dead-letter batches: none, gzip, snappy, lz4 or zstd",
+			func(c *runConfig) *string { return &c.Output.Compression }),
 		intSetting("batch.records", "close a micro-batch at this many records",
 			func(c *runConfig) *int { return &c.Batch.Records }),
 		intSetting("batch.bytes", "close a micro-batch at this many input bytes",
@@ -294,6 +297,7 @@ func defaultRunConfig() runConfig {
 	c.Output.Topic = "nslkdd.verdicts"
 	c.Output.DeadLetterTopic = "nslkdd.dead-letters"
 	c.Output.Format = "json"
+	c.Output.Compression = "none"
 	c.Batch.Records = 512
 	c.Batch.Bytes = 1 << 20
 	c.Batch.MaxWait = 2 * time.Millisecond
@@ -542,6 +546,9 @@ func (src *configSources) validate() error {
 	}
 	if _, err := sinks.ParseFormat(c.Output.Format); err != nil {
 		return src.invalid("output.format", "%q: want json or ocsf", c.Output.Format)
+	}
+	if _, err := sinks.ParseCompression(c.Output.Compression); err != nil {
+		return src.invalid("output.compression", "%q: want none, gzip, snappy, lz4 or zstd", c.Output.Compression)
 	}
 	if c.Batch.Records < 1 || c.Batch.Records > 1<<16 {
 		return src.invalid("batch.records", "%d: want 1 to 65536", c.Batch.Records)

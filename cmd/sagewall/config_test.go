@@ -48,7 +48,7 @@ shutdown_timeout: 30s
 		check func(t *testing.T, c runConfig)
 	}{
 		{"defaults", nil, nil, func(t *testing.T, c runConfig) {
-			if c.Input.Topic != "nslkdd.raw" || c.Batch.Records != 512 || c.Batch.MaxWait != 5*time.Millisecond || c.HTTP.Addr != "127.0.0.1:9090" {
+			if c.Input.Topic != "nslkdd.raw" || c.Batch.Records != 512 || c.Batch.MaxWait != 2*time.Millisecond || c.Output.Compression != "none" || c.HTTP.Addr != "127.0.0.1:9090" {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -109,6 +109,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"bad duration in env", "", nil, map[string]string{"SAGEWALL_BATCH_MAX_WAIT": "soon"}, []string{"batch.max_wait", "SAGEWALL_BATCH_MAX_WAIT", `"soon"`}},
 		{"bad format flag", "", []string{"--output-format", "xml"}, nil, []string{"output.format", "flag --output-format", `"xml"`}},
 		{"format from file", "output:\n  format: csv\n", nil, nil, []string{"output.format", "sagewall.yaml:2", `"csv"`}},
+		{"compression from the environment", "", nil, map[string]string{"SAGEWALL_OUTPUT_COMPRESSION": "brotli"}, []string{"output.compression", "environment SAGEWALL_OUTPUT_COMPRESSION", `"brotli"`}},
 		{"same input and output", "", []string{"--output-topic", "nslkdd.raw"}, nil, []string{"output.topic", "also the input topic"}},
 		{"threshold range", "", []string{"--model-threshold", "1.5"}, nil, []string{"model.threshold", "1.5"}},
 		{"broker without port", "", nil, map[string]string{"SAGEWALL_KAFKA_BROKERS": "kafka.internal"}, []string{"kafka.brokers", `"kafka.internal"`, "SAGEWALL_KAFKA_BROKERS"}},

@@ -110,6 +110,10 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
+	compression, err := sinks.ParseCompression(cfg.Output.Compression)
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := stream.NewMetrics(reg)
@@ -143,7 +147,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger)),
 		sink: sinks.NewKafka(cfg.Kafka.Brokers, cfg.Output.Topic,
 			sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
-			sinks.WithTransport(conn.Transport())),
+			sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression)),
 	}
 	if cfg.HTTP.Dashboard {
 		if err := s.addDashboard(scorer, &extras); err != nil {
