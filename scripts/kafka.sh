@@ -12,6 +12,7 @@
 # env: SAGEWALL_KAFKA_PORT (19092; the controller listens on PORT+1)
 #      SAGEWALL_KAFKA_RUN_DIR (/tmp/sagewall-kafka: data, logs, pid file)
 #      SAGEWALL_KAFKA_START_TIMEOUT (90 seconds)
+#      SAGEWALL_KAFKA_HEAP (512m: the JVM heap, -Xms and -Xmx; the benchmark uses more, see scripts/bench-e2e.sh)
 #      XDG_CACHE_HOME (jars go to ${XDG_CACHE_HOME:-$HOME/.cache}/sagewall/kafka-VERSION/libs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,7 @@ controller_port=$((port + 1))
 address=127.0.0.1:$port
 run_dir=${SAGEWALL_KAFKA_RUN_DIR:-/tmp/sagewall-kafka}
 start_timeout=${SAGEWALL_KAFKA_START_TIMEOUT:-90}
+heap=${SAGEWALL_KAFKA_HEAP:-512m}
 pidfile=$run_dir/kafka.pid
 match="kafka.Kafka $run_dir/server.properties"  # identifies our JVM in /proc/PID/cmdline
 pom=$here/kafka/pom.xml
@@ -154,7 +156,7 @@ start() {
 	rm -rf "$run_dir/data" "$run_dir/logs" "$pidfile"
 	mkdir -p "$run_dir/data" "$run_dir/logs"
 	write_config
-	local jvm=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
+	local jvm=("-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
 		"-Dlog4j2.configurationFile=$here/kafka/log4j2.properties" "-Dkafka.logs.dir=$run_dir/logs")
 	local cluster_id
 	cluster_id=$("$java" "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>>"$run_dir/logs/format.log") ||
@@ -163,7 +165,8 @@ start() {
 		-c "$run_dir/server.properties" --standalone >>"$run_dir/logs/format.log" 2>&1 ||
 		{ cat "$run_dir/logs/format.log" >&2; die "formatting KRaft storage failed"; }
 	log "starting Apache Kafka $version on $address (logs in $run_dir/logs)"
-	nohup "$java" "${jvm[@]}" -cp "$libs/*" kafka.Kafka "$run_dir/server.properties" \
+	# The broker's GC pauses stall every client at once; the log shows them when latency is in question.
+	nohup "$java" "${jvm[@]}" "-Xlog:gc:file=$run_dir/logs/gc.log:uptime,level" -cp "$libs/*" kafka.Kafka "$run_dir/server.properties" \
 		>"$run_dir/logs/stdout.log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 	wait_ready
