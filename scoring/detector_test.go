@@ -1,9 +1,7 @@
 package scoring
 
 import (
-	"archive/tar"
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 // goldenValues is the number of float32 values per row in the goldens:
@@ -279,26 +278,6 @@ func gunzipFile(t testing.TB, path string) []byte {
 	return data
 }
 
-func modelTarGz(t *testing.T, member string, model []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	if err := tw.WriteHeader(&tar.Header{Name: member, Mode: 0o644, Size: int64(len(model)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(model); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func TestLoadDetector(t *testing.T) {
 	binaryJSON := gunzipFile(t, "bundled/binary.json.gz")
 	categoryJSON := gunzipFile(t, "bundled/category.json.gz")
@@ -344,7 +323,7 @@ func TestLoadDetector(t *testing.T) {
 			name: "SageMaker model.tar.gz",
 			setup: func(t *testing.T) string {
 				path := filepath.Join(t.TempDir(), "model.tar.gz")
-				writeFile(t, path, modelTarGz(t, "xgboost-model", binaryJSON))
+				writeFile(t, path, testenv.TarGz(t, "xgboost-model", binaryJSON))
 				return path
 			},
 		},

@@ -26,13 +26,19 @@ func ModelTarGz(t testing.TB, path string) []byte {
 	if err != nil {
 		t.Fatalf("decompressing %s: %v", path, err)
 	}
+	return TarGz(t, "xgboost-model", model)
+}
+
+// TarGz returns a gzipped tar archive holding data as its one member.
+func TarGz(t testing.TB, member string, data []byte) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
-	if err := tw.WriteHeader(&tar.Header{Name: "xgboost-model", Mode: 0o644, Size: int64(len(model))}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: member, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tw.Write(model); err != nil {
+	if _, err := tw.Write(data); err != nil {
 		t.Fatal(err)
 	}
 	if err := tw.Close(); err != nil {
