@@ -161,10 +161,7 @@ func TestE2EJoinAndLeave(t *testing.T) {
 		t.Fatalf("second instance: %v", err)
 	}
 	counts := verdictCounts(t, brokers, tp.verdicts)
-	duplicates := 0
-	for _, c := range counts {
-		duplicates += c - 1
-	}
+	duplicates := duplicateVerdicts(counts)
 	t.Logf("first %+v, second %+v, %d duplicates", first.p.Stats(), second.p.Stats(), duplicates)
 	if len(counts) != n {
 		t.Fatalf("%d records have verdicts, want all %d", len(counts), n)

@@ -71,6 +71,15 @@ func readAll(t testing.TB, brokers []string, topic string) map[int][]kafka.Messa
 	return out
 }
 
+// duplicateVerdicts counts the verdicts beyond the first of each record.
+func duplicateVerdicts(counts map[[2]int64]int) int {
+	n := 0
+	for _, c := range counts {
+		n += c - 1
+	}
+	return n
+}
+
 // verdictCounts counts verdicts per source record and checks that each
 // source partition's first verdicts come in source order.
 func verdictCounts(t *testing.T, brokers []string, topic string) map[[2]int64]int {
@@ -441,10 +450,7 @@ func TestPipelineRebalance(t *testing.T) {
 		t.Fatalf("second instance: %v", err)
 	}
 	counts := verdictCounts(t, brokers, "verdicts")
-	duplicates := 0
-	for _, c := range counts {
-		duplicates += c - 1
-	}
+	duplicates := duplicateVerdicts(counts)
 	t.Logf("first %+v, second %+v, %d duplicates", first.p.Stats(), second.p.Stats(), duplicates)
 	if len(counts) != produced {
 		t.Fatalf("%d records have verdicts, want %d", len(counts), produced)
