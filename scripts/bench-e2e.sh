@@ -59,5 +59,10 @@ out=${SAGEWALL_BENCH_OUT:-$repo/docs/bench}
 mkdir -p "$out"
 name=$out/e2e-$(date -u +%Y%m%d-%H%M%S)
 log "broker $brokers; kcat $(kcat -V | grep -m1 '^Version' | cut -d' ' -f1-2,6-7 | tr -d '('); results in $name.{json,md}"
-"$work/bench-e2e" --brokers "$brokers" --sagewall "$work/sagewall" --kcat "$(command -v kcat)" --out "$name.json" "$@" |
+storage=unknown
+if [ -z "${SAGEWALL_KAFKA_BROKERS:-}" ]; then
+	storage=$(stat -f -c %T "${SAGEWALL_KAFKA_DATA_DIR:-$SAGEWALL_KAFKA_RUN_DIR/data}")
+fi
+"$work/bench-e2e" --brokers "$brokers" --sagewall "$work/sagewall" --kcat "$(command -v kcat)" --out "$name.json" \
+	--broker-storage "$storage" "$@" |
 	tee "$name.md"

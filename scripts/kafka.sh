@@ -11,6 +11,8 @@
 #
 # env: SAGEWALL_KAFKA_PORT (19092; the controller listens on PORT+1)
 #      SAGEWALL_KAFKA_RUN_DIR (/tmp/sagewall-kafka: data, logs, pid file)
+#      SAGEWALL_KAFKA_DATA_DIR (RUN_DIR/data: the log and metadata directory; wiped at start,
+#                               and at stop when it is not under RUN_DIR, e.g. on /dev/shm)
 #      SAGEWALL_KAFKA_START_TIMEOUT (90 seconds)
 #      SAGEWALL_KAFKA_HEAP (512m: the JVM heap, -Xms and -Xmx; the benchmark uses more, see scripts/bench-e2e.sh)
 #      XDG_CACHE_HOME (jars go to ${XDG_CACHE_HOME:-$HOME/.cache}/sagewall/kafka-VERSION/libs)
@@ -26,6 +28,7 @@ address=127.0.0.1:$port
 run_dir=${SAGEWALL_KAFKA_RUN_DIR:-/tmp/sagewall-kafka}
 start_timeout=${SAGEWALL_KAFKA_START_TIMEOUT:-90}
 heap=${SAGEWALL_KAFKA_HEAP:-512m}
+data_dir=${SAGEWALL_KAFKA_DATA_DIR:-$run_dir/data}
 pidfile=$run_dir/kafka.pid
 match="kafka.Kafka $run_dir/server.properties"  # identifies our JVM in /proc/PID/cmdline
 pom=$here/kafka/pom.xml
@@ -87,7 +90,7 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$control
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$run_dir/data
+log.dirs=$data_dir
 num.partitions=4
 num.network.threads=2
 num.io.threads=2
@@ -153,8 +156,8 @@ start() {
 	java=$(java17)
 	fetch
 	# Test data is disposable: whatever a crashed run left behind is wiped and reformatted.
-	rm -rf "$run_dir/data" "$run_dir/logs" "$pidfile"
-	mkdir -p "$run_dir/data" "$run_dir/logs"
+	rm -rf "$run_dir/data" "$data_dir" "$run_dir/logs" "$pidfile"
+	mkdir -p "$data_dir" "$run_dir/logs"
 	write_config
 	local jvm=("-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
 		"-Dlog4j2.configurationFile=$here/kafka/log4j2.properties" "-Dkafka.logs.dir=$run_dir/logs")
@@ -182,6 +185,11 @@ stop() {
 		rm -f "$pidfile"
 		log "not running"
 	fi
+	# A data directory elsewhere may be memory (tmpfs): do not leave GBs in it.
+	case "$data_dir" in
+	"$run_dir"/*) ;;
+	*) rm -rf "$data_dir" ;;
+	esac
 }
 
 status() {

@@ -60,6 +60,7 @@ type options struct {
 	tuned        string
 	out          string
 	skipKcat     bool
+	storage      string
 }
 
 func main() {
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.tuned, "tuned", "", "also measure sagewall with these settings in the same run: flags of sagewall run and NAME=VALUE environment variables, space-separated (e.g. \"GOGC=400 --batch-records 1024\")")
 	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "measure sagewall only (tuning runs)")
+	fs.StringVar(&o.storage, "broker-storage", "", "what the broker's log directory is on (e.g. \"ext4\", \"tmpfs\"), for the record")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -138,6 +140,7 @@ func (b *bench) logf(format string, args ...any) {
 type results struct {
 	Records       int         `json:"records"`
 	Partitions    int         `json:"partitions"`
+	BrokerStorage string      `json:"broker_storage,omitempty"`
 	SagewallArgs  string      `json:"sagewall_args,omitempty"`
 	Tuned         string      `json:"tuned,omitempty"`
 	SagewallTuned *throughput `json:"sagewall_tuned,omitempty"`
@@ -221,6 +224,9 @@ type latencyRun struct {
 	// AfterStop counts outputs appended only after the system was told to
 	// stop (kcat -P's last lines); they are not in the figures.
 	AfterStop int `json:"after_stop"`
+	// Timeline is the run by 100 ms windows of source append time, with
+	// what the machine was doing in each.
+	Timeline []windowStat `json:"timeline,omitempty"`
 }
 
 type phaseTime struct {
@@ -230,7 +236,7 @@ type phaseTime struct {
 
 func (b *bench) run(ctx context.Context) (*results, error) {
 	o := b.opts
-	res := &results{Records: o.records, Partitions: o.partitions, SagewallArgs: o.sagewallArgs, Tuned: o.tuned, PacedFor: o.pacedFor.String(),
+	res := &results{Records: o.records, Partitions: o.partitions, BrokerStorage: o.storage, SagewallArgs: o.sagewallArgs, Tuned: o.tuned, PacedFor: o.pacedFor.String(),
 		Warmup: o.warmup.String(), LoadAverage: loadAverage(), Started: time.Now().UTC()}
 	if err := b.loadLines(); err != nil {
 		return nil, err
@@ -257,6 +263,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	}); err != nil {
 		return nil, err
 	}
+	defer b.deleteTopics(ctx, raw)
 	// The broker's JIT compiles the request paths each client exercises (kafka-go
 	// and librdkafka use different API versions) during the first run of each:
 	// without this the first of two identical sagewall runs measured 20–25%
@@ -408,6 +415,22 @@ func (b *bench) createTopics(ctx context.Context, topics ...string) error {
 	return nil
 }
 
+// deleteTopics deletes the topics of a finished run. A full run writes
+// over 10 GB; kept, it would fill a broker on tmpfs and leave later runs
+// less free memory than earlier ones. A failure is logged: the figures
+// stand without it.
+func (b *bench) deleteTopics(ctx context.Context, topics ...string) {
+	resp, err := b.client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err == nil {
+		for _, e := range resp.Errors {
+			err = errors.Join(err, e)
+		}
+	}
+	if err != nil {
+		b.logf("deleting topics %v: %v", topics, err)
+	}
+}
+
 // fill writes n records (acks=all) as fast as the writer goes; keys carry the
 // record's sequence number.
 func (b *bench) fill(ctx context.Context, topic string, n int) error {
@@ -455,6 +478,7 @@ func (b *bench) kcatThroughput(ctx context.Context, raw, name string) (*throughp
 		return nil, err
 	}
 	elapsed := time.Since(start)
+	defer b.deleteTopics(ctx, out)
 	return b.throughputOf(ctx, out, elapsed)
 }
 
@@ -523,6 +547,7 @@ func (b *bench) sagewallThroughput(ctx context.Context, raw string, v *variant) 
 	if err := proc.stop(); err != nil {
 		return nil, err
 	}
+	defer b.deleteTopics(ctx, out, b.topic(v.name+"-dead-letters"))
 	return b.throughputOf(ctx, out, elapsed)
 }
 
@@ -818,6 +843,10 @@ func (b *bench) paced(ctx context.Context, name string, rate int, d time.Duratio
 	if err := b.waitStable(ctx, group, exited); err != nil {
 		return nil, err
 	}
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	samples := make(chan []machineSample, 1)
+	go func() { samples <- sampleMachine(sampleCtx) }()
+	defer stopSampling()
 	produceStart := time.Now()
 	produced, err := b.produceAt(ctx, raw, rate, d)
 	if err != nil {
@@ -834,19 +863,27 @@ func (b *bench) paced(ctx context.Context, name string, rate int, d time.Duratio
 		return nil, err
 	}
 	stoppedAt := time.Now()
+	stopSampling()
+	machine := <-samples
 	if err := stop(); err != nil {
 		return nil, err
 	}
 	if got, err := b.endOffsets(ctx, out); err != nil || got < produced {
 		return nil, fmt.Errorf("%s paced: %d of %d records in %s after stopping (%v)", name, got, produced, out, err)
 	}
-	lat, afterStop, err := b.latencies(ctx, raw, out, produceStart.Add(b.opts.warmup), stoppedAt)
+	defer b.deleteTopics(ctx, raw, out)
+	measured, afterStop, err := b.latencies(ctx, raw, out, produceStart.Add(b.opts.warmup), stoppedAt)
 	if err != nil {
 		return nil, err
 	}
-	run := &latencyRun{Produced: produced, Measured: len(lat), AfterStop: afterStop}
-	if len(lat) == 0 {
+	run := &latencyRun{Produced: produced, Measured: len(measured), AfterStop: afterStop,
+		Timeline: timeline(produceStart, measured, machine)}
+	if len(measured) == 0 {
 		return nil, fmt.Errorf("no %s outputs after the warm-up", name)
+	}
+	lat := make([]time.Duration, len(measured))
+	for i, m := range measured {
+		lat[i] = m.latency
 	}
 	slices.Sort(lat)
 	run.P50ms, run.P99ms, run.Maxms = ms(quantile(lat, 0.50)), ms(quantile(lat, 0.99)), ms(lat[len(lat)-1])
@@ -960,7 +997,7 @@ func (b *bench) produceAt(ctx context.Context, topic string, rate int, d time.Du
 // from and outputs appended before stoppedAt (it counts the others). A
 // sagewall verdict's key is "raw/partition/offset"; a kcat output's key is
 // the source's own key (its sequence number).
-func (b *bench) latencies(ctx context.Context, raw, out string, from, stoppedAt time.Time) (lat []time.Duration, afterStop int, err error) {
+func (b *bench) latencies(ctx context.Context, raw, out string, from, stoppedAt time.Time) (lat []latencyAt, afterStop int, err error) {
 	sources := map[string]time.Time{}
 	if err := b.readAll(ctx, raw, func(r *kgo.Record) {
 		sources[string(r.Key)] = r.Timestamp
@@ -985,7 +1022,7 @@ func (b *bench) latencies(ctx context.Context, raw, out string, from, stoppedAt 
 			afterStop++
 			return
 		}
-		lat = append(lat, r.Timestamp.Sub(src))
+		lat = append(lat, latencyAt{source: src, latency: r.Timestamp.Sub(src)})
 	}); err != nil {
 		return nil, 0, err
 	}
@@ -1020,7 +1057,11 @@ func loadAverage() string {
 }
 
 func (r *results) printTable(w io.Writer) {
-	fmt.Fprintf(w, "\n%d records, %d partitions, acks=all, load average at start %s\n\n", r.Records, r.Partitions, r.LoadAverage)
+	storage := ""
+	if r.BrokerStorage != "" {
+		storage = ", broker log on " + r.BrokerStorage
+	}
+	fmt.Fprintf(w, "\n%d records, %d partitions, acks=all%s, load average at start %s\n\n", r.Records, r.Partitions, storage, r.LoadAverage)
 	fmt.Fprintf(w, "Throughput, median of %d interleaved runs each (lowest–highest):\n\n", len(r.Sagewall.Runs))
 	fmt.Fprintln(w, "| | records/s (start to done) | steady records/s (first to last output) |")
 	fmt.Fprintln(w, "|---|---|---|")
@@ -1041,10 +1082,21 @@ func (r *results) printTable(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\nPaced at %d records/s for %s (first %s left out), latency source append → output append:\n\n", r.PacedRate, r.PacedFor, r.Warmup)
-	fmt.Fprintln(w, "| | records measured | p50 ms | p99 ms | max ms | flushed only at stop |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| | records measured | p50 ms | p99 ms | max ms | flushed only at stop | 100 ms windows with p99 > 20 ms | worst window: p99 ms, CPU busy/iowait/steal % |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	lrow := func(name string, l *latencyRun) {
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %d |\n", name, l.Measured, l.P50ms, l.P99ms, l.Maxms, l.AfterStop)
+		slow := 0
+		for _, t := range l.Timeline {
+			if t.P99ms > 20 {
+				slow++
+			}
+		}
+		worstWindow := "–"
+		if t, ok := worst(l.Timeline); ok {
+			worstWindow = fmt.Sprintf("%.1f at %.1f s, %.0f/%.0f/%.0f", t.P99ms, t.At, t.Busy, t.IOWait, t.Steal)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %d | %d of %d | %s |\n", name, l.Measured, l.P50ms, l.P99ms, l.Maxms, l.AfterStop,
+			slow, len(l.Timeline), worstWindow)
 	}
 	lrow("sagewall run", r.SagewallPaced)
 	if r.TunedPaced != nil {
