@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -19,44 +20,44 @@ import (
 
 const window = 100 * time.Millisecond
 
-// windowStat is one window of the paced run, by source append time.
+// windowStat is one window of the paced run, by source append time, and
+// what the machine did meanwhile. Machine figures are omitted when zero.
 type windowStat struct {
 	At      float64 `json:"at_s"` // window start, seconds after the producer started
 	Records int     `json:"records"`
 	P99ms   float64 `json:"p99_ms"`
 	Maxms   float64 `json:"max_ms"`
-	// Machine, over the same window: CPU shares of both cores in percent;
-	// the kernel's free memory and dirty and under-writeback page cache at
-	// its end; page cache reclaimed by kswapd and by allocating processes
-	// themselves (direct reclaim, which stalls them), and how often one
-	// stalled.
-	Busy float64 `json:"cpu_busy_pct"`
-	// Busy split by process: the system measured (this process's children:
-	// sagewall, or both kcats), the broker, and this process (the load
-	// producer); the rest is the kernel's threads and anything else.
-	SystemCPU  float64 `json:"cpu_system_pct"`
-	BrokerCPU  float64 `json:"cpu_broker_pct"`
-	HarnessCPU float64 `json:"cpu_harness_pct"`
-	// The kernel's part of the broker's share (its system time: writes to
-	// the page cache, network).
-	BrokerKernelCPU float64 `json:"cpu_broker_kernel_pct"`
-	IOWait          float64 `json:"cpu_iowait_pct"`
-	Steal           float64 `json:"cpu_steal_pct"`
-	FreeMB          float64 `json:"free_mb"`
-	DirtyMB         float64 `json:"dirty_mb"`
-	WritingMB       float64 `json:"writeback_mb"`
-	ReclaimMB       float64 `json:"kswapd_reclaimed_mb"`
-	DirectMB        float64 `json:"direct_reclaimed_mb"`
-	AllocStalls     uint64  `json:"alloc_stalls"`
-	// CompactStalls counts allocations that waited to compact memory.
-	CompactStalls uint64 `json:"compact_stalls"`
-	// Pressure stall information: the time in the window, in ms, during
-	// which some task waited for a CPU, for I/O, or for memory, and during
-	// which all non-idle tasks waited for I/O at once.
-	CPUSomeMs    float64 `json:"psi_cpu_some_ms"`
-	IOSomeMs     float64 `json:"psi_io_some_ms"`
-	IOFullMs     float64 `json:"psi_io_full_ms"`
-	MemorySomeMs float64 `json:"psi_memory_some_ms"`
+
+	// CPU in percent of both cores: busy, and of it the system measured
+	// (this process's children: sagewall, or both kcats), the broker (and
+	// the kernel's part of it: page cache writes, network) and this process
+	// (the load producer); the rest is kernel threads and anything else.
+	Busy            float64 `json:"cpu_busy_pct,omitempty"`
+	SystemCPU       float64 `json:"cpu_system_pct,omitempty"`
+	BrokerCPU       float64 `json:"cpu_broker_pct,omitempty"`
+	BrokerKernelCPU float64 `json:"cpu_broker_kernel_pct,omitempty"`
+	HarnessCPU      float64 `json:"cpu_harness_pct,omitempty"`
+	IOWait          float64 `json:"cpu_iowait_pct,omitempty"`
+	Steal           float64 `json:"cpu_steal_pct,omitempty"`
+
+	// Memory at the window's end: free, dirty and under-writeback page
+	// cache. Page cache reclaimed by kswapd and by allocating processes
+	// themselves (direct reclaim, which stalls them), and the allocations
+	// that stalled to reclaim or to compact memory.
+	FreeMB        float64 `json:"free_mb,omitempty"`
+	DirtyMB       float64 `json:"dirty_mb,omitempty"`
+	WritingMB     float64 `json:"writeback_mb,omitempty"`
+	ReclaimMB     float64 `json:"kswapd_reclaimed_mb,omitempty"`
+	DirectMB      float64 `json:"direct_reclaimed_mb,omitempty"`
+	AllocStalls   uint64  `json:"alloc_stalls,omitempty"`
+	CompactStalls uint64  `json:"compact_stalls,omitempty"`
+
+	// Pressure stall information, ms of the window: some task waited for a
+	// CPU, for I/O or for memory; all non-idle tasks waited for I/O at once.
+	CPUSomeMs    float64 `json:"psi_cpu_some_ms,omitempty"`
+	IOSomeMs     float64 `json:"psi_io_some_ms,omitempty"`
+	IOFullMs     float64 `json:"psi_io_full_ms,omitempty"`
+	MemorySomeMs float64 `json:"psi_memory_some_ms,omitempty"`
 }
 
 // latencyAt is one measured record: its source append time and latency.
@@ -291,6 +292,7 @@ func timeline(start time.Time, measured []latencyAt, samples []machineSample) []
 			w.P99ms, w.Maxms = ms(quantile(lat, 0.99)), ms(lat[len(lat)-1])
 		}
 		w.addMachine(samples, from, from.Add(window))
+		w.round()
 		out = append(out, w)
 	}
 	return out
@@ -334,6 +336,16 @@ func (w *windowStat) addMachine(samples []machineSample, from, to time.Time) {
 	stallMs := func(x, y uint64) float64 { return float64(y-x) / 1000 }
 	w.CPUSomeMs, w.IOSomeMs, w.IOFullMs = stallMs(a.cpuSome, b.cpuSome), stallMs(a.ioSome, b.ioSome), stallMs(a.ioFull, b.ioFull)
 	w.MemorySomeMs = stallMs(a.memorySome, b.memorySome)
+}
+
+// round keeps one decimal of the machine figures: the samples are not
+// finer (a jiffy is 5% of a 100 ms window on 2 cores), and a 60 s run's
+// JSON is a third the size.
+func (w *windowStat) round() {
+	for _, f := range []*float64{&w.Busy, &w.IOWait, &w.Steal, &w.SystemCPU, &w.BrokerCPU, &w.HarnessCPU, &w.BrokerKernelCPU,
+		&w.FreeMB, &w.DirtyMB, &w.WritingMB, &w.ReclaimMB, &w.DirectMB, &w.CPUSomeMs, &w.IOSomeMs, &w.IOFullMs, &w.MemorySomeMs} {
+		*f = math.Round(*f*10) / 10
+	}
 }
 
 // worst returns the window with the highest p99, for the printed table.
