@@ -297,7 +297,7 @@ func defaultRunConfig() runConfig {
 	c.Output.Topic = "nslkdd.verdicts"
 	c.Output.DeadLetterTopic = "nslkdd.dead-letters"
 	c.Output.Format = "json"
-	c.Output.Compression = "none"
+	c.Output.Compression = "lz4"
 	c.Batch.Records = 512
 	c.Batch.Bytes = 1 << 20
 	c.Batch.MaxWait = 2 * time.Millisecond

@@ -48,7 +48,7 @@ shutdown_timeout: 30s
 		check func(t *testing.T, c runConfig)
 	}{
 		{"defaults", nil, nil, func(t *testing.T, c runConfig) {
-			if c.Input.Topic != "nslkdd.raw" || c.Batch.Records != 512 || c.Batch.MaxWait != 2*time.Millisecond || c.Output.Compression != "none" || c.HTTP.Addr != "127.0.0.1:9090" {
+			if c.Input.Topic != "nslkdd.raw" || c.Batch.Records != 512 || c.Batch.MaxWait != 2*time.Millisecond || c.Output.Compression != "lz4" || c.HTTP.Addr != "127.0.0.1:9090" {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
