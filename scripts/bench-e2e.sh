@@ -59,10 +59,11 @@ out=${SAGEWALL_BENCH_OUT:-$repo/docs/bench}
 mkdir -p "$out"
 name=$out/e2e-$(date -u +%Y%m%d-%H%M%S)
 log "broker $brokers; kcat $(kcat -V | grep -m1 '^Version' | cut -d' ' -f1-2,6-7 | tr -d '('); results in $name.{json,md}"
-storage=unknown
+broker_flags=(--broker-storage unknown)
 if [ -z "${SAGEWALL_KAFKA_BROKERS:-}" ]; then
-	storage=$(stat -f -c %T "${SAGEWALL_KAFKA_DATA_DIR:-$SAGEWALL_KAFKA_RUN_DIR/data}")
+	broker_flags=(--broker-storage "$(stat -f -c %T "${SAGEWALL_KAFKA_DATA_DIR:-$SAGEWALL_KAFKA_RUN_DIR/data}")"
+		--broker-pid "$(cat "$SAGEWALL_KAFKA_RUN_DIR/kafka.pid")")
 fi
 "$work/bench-e2e" --brokers "$brokers" --sagewall "$work/sagewall" --kcat "$(command -v kcat)" --out "$name.json" \
-	--broker-storage "$storage" "$@" |
+	"${broker_flags[@]}" "$@" |
 	tee "$name.md"

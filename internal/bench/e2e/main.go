@@ -61,6 +61,7 @@ type options struct {
 	out          string
 	skipKcat     bool
 	storage      string
+	brokerPID    int
 }
 
 func main() {
@@ -96,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.tuned, "tuned", "", "also measure sagewall with these settings in the same run: flags of sagewall run and NAME=VALUE environment variables, space-separated (e.g. \"GOGC=400 --batch-records 1024\")")
 	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "measure sagewall only (tuning runs)")
+	fs.IntVar(&o.brokerPID, "broker-pid", 0, "process of the broker, for the timeline's CPU split (0: the first process running kafka.Kafka)")
 	fs.StringVar(&o.storage, "broker-storage", "", "what the broker's log directory is on (e.g. \"ext4\", \"tmpfs\"), for the record")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -846,7 +848,7 @@ func (b *bench) paced(ctx context.Context, name string, rate int, d time.Duratio
 	}
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	samples := make(chan []machineSample, 1)
-	go func() { samples <- sampleMachine(sampleCtx) }()
+	go func() { samples <- sampleMachine(sampleCtx, b.opts.brokerPID) }()
 	defer stopSampling()
 	produceStart := time.Now()
 	produced, err := b.produceAt(ctx, raw, rate, d)

@@ -83,11 +83,17 @@ type machineSample struct {
 }
 
 // processCPU reads the CPU time of the processes a timeline splits busy
-// time by. The broker is found once, by its main class.
+// time by.
 type processCPU struct{ brokerPID int }
 
-func newProcessCPU() *processCPU {
-	p := &processCPU{}
+// newProcessCPU follows the broker brokerPID, or when it is 0 the first
+// process running kafka.Kafka (scripts/bench-e2e.sh passes its broker's pid:
+// the e2e suite's broker may be up as well).
+func newProcessCPU(brokerPID int) *processCPU {
+	p := &processCPU{brokerPID: brokerPID}
+	if brokerPID != 0 {
+		return p
+	}
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
@@ -115,8 +121,8 @@ func (p *processCPU) read(s *machineSample) {
 		children, _ := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
 		for _, f := range bytes.Fields(children) {
 			if pid, err := strconv.Atoi(string(f)); err == nil {
-				user, _ := jiffiesOf(pid)
-				s.children += user
+				total, _ := jiffiesOf(pid)
+				s.children += total
 			}
 		}
 	}
@@ -154,9 +160,9 @@ func parseProcessJiffies(stat []byte) (total, kernel uint64) {
 
 // sampleMachine records /proc/stat and /proc/meminfo every window until ctx
 // ends and returns the samples. On a system without /proc it returns none.
-func sampleMachine(ctx context.Context) []machineSample {
+func sampleMachine(ctx context.Context, brokerPID int) []machineSample {
 	var samples []machineSample
-	procs := newProcessCPU()
+	procs := newProcessCPU(brokerPID)
 	tick := time.NewTicker(window)
 	defer tick.Stop()
 	for {
