@@ -2,6 +2,8 @@ package sinks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +31,7 @@ const (
 	snsMaxBatchEntries = 10
 	snsMaxBatchBytes   = 256 << 10 // the whole PublishBatch payload
 	snsMaxSubjectBytes = 100
+	snsMaxGroupIDBytes = 128 // MessageGroupId on a FIFO topic
 )
 
 // Alert defaults, as in the original prototype.
@@ -42,9 +45,13 @@ const (
 // so a burst of attacks becomes one message per group with a count and a few
 // examples. A batch is acknowledged only once every aggregate holding one of
 // its alerts has been accepted by SNS. Start Run before the first Write.
+//
+// On a FIFO topic (ARN ending in ".fifo") each message carries its group as
+// MessageGroupId and a hash of its content as MessageDeduplicationId.
 type SNS struct {
 	client      SNSAPI
 	topicARN    string
+	fifo        bool
 	threshold   float64
 	window      time.Duration
 	maxExamples int
@@ -95,6 +102,7 @@ func NewSNS(client SNSAPI, topicARN string, opts ...SNSOption) (*SNS, error) {
 	s := &SNS{
 		client:      client,
 		topicARN:    topicARN,
+		fifo:        strings.HasSuffix(topicARN, ".fifo"),
 		threshold:   DefaultAlertThreshold,
 		window:      10 * time.Second,
 		maxExamples: 5,
@@ -387,7 +395,7 @@ func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry
 		fmt.Fprintf(&b, "  %s score=%s protocol=%s service=%s flag=%s model=%s\n",
 			a.key, strconv.FormatFloat(float64(a.score), 'f', 4, 32), a.protocol, a.service, a.flag, a.model)
 	}
-	return snstypes.PublishBatchRequestEntry{
+	e := snstypes.PublishBatchRequestEntry{
 		Id:      aws.String(id),
 		Subject: aws.String(subject),
 		Message: aws.String(b.String()),
@@ -399,6 +407,36 @@ func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry
 			"count":    {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(agg.count))},
 		},
 	}
+	if s.fifo {
+		// A FIFO topic rejects entries without a group. One group per
+		// aggregate key keeps each (category, service) in order, while a
+		// message waiting at a subscriber holds up only its own group.
+		e.MessageGroupId = aws.String(fifoGroupID(agg.category + "/" + agg.service))
+		// Derived from the content rather than random, so a resend of the same
+		// aggregate (a retried call SNS had in fact accepted) is dropped by
+		// SNS within its 5-minute window, with or without content-based
+		// deduplication on the topic.
+		sum := sha256.Sum256([]byte(subject + "\n" + b.String()))
+		e.MessageDeduplicationId = aws.String(hex.EncodeToString(sum[:]))
+	}
+	return e
+}
+
+// fifoGroupID makes s a valid MessageGroupId: SNS allows only alphanumerics
+// and punctuation (printable ASCII without the space), at most 128 of them.
+func fifoGroupID(s string) string {
+	b := make([]byte, 0, min(len(s), snsMaxGroupIDBytes))
+	for _, r := range s {
+		if len(b) == snsMaxGroupIDBytes {
+			break
+		}
+		if r > ' ' && r <= '~' {
+			b = append(b, byte(r))
+		} else {
+			b = append(b, '_')
+		}
+	}
+	return string(b)
 }
 
 // entrySize is an entry's share of the 256 KiB PublishBatch limit: message,

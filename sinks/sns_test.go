@@ -2,6 +2,8 @@ package sinks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,8 +32,12 @@ func unreachableSNS() *sns.Client {
 
 func newTestSNS(t *testing.T, opts ...SNSOption) *SNS {
 	t.Helper()
-	s, err := NewSNS(unreachableSNS(), "arn:aws:sns:us-east-1:123456789012:alerts",
-		append([]SNSOption{WithSNSLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	return newTestSNSClient(t, unreachableSNS(), "arn:aws:sns:us-east-1:123456789012:alerts", opts...)
+}
+
+func newTestSNSClient(t *testing.T, client SNSAPI, topicARN string, opts ...SNSOption) *SNS {
+	t.Helper()
+	s, err := NewSNS(client, topicARN, append([]SNSOption{WithSNSLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +225,126 @@ func TestNewSNSValidates(t *testing.T) {
 	}
 	if _, err := NewSNS(unreachableSNS(), "arn", WithAlertWindow(0)); err == nil {
 		t.Error("zero window accepted")
+	}
+}
+
+// aggregateOf aggregates verdicts as Run does and returns the single aggregate.
+func aggregateOf(t *testing.T, s *SNS, vs ...Verdict) *aggregate {
+	t.Helper()
+	pending := map[group]*aggregate{}
+	var alerts []alert
+	for _, v := range vs {
+		alerts = append(alerts, alert{key: v.Source.Key(), time: v.Time, score: v.Result.Score,
+			category: v.Result.Category.String(), service: v.Record.Service, protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name})
+	}
+	s.add(pending, alertBatch{alerts: alerts, ack: &alertAck{done: func(error) {}}})
+	aggs := sortedAggregates(pending)
+	if len(aggs) != 1 {
+		t.Fatalf("%d aggregates, want 1", len(aggs))
+	}
+	return aggs[0]
+}
+
+func TestSNSFIFOEntries(t *testing.T) {
+	const (
+		standardARN = "arn:aws:sns:us-east-1:123456789012:alerts"
+		fifoARN     = "arn:aws:sns:us-east-1:123456789012:alerts.fifo"
+	)
+	long := strings.Repeat("s", 200)
+	tests := []struct {
+		name      string
+		arn       string
+		category  etl.Class
+		service   string
+		wantGroup string // "" for none
+	}{
+		{"standard topic", standardARN, etl.DoS, "http", ""},
+		{"standard topic named like fifo", "arn:aws:sns:us-east-1:123456789012:fifo-alerts", etl.DoS, "http", ""},
+		{"fifo", fifoARN, etl.DoS, "http", "dos/http"},
+		{"fifo, punctuation kept", fifoARN, etl.Probe, "ftp_data", "probe/ftp_data"},
+		{"fifo, space, tab and non-ASCII replaced", fifoARN, etl.R2L, "my svc\tñ", "r2l/my_svc__"},
+		{"fifo, capped at 128", fifoARN, etl.U2R, long, ("u2r/" + long)[:128]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestSNSClient(t, unreachableSNS(), tt.arn)
+			agg := aggregateOf(t, s, verdict(1, 0.95, tt.category, tt.service), verdict(2, 0.97, tt.category, tt.service))
+			e := s.entry("0", agg)
+			if tt.wantGroup == "" {
+				if e.MessageGroupId != nil || e.MessageDeduplicationId != nil {
+					t.Fatalf("standard topic entry has group %q, dedup id %q", aws.ToString(e.MessageGroupId), aws.ToString(e.MessageDeduplicationId))
+				}
+				return
+			}
+			if got := aws.ToString(e.MessageGroupId); got != tt.wantGroup {
+				t.Errorf("group id %q, want %q", got, tt.wantGroup)
+			}
+			sum := sha256.Sum256([]byte(aws.ToString(e.Subject) + "\n" + aws.ToString(e.Message)))
+			dedup := aws.ToString(e.MessageDeduplicationId)
+			if want := hex.EncodeToString(sum[:]); dedup != want {
+				t.Errorf("dedup id %q, want %q", dedup, want)
+			}
+			// The same aggregate rendered again (another Id, a later call) keeps its id...
+			if again := aws.ToString(s.entry("7", agg).MessageDeduplicationId); again != dedup {
+				t.Errorf("dedup id changed between renderings: %q, %q", dedup, again)
+			}
+			// ...and an aggregate differing only in one example gets another.
+			other := aggregateOf(t, s, verdict(1, 0.95, tt.category, tt.service), verdict(3, 0.97, tt.category, tt.service))
+			if got := aws.ToString(s.entry("0", other).MessageDeduplicationId); got == dedup {
+				t.Errorf("different aggregates share dedup id %q", dedup)
+			}
+		})
+	}
+}
+
+func TestFIFOGroupID(t *testing.T) {
+	punct := "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+	tests := []struct{ in, want string }{
+		{"dos/http", "dos/http"},
+		{"AZaz09" + punct, "AZaz09" + punct},
+		{"a b\x00c\x7fd", "a_b_c_d"},
+		{"é€𝄞", "___"}, // one replacement per character, not per byte
+		{strings.Repeat("x", 127) + "éé", strings.Repeat("x", 127) + "_"},
+		{strings.Repeat("y", 300), strings.Repeat("y", 128)},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := fifoGroupID(tt.in); got != tt.want {
+			t.Errorf("fifoGroupID(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// snsFunc is an SNSAPI answering with a function.
+type snsFunc func(*sns.PublishBatchInput) (*sns.PublishBatchOutput, error)
+
+func (f snsFunc) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ ...func(*sns.Options)) (*sns.PublishBatchOutput, error) {
+	return f(in)
+}
+
+// A retried call resends the same MessageDeduplicationId, so that SNS drops
+// the copy when the first call was in fact accepted.
+func TestSNSFIFORetryKeepsDedupID(t *testing.T) {
+	var sent []snstypes.PublishBatchRequestEntry
+	client := snsFunc(func(in *sns.PublishBatchInput) (*sns.PublishBatchOutput, error) {
+		sent = append(sent, in.PublishBatchRequestEntries...)
+		if len(sent) == 1 {
+			return nil, errors.New("timeout")
+		}
+		return &sns.PublishBatchOutput{Successful: []snstypes.PublishBatchResultEntry{{Id: in.PublishBatchRequestEntries[0].Id}}}, nil
+	})
+	s := newTestSNSClient(t, client, "arn:aws:sns:us-east-1:123456789012:alerts.fifo", WithPublishRetry(3, time.Millisecond, time.Millisecond))
+	var got []error
+	agg := aggregateOf(t, s, verdict(1, 0.95, etl.DoS, "http"))
+	agg.acks = []*alertAck{{remaining: 1, done: func(err error) { got = append(got, err) }}}
+	s.publish(t.Context(), []*aggregate{agg})
+	if len(got) != 1 || got[0] != nil {
+		t.Fatalf("done calls %v, want one nil", got)
+	}
+	if len(sent) != 2 {
+		t.Fatalf("%d entries sent, want 2 (one retry)", len(sent))
+	}
+	if a, b := aws.ToString(sent[0].MessageDeduplicationId), aws.ToString(sent[1].MessageDeduplicationId); a == "" || a != b {
+		t.Errorf("dedup ids %q then %q, want the same", a, b)
 	}
 }
