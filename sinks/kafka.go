@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/sagewall/sagewall/internal/retry"
 )
 
 // Kafka writes verdicts to the output topic and dead letters to the
@@ -37,6 +39,9 @@ type Kafka struct {
 	// before WriteMessages returns.
 	msgs []kafka.Message
 	ends []int
+	// maxAttempts bounds the tries of a write the writer refuses at once
+	// with a temporary error (see produce).
+	maxAttempts int
 }
 
 // KafkaOption configures a Kafka sink.
@@ -121,7 +126,7 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024}
+	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024, maxAttempts: cfg.maxAttempts}
 	k.writer = &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Balancer:     SourcePartitionBalancer{},
@@ -245,14 +250,37 @@ func (k *Kafka) buffer(n int) *[]byte {
 	return &b
 }
 
-// produce hands msgs to the async writer; a synchronous refusal (closed
-// writer, oversized message, unknown topic) settles them all at once. An
-// async kafka-go Writer queues nothing when it refuses, so the batch's buffer
-// is free again either way.
+// produce hands msgs to the async writer. The writer looks up every
+// message's topic in its transport's metadata cache, refreshed every 6 s,
+// and refuses the whole call at once when the topic is not in it: a topic
+// created since the last refresh is "unknown" for up to 6 s. Such temporary
+// refusals are retried with backoff, up to the writer's attempts (the
+// default 10 wait 0.1, 0.2, 0.4 … s up to 2 s each, ~11 s in all);
+// anything else (closed writer, oversized message, a topic still missing)
+// settles the batch with the error. An async kafka-go Writer queues nothing
+// when it refuses, so a retry duplicates nothing and the batch's buffer is
+// free again either way.
 func (k *Kafka) produce(ctx context.Context, msgs []kafka.Message, ack *batchAck) {
-	if err := k.writer.WriteMessages(ctx, msgs...); err != nil {
+	err := k.writer.WriteMessages(ctx, msgs...)
+	for attempt := 1; err != nil && temporary(err) && attempt < k.maxAttempts; attempt++ {
+		// Deterministic, unlike retry.Backoff: jitter could end the attempts
+		// before the next metadata refresh. One writer goroutine retries,
+		// so there is no herd to spread.
+		wait := min(100*time.Millisecond<<min(attempt-1, 10), k.writer.WriteBackoffMax)
+		if sleepErr := retry.Sleep(ctx, wait); sleepErr != nil {
+			break
+		}
+		err = k.writer.WriteMessages(ctx, msgs...)
+	}
+	if err != nil {
 		ack.settle(len(msgs), fmt.Errorf("queueing %d messages for kafka: %w", len(msgs), err))
 	}
+}
+
+// temporary reports whether Kafka marks err as retriable.
+func temporary(err error) bool {
+	var kerr kafka.Error
+	return errors.As(err, &kerr) && kerr.Temporary()
 }
 
 // Dead-letter headers added to the original ones.

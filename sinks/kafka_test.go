@@ -199,6 +199,49 @@ func TestKafkaSinkReportsFailure(t *testing.T) {
 	}
 }
 
+// TestKafkaSinkWaitsForANewTopic writes to a topic created only after the
+// write started. kafka-go's writer answers from its transport's metadata
+// cache and refuses the call at once while the topic is not in it; the sink
+// retries until the cache is refreshed instead of failing the batch (the
+// flaky e2e run stopped its pipeline on exactly this).
+func TestKafkaSinkWaitsForANewTopic(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(1, "verdicts"))
+	transport := &kafka.Transport{MetadataTTL: 300 * time.Millisecond}
+	defer transport.CloseIdleConnections()
+	k := NewKafka(brokers, "late", WithTransport(transport))
+	defer k.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	created := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+		resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "late", NumPartitions: 1, ReplicationFactor: 1}}})
+		if err == nil {
+			err = resp.Errors["late"]
+		}
+		created <- err
+	}()
+	acked := make(chan error, 1)
+	k.Write(ctx, makeVerdicts(t, 3, 1, 0), func(err error) { acked <- err })
+	if err := <-created; err != nil {
+		t.Fatalf("creating the topic: %v", err)
+	}
+	select {
+	case err := <-acked:
+		if err != nil {
+			t.Fatalf("writing to a topic created during the write: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no acknowledgement")
+	}
+	n := 0
+	testenv.ScanTopic(t, brokers, "late", func(kafka.Message) { n++ })
+	if n != 3 {
+		t.Fatalf("%d verdicts in the new topic, want 3", n)
+	}
+}
+
 // BenchmarkVerdictWriter compares the sink (async writer, acks=all, 1 ms
 // linger, batches of up to 1000) with a zero-configured kafka-go Writer
 // written synchronously per micro-batch — the alternative, whose 1 s
