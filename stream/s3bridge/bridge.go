@@ -69,6 +69,10 @@ func NewWriter(brokers []string, topic string, transport *kafka.Transport) *kafk
 		BatchTimeout:           5 * time.Millisecond,
 		Compression:            kafka.Lz4,
 		AllowAutoTopicCreation: false,
+		// As for the verdict writer (sinks.NewKafka): kafka-go caches metadata
+		// for 6 s, and ten attempts with the default 1 s backoff cap give up
+		// on a topic whose metadata is not cached yet; a 2 s cap spans ~13 s.
+		WriteBackoffMax: 2 * time.Second,
 	}
 	if transport != nil {
 		w.Transport = transport

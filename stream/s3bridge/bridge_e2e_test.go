@@ -194,7 +194,7 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	for !cond() {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+			t.Fatalf("waiting for %s: %v", what, context.Cause(ctx))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -41,6 +42,9 @@ func TestE2EFullFlow(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	rawTopic, verdictTopic, deadTopic := testenv.NewTopic(t, brokers, 3), testenv.NewTopic(t, brokers, 3), testenv.NewTopic(t, brokers, 1)
 	quiet := slog.New(slog.DiscardHandler)
+	// The pipeline's and the bridge's warnings and errors show in a failed
+	// test's output: they say where a record stopped.
+	loud := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	det, err := scoring.Bundled()
 	if err != nil {
 		t.Fatal(err)
@@ -96,21 +100,40 @@ func TestE2EFullFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipeline, err := stream.New(reader, scorer, stream.WithSpec(det.Spec()), stream.WithModel(scorer.Info(), det.Threshold()),
-		stream.WithSinks(kafkaSink, alerts), stream.WithDeadLetters(kafkaSink), stream.WithLogger(quiet))
+		stream.WithSinks(kafkaSink, alerts), stream.WithDeadLetters(kafkaSink), stream.WithLogger(loud))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writer := NewWriter(brokers, rawTopic, nil)
 	defer writer.Close()
-	bridge, err := New(env.sqs, env.s3, writer, env.queueURL, WithWaitTime(time.Second), WithLogger(quiet))
+	bridge, err := New(env.sqs, env.s3, writer, env.queueURL, WithWaitTime(time.Second), WithLogger(loud))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() { _ = alerts.Run(runCtx) }()
-	go func() { _ = pipeline.Run(runCtx) }()
-	go func() { _ = bridge.Run(runCtx) }()
+	// A component that stops early ends the waits below at once, with its
+	// error, instead of at the test's deadline.
+	ctx, stopped := context.WithCancelCause(ctx)
+	defer stopped(nil)
+	for name, run := range map[string]func(context.Context) error{"alerts": alerts.Run, "pipeline": pipeline.Run, "bridge": bridge.Run} {
+		go func() {
+			err := run(runCtx)
+			if runCtx.Err() == nil {
+				stopped(fmt.Errorf("%s stopped: %w", name, err))
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// Where the records stood, for the failure's message.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		t.Logf("at the failure: raw topic %d records, verdict topic %d, notification queue %d messages; pipeline %+v",
+			topicSize(cctx, t, brokers, rawTopic), topicSize(cctx, t, brokers, verdictTopic), env.queueDepth(cctx, t), pipeline.Stats())
+	})
 
 	const n = 5000
 	lines := trainLines(t, n)
