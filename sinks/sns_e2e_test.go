@@ -57,27 +57,10 @@ func TestE2ESNSAlertsToSQS(t *testing.T) {
 	snsc := sns.NewFromConfig(cfg)
 	sqsc := sqs.NewFromConfig(cfg)
 
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(testenv.UniqueName(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = snsc.DeleteTopic(context.Background(), &sns.DeleteTopicInput{TopicArn: topic.TopicArn}) })
-	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.UniqueName(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = sqsc.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl}) })
-	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}); err != nil {
-		t.Fatal(err)
-	}
+	topicARN, queueURL := subscribedQueue(ctx, t, snsc, sqsc, false)
 
 	client := &withheldEntry{Client: snsc}
-	sink, err := NewSNS(client, aws.ToString(topic.TopicArn), WithAlertWindow(300*time.Millisecond), WithAlertExamples(3),
+	sink, err := NewSNS(client, aws.ToString(topicARN), WithAlertWindow(300*time.Millisecond), WithAlertExamples(3),
 		WithPublishRetry(5, 50*time.Millisecond, 200*time.Millisecond), WithSNSLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +106,7 @@ func TestE2ESNSAlertsToSQS(t *testing.T) {
 	gotCounts := map[string]int{}
 	total := 0
 	for total < 20000 && ctx.Err() == nil {
-		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,37 +114,19 @@ func TestE2ESNSAlertsToSQS(t *testing.T) {
 			break
 		}
 		for _, m := range out.Messages {
-			var env struct {
-				Subject           string
-				Message           string
-				MessageAttributes map[string]struct{ Type, Value string }
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil {
-				t.Fatalf("not an SNS envelope: %v: %s", err, aws.ToString(m.Body))
-			}
-			attr := env.MessageAttributes
+			attr := readEnvelope(t, m).MessageAttributes
 			n, err := strconv.Atoi(attr["count"].Value)
 			if err != nil || attr["count"].Type != "Number" || attr["score"].Type != "Number" || attr["severity"].Value == "" {
 				t.Fatalf("attributes %v", attr)
 			}
-			if want := "SAGEWALL ALERT: " + attr["count"].Value + " " + attr["category"].Value + " on " + attr["service"].Value; env.Subject != want {
-				t.Errorf("subject %q, want %q", env.Subject, want)
-			}
 			gotCounts[attr["category"].Value+"/"+attr["service"].Value] += n
 			total++
-			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
+			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: queueURL, ReceiptHandle: m.ReceiptHandle}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if len(gotCounts) != len(wantCounts) {
-		t.Fatalf("alert groups %v, want %v", gotCounts, wantCounts)
-	}
-	for g, n := range wantCounts {
-		if gotCounts[g] != n {
-			t.Errorf("group %s: %d alerts published, want %d", g, gotCounts[g], n)
-		}
-	}
+	checkGroupCounts(t, gotCounts, wantCounts)
 	if total > 12*10 {
 		t.Errorf("%d messages for 12 groups: aggregation did not hold", total)
 	}
@@ -214,35 +179,16 @@ func TestE2ESNSFIFOAlertsToSQS(t *testing.T) {
 	snsc := sns.NewFromConfig(cfg)
 	sqsc := sqs.NewFromConfig(cfg)
 
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(testenv.UniqueName(t) + ".fifo"),
-		Attributes: map[string]string{"FifoTopic": "true"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = snsc.DeleteTopic(context.Background(), &sns.DeleteTopicInput{TopicArn: topic.TopicArn}) })
-	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.UniqueName(t) + ".fifo"),
-		Attributes: map[string]string{string(sqstypes.QueueAttributeNameFifoQueue): "true"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = sqsc.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl}) })
-	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}); err != nil {
-		t.Fatal(err)
-	}
+	topicARN, queueURL := subscribedQueue(ctx, t, snsc, sqsc, true)
 
 	// moto refuses what real SNS refuses, so the rest is not vacuous.
 	plain := snstypes.PublishBatchRequestEntry{Id: aws.String("0"), Message: aws.String("probe")}
-	if _, err := snsc.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: topic.TopicArn, PublishBatchRequestEntries: []snstypes.PublishBatchRequestEntry{plain}}); err == nil || !strings.Contains(err.Error(), "MessageGroupId") {
+	if _, err := snsc.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: topicARN, PublishBatchRequestEntries: []snstypes.PublishBatchRequestEntry{plain}}); err == nil || !strings.Contains(err.Error(), "MessageGroupId") {
 		t.Fatalf("PublishBatch without MessageGroupId: %v, want refused", err)
 	}
 	grouped := plain
 	grouped.MessageGroupId = aws.String("g")
-	out, err := snsc.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: topic.TopicArn, PublishBatchRequestEntries: []snstypes.PublishBatchRequestEntry{grouped}})
+	out, err := snsc.PublishBatch(ctx, &sns.PublishBatchInput{TopicArn: topicARN, PublishBatchRequestEntries: []snstypes.PublishBatchRequestEntry{grouped}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +197,7 @@ func TestE2ESNSFIFOAlertsToSQS(t *testing.T) {
 	}
 
 	client := &acceptedThenFailed{Client: snsc}
-	sink, err := NewSNS(client, aws.ToString(topic.TopicArn), WithAlertWindow(300*time.Millisecond), WithAlertExamples(3),
+	sink, err := NewSNS(client, aws.ToString(topicARN), WithAlertWindow(300*time.Millisecond), WithAlertExamples(3),
 		WithPublishRetry(5, 50*time.Millisecond, 200*time.Millisecond), WithSNSLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +242,7 @@ func TestE2ESNSFIFOAlertsToSQS(t *testing.T) {
 	lastFirst := map[string]time.Time{}
 	messages := 0
 	for ctx.Err() == nil {
-		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameMessageGroupId}})
 		if err != nil {
 			t.Fatal(err)
@@ -305,21 +251,11 @@ func TestE2ESNSFIFOAlertsToSQS(t *testing.T) {
 			break
 		}
 		for _, m := range out.Messages {
-			var env struct {
-				Subject           string
-				Message           string
-				MessageAttributes map[string]struct{ Type, Value string }
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil {
-				t.Fatalf("not an SNS envelope: %v: %s", err, aws.ToString(m.Body))
-			}
+			env := readEnvelope(t, m)
 			attr := env.MessageAttributes
 			g := attr["category"].Value + "/" + attr["service"].Value
 			if got, want := m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)], wantGroups[g]; got != want || want == "" {
 				t.Errorf("group %s: MessageGroupId %q, want %q", g, got, want)
-			}
-			if want := "SAGEWALL ALERT: " + attr["count"].Value + " " + attr["category"].Value + " on " + attr["service"].Value; env.Subject != want {
-				t.Errorf("subject %q, want %q", env.Subject, want)
 			}
 			n, err := strconv.Atoi(attr["count"].Value)
 			if err != nil {
@@ -337,20 +273,13 @@ func TestE2ESNSFIFOAlertsToSQS(t *testing.T) {
 				t.Errorf("group %s: message starting %v after one starting %v", g, first, lastFirst[g])
 			}
 			lastFirst[g] = first
-			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
+			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: queueURL, ReceiptHandle: m.ReceiptHandle}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	// The resent entries of the first call would double those groups' counts.
-	if len(gotCounts) != len(wantCounts) {
-		t.Fatalf("alert groups %v, want %v", gotCounts, wantCounts)
-	}
-	for g, n := range wantCounts {
-		if gotCounts[g] != n {
-			t.Errorf("group %s: %d alerts delivered, want %d", g, gotCounts[g], n)
-		}
-	}
+	checkGroupCounts(t, gotCounts, wantCounts)
 	t.Logf("%d alerts in %d messages, %d PublishBatch calls", sum(wantCounts), messages, client.calls.Load())
 }
 
@@ -362,4 +291,74 @@ func firstAlertTime(msg string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("parsing alert message: no first: line")
+}
+
+// snsEnvelope is an SNS notification as its SQS subscription receives it.
+type snsEnvelope struct {
+	Subject           string
+	Message           string
+	MessageAttributes map[string]struct{ Type, Value string }
+}
+
+// readEnvelope decodes m's body and checks that its subject names the
+// alert's count, category and service.
+func readEnvelope(t *testing.T, m sqstypes.Message) snsEnvelope {
+	t.Helper()
+	var env snsEnvelope
+	if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil {
+		t.Fatalf("not an SNS envelope: %v: %s", err, aws.ToString(m.Body))
+	}
+	attr := env.MessageAttributes
+	if want := "SAGEWALL ALERT: " + attr["count"].Value + " " + attr["category"].Value + " on " + attr["service"].Value; env.Subject != want {
+		t.Errorf("subject %q, want %q", env.Subject, want)
+	}
+	return env
+}
+
+// checkGroupCounts compares the alerts delivered per category/service group
+// with those expected.
+func checkGroupCounts(t *testing.T, got, want map[string]int) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("alert groups %v, want %v", got, want)
+	}
+	for g, n := range want {
+		if got[g] != n {
+			t.Errorf("group %s: %d alerts delivered, want %d", g, got[g], n)
+		}
+	}
+}
+
+// subscribedQueue creates an SNS topic and an SQS queue subscribed to it,
+// both FIFO when fifo is set, deleted when the test ends.
+func subscribedQueue(ctx context.Context, t *testing.T, snsc *sns.Client, sqsc *sqs.Client, fifo bool) (topicARN, queueURL *string) {
+	t.Helper()
+	name := testenv.UniqueName(t)
+	topicIn := &sns.CreateTopicInput{Name: aws.String(name)}
+	queueIn := &sqs.CreateQueueInput{QueueName: aws.String(name)}
+	if fifo {
+		topicIn.Name = aws.String(name + ".fifo")
+		topicIn.Attributes = map[string]string{"FifoTopic": "true"}
+		queueIn.QueueName = aws.String(name + ".fifo")
+		queueIn.Attributes = map[string]string{string(sqstypes.QueueAttributeNameFifoQueue): "true"}
+	}
+	topic, err := snsc.CreateTopic(ctx, topicIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = snsc.DeleteTopic(context.Background(), &sns.DeleteTopicInput{TopicArn: topic.TopicArn}) })
+	q, err := sqsc.CreateQueue(ctx, queueIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = sqsc.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl}) })
+	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}); err != nil {
+		t.Fatal(err)
+	}
+	return topic.TopicArn, q.QueueUrl
 }
