@@ -15,6 +15,10 @@
 //     with message.timestamp.type=LogAppendTime, so both come from the one
 //     broker's clock and neither depends on a client's batching).
 //
+// Each paced run also records a timeline (timeline.go): latency per 100 ms
+// window beside what the machine was doing. Every run's topics are deleted
+// once it is measured.
+//
 // With --tuned, phases 2 and 3 also run for a second sagewall configuration
 // in the same run. Every phase is bounded by a timeout; everything runs on the brokers given
 // (127.0.0.1 in scripts/bench-e2e.sh).
