@@ -171,6 +171,15 @@ func (a *alertAck) settle(err error) {
 	}
 }
 
+// alertOf keeps what an alert needs of v (Verdicts are reused after done).
+func alertOf(v *Verdict) alert {
+	return alert{
+		key: v.Source.Key(), time: v.Time, score: v.Result.Score,
+		category: v.Result.Category.String(), service: v.Record.Service,
+		protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name,
+	}
+}
+
 // Write implements the stream's Sink. A batch without alerts is acknowledged at once.
 func (s *SNS) Write(ctx context.Context, verdicts []Verdict, done func(error)) {
 	var alerts []alert
@@ -179,11 +188,7 @@ func (s *SNS) Write(ctx context.Context, verdicts []Verdict, done func(error)) {
 		if float64(v.Result.Score) < s.threshold {
 			continue
 		}
-		alerts = append(alerts, alert{
-			key: v.Source.Key(), time: v.Time, score: v.Result.Score,
-			category: v.Result.Category.String(), service: v.Record.Service,
-			protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name,
-		})
+		alerts = append(alerts, alertOf(v))
 	}
 	if len(alerts) == 0 {
 		done(nil)

@@ -60,14 +60,7 @@ func TestE2ESNSAlertsToSQS(t *testing.T) {
 	topicARN, queueURL := subscribedQueue(ctx, t, snsc, sqsc, false)
 
 	client := &withheldEntry{Client: snsc}
-	sink, err := NewSNS(client, aws.ToString(topicARN), WithAlertWindow(300*time.Millisecond), WithAlertExamples(3),
-		WithPublishRetry(5, 50*time.Millisecond, 200*time.Millisecond), WithSNSLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go sink.Run(runCtx)
+	sink := runSink(ctx, t, client, topicARN)
 
 	// 20 000 verdicts in batches of 500 over 12 (category, service) groups;
 	// scores cycle so that some are below the threshold.
@@ -197,14 +190,7 @@ func TestE2ESNSFIFOAlertsToSQS(t *testing.T) {
 	}
 
 	client := &acceptedThenFailed{Client: snsc}
-	sink, err := NewSNS(client, aws.ToString(topicARN), WithAlertWindow(300*time.Millisecond), WithAlertExamples(3),
-		WithPublishRetry(5, 50*time.Millisecond, 200*time.Millisecond), WithSNSLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go sink.Run(runCtx)
+	sink := runSink(ctx, t, client, topicARN)
 
 	// Three rounds, each settled before the next, so that every group has a
 	// message per window and the order within a group can be checked. The
@@ -361,4 +347,19 @@ func subscribedQueue(ctx context.Context, t *testing.T, snsc *sns.Client, sqsc *
 		t.Fatal(err)
 	}
 	return topic.TopicArn, q.QueueUrl
+}
+
+// runSink starts an alert sink on topicARN through client with 300 ms
+// windows and fast retries; it runs until the test ends.
+func runSink(ctx context.Context, t *testing.T, client SNSAPI, topicARN *string) *SNS {
+	t.Helper()
+	sink, err := NewSNS(client, aws.ToString(topicARN), WithAlertWindow(300*time.Millisecond), WithAlertExamples(3),
+		WithPublishRetry(5, 50*time.Millisecond, 200*time.Millisecond), WithSNSLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go sink.Run(runCtx)
+	return sink
 }

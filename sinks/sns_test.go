@@ -233,9 +233,8 @@ func aggregateOf(t *testing.T, s *SNS, vs ...Verdict) *aggregate {
 	t.Helper()
 	pending := map[group]*aggregate{}
 	var alerts []alert
-	for _, v := range vs {
-		alerts = append(alerts, alert{key: v.Source.Key(), time: v.Time, score: v.Result.Score,
-			category: v.Result.Category.String(), service: v.Record.Service, protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name})
+	for i := range vs {
+		alerts = append(alerts, alertOf(&vs[i]))
 	}
 	s.add(pending, alertBatch{alerts: alerts, ack: &alertAck{done: func(error) {}}})
 	aggs := sortedAggregates(pending)
