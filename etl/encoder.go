@@ -142,6 +142,47 @@ func (e *Encoder) Encode(line []byte, rec *Record, dst []float32) error {
 		n, NumFields, NumFields+1, NumFields+2, e.width))
 }
 
+// EncodeRecord writes the Spec().Width() features of a record whose fields
+// were filled by the caller (a feature deriver) into dst: the 38 numeric
+// features as they are, and the one-hot blocks from ProtocolType, Service
+// and Flag. An unknown service is encoded as "other" (and rec.Service and
+// rec.UnknownService say so); an unknown protocol or flag is a *FieldError,
+// as is a numeric feature that is negative or not finite.
+func (e *Encoder) EncodeRecord(rec *Record, dst []float32) error {
+	if e.specErr != nil {
+		return e.specErr
+	}
+	if len(dst) < e.width {
+		return fmt.Errorf("encoding record: dst holds %d floats, the spec needs %d", len(dst), e.width)
+	}
+	for i, v := range rec.Numeric {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return newFieldError(e.spec.Numeric[i], []byte(strconv.FormatFloat(v, 'g', -1, 64)), ErrNotFinite, "")
+		}
+		if v < 0 {
+			return newFieldError(e.spec.Numeric[i], []byte(strconv.FormatFloat(v, 'g', -1, 64)), ErrNegative, "")
+		}
+	}
+	var hot [3]int
+	if hot[0] = e.protocols.lookup([]byte(rec.ProtocolType)); hot[0] < 0 {
+		return newFieldError("protocol_type", []byte(rec.ProtocolType), ErrUnknownValue, "unknown protocol_type")
+	}
+	rec.ProtocolType = e.spec.ProtocolType[hot[0]]
+	hot[1] = e.services.lookup([]byte(rec.Service))
+	rec.UnknownService = hot[1] < 0
+	if hot[1] < 0 {
+		hot[1] = e.otherIndex
+	}
+	rec.Service = e.spec.Service[hot[1]]
+	if hot[2] = e.flags.lookup([]byte(rec.Flag)); hot[2] < 0 {
+		return newFieldError("flag", []byte(rec.Flag), ErrUnknownValue, "unknown flag")
+	}
+	rec.Flag = e.spec.Flag[hot[2]]
+	rec.Format = Derived
+	e.fill(rec, hot, dst[:e.width])
+	return nil
+}
+
 // trimSpace drops ASCII whitespace at both ends, and a UTF-8 byte order
 // mark, which some tools write at the start of a file.
 func trimSpace(b []byte) []byte {

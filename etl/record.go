@@ -12,9 +12,10 @@ type Format uint8
 
 // The input formats; the zero Format means no record was parsed.
 const (
-	CSV    Format = iota + 1 // NSL-KDD CSV: 41 features [, label [, difficulty]]
-	JSON                     // JSON object keyed by feature name
-	Vector                   // an already-encoded feature vector
+	CSV     Format = iota + 1 // NSL-KDD CSV: 41 features [, label [, difficulty]]
+	JSON                      // JSON object keyed by feature name
+	Vector                    // an already-encoded feature vector
+	Derived                   // computed from a connection log by a stateful deriver (package features)
 )
 
 func (f Format) String() string {
@@ -25,6 +26,8 @@ func (f Format) String() string {
 		return "json"
 	case Vector:
 		return "vector"
+	case Derived:
+		return "derived"
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/scoring"
 )
@@ -43,6 +44,15 @@ type Verdict struct {
 	Result    scoring.Result
 	Threshold float64
 	Model     scoring.Info
+	// Conn names the connection judged: its hosts, ports, transport, event
+	// time, Zeek uid, sensor and passthrough fields. It is filled from a
+	// connection log, or from the identity keys of an NSL-KDD JSON record
+	// (src_ip, dst_ip, ...); its zero value means the record named none.
+	Conn connlog.Conn
+	// FeaturesSource says where the 41 features came from: "" or "nslkdd"
+	// when the record carried them, "zeek" or "vpcflow" when they were
+	// derived from a connection log (content features are then 0).
+	FeaturesSource string
 }
 
 // Header is one Kafka record header.

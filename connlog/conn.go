@@ -1,0 +1,86 @@
+// Package connlog parses the connection logs network sensors write — Zeek
+// conn.log (JSON and TSV) and AWS VPC Flow Logs — into Conn, one connection
+// per line, named by its hosts. It is the first step of the real-log path:
+// connlog → features (stateful NSL-KDD features) → etl (the model's vector).
+package connlog
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Format is the log format a line was parsed as.
+type Format uint8
+
+// The supported formats; the zero Format means none was parsed.
+const (
+	ZeekJSON Format = iota + 1 // Zeek conn.log, one JSON object per line
+	ZeekTSV                    // Zeek conn.log, tab-separated under a #fields header
+	VPCFlow                    // AWS VPC Flow Logs, space-separated under a header line
+)
+
+func (f Format) String() string {
+	switch f {
+	case ZeekJSON:
+		return "zeek-json"
+	case ZeekTSV:
+		return "zeek-tsv"
+	case VPCFlow:
+		return "vpcflow"
+	}
+	return "none"
+}
+
+// Source is the feature source a format's verdicts report
+// (features_source): "zeek" or "vpcflow".
+func (f Format) Source() string {
+	switch f {
+	case ZeekJSON, ZeekTSV:
+		return "zeek"
+	case VPCFlow:
+		return "vpcflow"
+	}
+	return ""
+}
+
+// Conn is one connection, normalised across formats. Strings never alias
+// the parsed line: a Conn may be kept after the line's buffer is reused.
+type Conn struct {
+	Format Format
+
+	// Identity: what a verdict names.
+	Start     time.Time // connection start (Zeek ts; VPC flow start), event time
+	UID       string    // Zeek uid; "" for flow logs
+	OrigAddr  netip.Addr
+	OrigPort  uint16 // for ICMP Zeek logs the type here
+	RespAddr  netip.Addr
+	RespPort  uint16 // for ICMP Zeek logs the code here
+	Proto     string // "tcp", "udp", "icmp" (lower case); other transports as logged
+	Sensor    string // the sensor that logged it (Zeek _system_name / peer, VPC interface-id), "" when unknown
+	Extra     []Field
+	Label     string // a ground-truth label column when the log has one (Stratosphere "label"), else ""
+	DetailLbl string // Stratosphere "detailedlabel", else ""
+
+	// Connection facts: what features are derived from.
+	Duration    time.Duration // 0 when unset
+	Service     string        // Zeek's service ("" when unset; may be a list "ssl,http")
+	State       string        // Zeek conn_state (S0, SF, REJ, ...); for flow logs derived from action and tcp-flags
+	History     string        // Zeek history ("" when unset)
+	OrigBytes   int64         // payload bytes from the originator (flow logs: IP bytes)
+	RespBytes   int64         // payload bytes from the responder
+	OrigPkts    int64
+	RespPkts    int64
+	OrigIPBytes int64
+	RespIPBytes int64
+	MissedBytes int64
+	TCPFlags    int    // VPC tcp-flags (OR of the flags seen), -1 when absent
+	Action      string // VPC action (ACCEPT, REJECT), "" for Zeek
+	Direction   string // VPC flow-direction (ingress, egress), "" when absent
+}
+
+// Field is a field of the line that Conn has no place for (Zeek extension
+// fields, renamed-away columns, extra JSON keys), kept for passthrough.
+type Field struct {
+	Name  string
+	Value string
+}
