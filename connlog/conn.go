@@ -6,6 +6,7 @@ package connlog
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -78,9 +79,29 @@ type Conn struct {
 	Direction   string // VPC flow-direction (ingress, egress), "" when absent
 }
 
+// ParseErrorHeader is the Kafka header in which a producer that could not
+// parse a connection-log line (the S3 bridge) passes the reason along with
+// the line as it was; the pipeline makes such a record a dead letter with
+// that reason instead of parsing it again without its file's header.
+const ParseErrorHeader = "sagewall-parse-error"
+
 // Field is a field of the line that Conn has no place for (Zeek extension
 // fields, renamed-away columns, extra JSON keys), kept for passthrough.
 type Field struct {
 	Name  string
 	Value string
+}
+
+// KDDLabel maps a connection log's ground-truth label to NSL-KDD's:
+// benign traffic is "normal"; unlabelled traffic ("background", as
+// Stratosphere marks flows it could not attribute, or no label) is "";
+// any other label (Stratosphere's "Malicious") is kept as the attack's name.
+func KDDLabel(label string) string {
+	switch strings.ToLower(label) {
+	case "", "-", "(empty)", "background":
+		return ""
+	case "benign", "normal":
+		return "normal"
+	}
+	return label
 }
