@@ -1,0 +1,62 @@
+// Package captures holds the project's single copy of real network captures
+// (Zeek conn.logs from the Stratosphere Laboratory and Zeek's own test
+// baselines; see zeek/README.md for sources and licences), embedded so that
+// tests and tools never read files outside the module.
+package captures
+
+import (
+	"compress/gzip"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+)
+
+// zeekFiles is embedded at build time; the package-level embed variable is
+// the project's accepted exception to "no globals" (it is read-only).
+//
+//go:embed zeek
+var zeekFiles embed.FS
+
+// Zeek returns the zeek directory: gzipped conn.logs, their licences and a
+// README.
+func Zeek() fs.FS {
+	sub, err := fs.Sub(zeekFiles, "zeek")
+	if err != nil {
+		panic(err) // unreachable: "zeek" is a valid, embedded directory name
+	}
+	return sub
+}
+
+// Open opens a file of the zeek directory by name; a ".gz" file is
+// decompressed as it is read. Close the result.
+func Open(name string) (io.ReadCloser, error) {
+	f, err := Zeek().Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("opening capture: %w", err)
+	}
+	if !strings.HasSuffix(name, ".gz") {
+		return f, nil
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("opening capture %s: %w", name, err)
+	}
+	return gunzipReader{zr, f}, nil
+}
+
+// gunzipReader closes both the gzip stream and the file under it.
+type gunzipReader struct {
+	*gzip.Reader
+	file fs.File
+}
+
+func (r gunzipReader) Close() error {
+	err := r.Reader.Close()
+	if cerr := r.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,66 @@
+package captures
+
+import (
+	"bufio"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestOpen(t *testing.T) {
+	tests := []struct {
+		name      string
+		firstLine string
+		lines     int
+	}{
+		{"ctu-normal-40-day1.conn.log.labeled.gz", "#separator \\x09", 5671},
+		{"android-mischief-rat01.conn.log.gz", "#separator \\x09", 370},
+		{"scripts.base.protocols.ftp.ftp-ipv6.conn.log.gz", "### BTest baseline", 16},
+		{"README.md", "# Real Zeek conn.logs", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc, err := Open(tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			sc := bufio.NewScanner(rc)
+			n := 0
+			for sc.Scan() {
+				if n == 0 && !strings.HasPrefix(sc.Text(), tt.firstLine) {
+					t.Errorf("first line %q, want prefix %q", sc.Text(), tt.firstLine)
+				}
+				n++
+			}
+			if err := sc.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.lines != 0 && n != tt.lines {
+				t.Errorf("%d lines, want %d", n, tt.lines)
+			}
+		})
+	}
+}
+
+func TestZeekHasLicences(t *testing.T) {
+	names, err := fs.Glob(Zeek(), "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := strings.Join(names, " ")
+	for _, want := range []string{"LICENSE-stratosphere-GPL-2.0", "COPYING-zeek-BSD", "README.md"} {
+		if !strings.Contains(have, want) {
+			t.Errorf("zeek/ lacks %s (has %s)", want, have)
+		}
+	}
+	if logs, _ := fs.Glob(Zeek(), "*.conn.log*.gz"); len(logs) != 9 {
+		t.Errorf("%d conn logs, want 9", len(logs))
+	}
+}
+
+func TestOpenMissing(t *testing.T) {
+	if _, err := Open("nope.gz"); err == nil {
+		t.Fatal("no error for a missing capture")
+	}
+}
