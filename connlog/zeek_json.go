@@ -1,0 +1,376 @@
+package connlog
+
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxJSONDepth bounds the nesting of extension values, so a hostile line
+// cannot recurse deeply.
+const maxJSONDepth = 64
+
+// parseJSON parses a Zeek JSON conn.log line: one object, Zeek's keys, with
+// or without the JSON Streaming Logs keys _path (which must then be "conn")
+// and _write_ts (kept in Extra). It scans the line itself rather than using
+// encoding/json: this is the per-record hot path (see BenchmarkParse).
+func (p *Parser) parseJSON(line []byte, c *Conn) (bool, error) {
+	*c = Conn{Format: ZeekJSON, TCPFlags: -1}
+	i := skipSpace(line, 0)
+	i++ // '{', checked by Parse
+	var seen uint32
+	for first := true; ; first = false {
+		i = skipSpace(line, i)
+		if i < len(line) && line[i] == '}' && first {
+			i++
+			break
+		}
+		if i >= len(line) || line[i] != '"' {
+			return false, jsonError(line, i, "expected a key")
+		}
+		key, next, ok := p.readString(line, i, &p.keyBuf)
+		if !ok {
+			return false, jsonError(line, i, "unterminated or invalid key")
+		}
+		i = skipSpace(line, next)
+		if i >= len(line) || line[i] != ':' {
+			return false, jsonError(line, i, "expected ':' after key")
+		}
+		i = skipSpace(line, i+1)
+		start := i
+		kind := byte(0)
+		var text []byte
+		if i < len(line) {
+			kind = line[i]
+		}
+		switch {
+		case kind == '"':
+			text, i, ok = p.readString(line, i, &p.valBuf)
+		case kind == '-' || kind >= '0' && kind <= '9':
+			kind = '0'
+			i, ok = scanNumber(line, i)
+			text = line[start:i]
+		default:
+			i, ok = skipValue(line, i, 0)
+			text = line[start:i]
+		}
+		if !ok {
+			return false, jsonError(line, start, "invalid value")
+		}
+		if err := p.setJSON(c, key, kind, text, &seen); err != nil {
+			return false, err
+		}
+		i = skipSpace(line, i)
+		if i < len(line) && line[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(line) && line[i] == '}' {
+			i++
+			break
+		}
+		return false, jsonError(line, i, "expected ',' or '}'")
+	}
+	if i = skipSpace(line, i); i != len(line) {
+		return false, jsonError(line, i, "text after the object")
+	}
+	if err := missing(seen); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// setJSON sets the field key names from a JSON value of the given kind ('"'
+// string with text unescaped, '0' number, else the first byte of a literal,
+// array or object with text its raw JSON).
+func (p *Parser) setJSON(c *Conn, key []byte, kind byte, text []byte, seen *uint32) *FieldError {
+	f, extraName := p.resolve(key)
+	if f == fExtra {
+		// Extension or unknown key: strings as their text, anything else
+		// as its JSON (AppendZeekJSON writes them back the same way).
+		c.Extra = append(c.Extra, Field{Name: extraName, Value: string(text)})
+		return nil
+	}
+	if f != fSensor && *seen&(1<<f) != 0 {
+		return &FieldError{Field: string(key), Reason: "duplicate field", Err: ErrDuplicateField}
+	}
+	if kind == 'n' {
+		return nil // null: unset, as Zeek would have omitted it
+	}
+	want := kindOf(f)
+	if kind != want && !(f == fTS && kind == '"') {
+		return newFieldError(string(key), text, ErrWrongType, "want a JSON "+kindName(want)+", not "+kindName(kind))
+	}
+	if err := setText(c, f, string(key), text); err != nil {
+		return err
+	}
+	*seen |= 1 << f
+	return nil
+}
+
+// kindOf is the JSON kind Zeek writes a field as.
+func kindOf(f field) byte {
+	switch f {
+	case fTS, fOrigP, fRespP, fDuration, fOrigBytes, fRespBytes, fMissedBytes,
+		fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes:
+		return '0'
+	}
+	return '"'
+}
+
+func kindName(kind byte) string {
+	switch kind {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "boolean"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	}
+	return "value"
+}
+
+// jsonError is ErrBadJSON quoting the line from where it went wrong.
+func jsonError(line []byte, at int, reason string) *FieldError {
+	at = min(at, len(line))
+	return newFieldError("", line[at:], ErrBadJSON, "invalid JSON: "+reason+" at byte "+itoa(at))
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// readString reads the JSON string at b[i] (a '"'), returning its text and
+// the index after it. Text without escapes is a slice of b; with escapes it
+// is decoded into *buf.
+func (p *Parser) readString(b []byte, i int, buf *[]byte) (text []byte, next int, ok bool) {
+	start := i + 1
+	for j := start; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return b[start:j], j + 1, true
+		case c == '\\':
+			return decodeString(b, start, buf)
+		case c < 0x20:
+			return nil, j, false
+		}
+	}
+	return nil, len(b), false
+}
+
+// decodeString decodes a JSON string with escapes; start is after its '"'.
+// Lone surrogates become U+FFFD, as encoding/json decodes them.
+func decodeString(b []byte, start int, buf *[]byte) ([]byte, int, bool) {
+	out := (*buf)[:0]
+	for j := start; j < len(b); {
+		c := b[j]
+		switch {
+		case c == '"':
+			*buf = out
+			return out, j + 1, true
+		case c < 0x20:
+			return nil, j, false
+		case c != '\\':
+			out = append(out, c)
+			j++
+			continue
+		}
+		if j+1 >= len(b) {
+			return nil, j, false
+		}
+		switch b[j+1] {
+		case '"', '\\', '/':
+			out = append(out, b[j+1])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(b, j+2)
+			if !ok {
+				return nil, j, false
+			}
+			j += 6
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(-1), false
+				if j+1 < len(b) && b[j] == '\\' && b[j+1] == 'u' {
+					r2, ok = hex4(b, j+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					j += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return nil, j, false
+		}
+		j += 2
+	}
+	return nil, len(b), false
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// scanNumber checks the JSON number at b[i] and returns the index after it.
+func scanNumber(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = skipDigits(b, i)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := skipDigits(b, i+1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := skipDigits(b, i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// skipValue checks the JSON value at b[i] and returns the index after it.
+func skipValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > maxJSONDepth {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				return j + 1, true
+			case '\\':
+				if j+1 >= len(b) {
+					return j, false
+				}
+				switch b[j+1] {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+					j++
+				case 'u':
+					if _, ok := hex4(b, j+2); !ok {
+						return j, false
+					}
+					j += 5
+				default:
+					return j, false
+				}
+			default:
+				if b[j] < 0x20 {
+					return j, false
+				}
+			}
+		}
+		return len(b), false
+	case c == '-' || c >= '0' && c <= '9':
+		return scanNumber(b, i)
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	case c == '[' || c == '{':
+		end := byte(']')
+		if c == '{' {
+			end = '}'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == end {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return i, false
+				}
+				if i, ok = skipValue(b, i, depth+1); !ok {
+					return i, false
+				}
+				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+					return i, false
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i, ok = skipValue(b, i, depth+1); !ok {
+				return i, false
+			}
+			i = skipSpace(b, i)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == end {
+				return i + 1, true
+			}
+			return i, false
+		}
+	}
+	return i, false
+}
+
+func literal(b []byte, i int, word string) (int, bool) {
+	if len(b)-i >= len(word) && string(b[i:i+len(word)]) == word {
+		return i + len(word), true
+	}
+	return i, false
+}

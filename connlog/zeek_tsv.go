@@ -1,0 +1,182 @@
+package connlog
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// tsvHeader is what a Zeek TSV log's "#" header lines said. Strings, not
+// slices: a header outlives the line buffer it came in.
+type tsvHeader struct {
+	sep    string // #separator, unescaped; a tab by default
+	empty  string // #empty_field: an empty string or set
+	unset  string // #unset_field: no value
+	path   string // #path; "" when absent
+	fields []tsvColumn
+}
+
+// tsvColumn is one column of #fields.
+type tsvColumn struct {
+	name      string // as #fields spells it, for errors
+	field     field
+	extraName string // the name kept in Conn.Extra when field is fExtra
+}
+
+func (h *tsvHeader) reset() {
+	*h = tsvHeader{sep: "\t", empty: "(empty)", unset: "-"}
+}
+
+// parseZeekHeader takes in a "#" line. Zeek starts every file with
+// "#separator", so it begins a new header; "#fields" replaces the columns
+// for the lines after it. Lines Sagewall has no use for ("#open", "#close",
+// "#types", btest's "### ..." banner) are comments.
+func (p *Parser) parseZeekHeader(line []byte) error {
+	h := &p.tsv
+	if rest, ok := bytes.CutPrefix(line, []byte("#separator")); ok {
+		// Zeek writes "#separator \x09": a space, as the separator is
+		// not yet known, then the separator hex-escaped.
+		sep, ok := unescapeHex(bytes.TrimLeft(rest, " \t"))
+		if !ok || len(sep) == 0 {
+			return newFieldError("#separator", rest, ErrBadHeader, "not a separator (e.g. \\x09)")
+		}
+		h.reset()
+		h.sep = string(sep)
+		return nil
+	}
+	name, value := line, []byte(nil)
+	if i := bytes.IndexAny(line, " \t"); i >= 0 {
+		name, value = line[:i], line[i+1:]
+	}
+	if i := bytes.Index(line, []byte(h.sep)); i >= 0 && i < len(name) {
+		name, value = line[:i], line[i+len(h.sep):]
+	}
+	switch string(name) {
+	case "#empty_field":
+		h.empty = string(value)
+	case "#unset_field":
+		h.unset = string(value)
+	case "#path":
+		h.path = string(value)
+	case "#fields":
+		return p.parseFields(value)
+	}
+	return nil
+}
+
+// parseFields reads the column names of "#fields".
+func (p *Parser) parseFields(value []byte) error {
+	h := &p.tsv
+	h.fields = h.fields[:0]
+	p.current = 0
+	var seen uint32
+	for len(value) > 0 || len(h.fields) == 0 {
+		name := value
+		if i := bytes.Index(value, []byte(h.sep)); i >= 0 {
+			name, value = value[:i], value[i+len(h.sep):]
+		} else {
+			value = nil
+		}
+		if len(name) == 0 {
+			return newFieldError("#fields", name, ErrBadHeader, "empty field name in column "+strconv.Itoa(len(h.fields)+1))
+		}
+		f, extraName := p.resolve(name)
+		if f != fExtra && f != fSensor && seen&(1<<f) != 0 {
+			h.fields = h.fields[:0]
+			return newFieldError("#fields", name, ErrBadHeader, "field named twice")
+		}
+		seen |= 1 << f
+		h.fields = append(h.fields, tsvColumn{name: string(name), field: f, extraName: extraName})
+	}
+	p.current = ZeekTSV
+	return nil
+}
+
+// parseTSV parses a data line under the current #fields.
+func (p *Parser) parseTSV(line []byte, c *Conn) error {
+	h := &p.tsv
+	if n := bytes.Count(line, []byte(h.sep)) + 1; n != len(h.fields) {
+		return lineError(line, ErrFieldCount, strconv.Itoa(n)+" fields, #fields names "+strconv.Itoa(len(h.fields)))
+	}
+	if h.path != "" && h.path != "conn" {
+		return newFieldError("#path", []byte(h.path), ErrNotConnLog, "not a conn log")
+	}
+	*c = Conn{Format: ZeekTSV, TCPFlags: -1}
+	var seen uint32
+	rest := line
+	for _, col := range h.fields {
+		v := rest
+		if i := indexSep(rest, h.sep); i >= 0 {
+			v, rest = rest[:i], rest[i+len(h.sep):]
+		}
+		if string(v) == h.unset {
+			continue // unset: the zero value, and nothing in Extra (as Zeek JSON omits it)
+		}
+		if string(v) == h.empty {
+			v = v[:0]
+		}
+		if col.field == fExtra {
+			c.Extra = append(c.Extra, Field{Name: col.extraName, Value: string(v)})
+			continue
+		}
+		if len(v) == 0 && !isStringField(col.field) {
+			continue // an empty number or address says no more than an unset one
+		}
+		if err := setText(c, col.field, col.name, v); err != nil {
+			return err
+		}
+		seen |= 1 << col.field
+	}
+	return missing(seen)
+}
+
+// indexSep finds the separator, with a fast path for one byte (Zeek's tab).
+func indexSep(b []byte, sep string) int {
+	if len(sep) == 1 {
+		return bytes.IndexByte(b, sep[0])
+	}
+	return bytes.Index(b, []byte(sep))
+}
+
+// isStringField reports whether a field's empty value is a value ("") rather
+// than no value.
+func isStringField(f field) bool {
+	switch f {
+	case fUID, fProto, fService, fConnState, fHistory, fLabel, fDetailLbl, fSensor, fPath:
+		return true
+	}
+	return false
+}
+
+// missing reports the first required field not seen.
+func missing(seen uint32) error {
+	if seen&required == required {
+		return nil
+	}
+	for _, f := range [...]field{fTS, fOrigH, fRespH, fProto} {
+		if seen&(1<<f) == 0 {
+			return &FieldError{Field: f.canonicalName(), Reason: "missing or unset field", Err: ErrMissingField}
+		}
+	}
+	return nil
+}
+
+// unescapeHex decodes Zeek's "\xHH" escapes (the #separator header).
+func unescapeHex(b []byte) ([]byte, bool) {
+	var out []byte
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			out = append(out, b[i])
+			continue
+		}
+		if i+4 > len(b) || b[i+1] != 'x' {
+			return nil, false
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+4]), 16, 8)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, byte(n))
+		i += 3
+	}
+	return out, true
+}
