@@ -141,7 +141,8 @@ func (p *Parser) Parse(line []byte, c *Conn) (bool, error) {
 	}
 	switch format {
 	case ZeekTSV:
-		return true, p.parseTSV(line, c)
+		err := p.parseTSV(line, c)
+		return err == nil, err
 	case VPCFlow:
 		return p.parseVPC(line, c)
 	}

@@ -135,7 +135,9 @@ func kindName(kind byte) string {
 
 // jsonError is ErrBadJSON quoting the line from where it went wrong.
 func jsonError(line []byte, at int, reason string) *FieldError {
-	at = min(at, len(line))
+	if at >= len(line) {
+		return newFieldError("", nil, ErrBadJSON, "invalid JSON: "+reason+" at the end of the line (byte "+itoa(len(line))+")")
+	}
 	return newFieldError("", line[at:], ErrBadJSON, "invalid JSON: "+reason+" at byte "+itoa(at))
 }
 
