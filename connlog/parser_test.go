@@ -13,11 +13,11 @@ import (
 
 func TestParseCaptures(t *testing.T) {
 	want := map[string]int{ // data lines of each capture
-		"android-mischief-rat01.conn.log.gz":                                 361,
-		"core.cisco-fabric-path.conn.log.gz":                                 64,
-		"core.tunnels.teredo.conn.log.gz":                                    21,
-		"ctu-malware-230-1-njrat.conn.log.labeled.gz":                        992,
-		"ctu-normal-40-day1.conn.log.labeled.gz":                             5663,
+		"android-mischief-rat01.conn.log.gz":                                  361,
+		"core.cisco-fabric-path.conn.log.gz":                                  64,
+		"core.tunnels.teredo.conn.log.gz":                                     21,
+		"ctu-malware-230-1-njrat.conn.log.labeled.gz":                         992,
+		"ctu-normal-40-day1.conn.log.labeled.gz":                              5663,
 		"scripts.base.frameworks.logging.field-extension-complex.conn.log.gz": 34,
 		"scripts.base.frameworks.logging.field-name-map.conn.log.gz":          34,
 		"scripts.base.protocols.ftp.ftp-ipv6.conn.log.gz":                     6,
