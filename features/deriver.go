@@ -130,9 +130,9 @@ type Deriver struct {
 	cfg config
 
 	// Holding.
-	slots   []heldConn // slab of held connections
-	free    []int32    // free slots
-	heap    []int32    // held slots, min-heap by (start, seq)
+	slots   []heldConn  // slab of held connections
+	free    []int32     // free slots
+	heap    []heapEntry // held slots, min-heap by (start, seq)
 	arrived ring[arrival]
 	seq     uint64
 
@@ -156,6 +156,15 @@ type heldConn struct {
 	start  int64
 	seq    uint64
 	ticket uint64
+}
+
+// heapEntry keeps a held slot's sort key beside its index: comparing in
+// the heap then reads no slot (a held Conn is ~300 bytes; the heap is
+// tens of thousands deep on a busy stream).
+type heapEntry struct {
+	start int64
+	seq   uint64
+	slot  int32
 }
 
 // arrival records when (wall clock) a held connection arrived.
@@ -211,6 +220,9 @@ func (d *Deriver) Add(c *connlog.Conn, ticket uint64, now time.Time, emit func(*
 	}
 	d.releaseUpTo(d.watermark(), emit)
 	d.releaseExpired(now.UnixNano(), emit)
+	// Keeps the arrival records proportional to what is held even when the
+	// caller never asks for the Deadline.
+	d.dropReleasedArrivals()
 }
 
 // Flush releases the connections held past the hold time at now, and with
@@ -285,13 +297,13 @@ func (d *Deriver) hold(c *connlog.Conn, ticket uint64, start, now int64) {
 	h.conn.Extra, h.extra = extra, extra
 	h.start, h.seq, h.ticket = start, d.seq, ticket
 	d.seq++
-	d.push(i)
+	d.push(heapEntry{start: start, seq: h.seq, slot: i})
 	d.arrived.push(arrival{at: now, start: start})
 }
 
 // releaseUpTo releases every held connection starting no later than t.
 func (d *Deriver) releaseUpTo(t int64, emit func(*Derived)) {
-	for len(d.heap) > 0 && d.slots[d.heap[0]].start <= t {
+	for len(d.heap) > 0 && d.heap[0].start <= t {
 		d.releaseTop(emit)
 	}
 }
@@ -361,33 +373,35 @@ func (d *Deriver) derive(c *connlog.Conn, t int64) {
 	}
 }
 
-// less orders held slots by start, then arrival.
-func (d *Deriver) less(a, b int32) bool {
-	x, y := &d.slots[a], &d.slots[b]
+// less orders held connections by start, then arrival.
+func (x *heapEntry) less(y *heapEntry) bool {
 	if x.start != y.start {
 		return x.start < y.start
 	}
 	return x.seq < y.seq
 }
 
-func (d *Deriver) push(i int32) {
-	d.heap = append(d.heap, i)
-	j := len(d.heap) - 1
+func (d *Deriver) push(e heapEntry) {
+	d.heap = append(d.heap, e)
+	h := d.heap
+	j := len(h) - 1
 	for j > 0 {
 		p := (j - 1) / 2
-		if !d.less(d.heap[j], d.heap[p]) {
+		if !e.less(&h[p]) {
 			break
 		}
-		d.heap[j], d.heap[p] = d.heap[p], d.heap[j]
+		h[j] = h[p]
 		j = p
 	}
+	h[j] = e
 }
 
+// pop removes the earliest held connection and returns its slot.
 func (d *Deriver) pop() int32 {
 	h := d.heap
-	top := h[0]
+	top := h[0].slot
 	n := len(h) - 1
-	h[0] = h[n]
+	e := h[n]
 	h = h[:n]
 	j := 0
 	for {
@@ -396,14 +410,17 @@ func (d *Deriver) pop() int32 {
 			break
 		}
 		m := l
-		if r := l + 1; r < n && d.less(h[r], h[l]) {
+		if r := l + 1; r < n && h[r].less(&h[l]) {
 			m = r
 		}
-		if !d.less(h[m], h[j]) {
+		if !h[m].less(&e) {
 			break
 		}
-		h[j], h[m] = h[m], h[j]
+		h[j] = h[m]
 		j = m
+	}
+	if n > 0 {
+		h[j] = e
 	}
 	d.heap = h
 	return top

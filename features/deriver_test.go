@@ -299,8 +299,8 @@ func TestHostHorizon(t *testing.T) {
 	conns := []connlog.Conn{
 		conn(0, victim, 40000, 80, "SF"),
 		conn(0, victim2, 40000, 80, "SF"),
-		conn(time.Minute, victim, 40001, 80, "SF"),   // exactly one horizon later: sees the first
-		conn(time.Minute+1, victim, 40002, 80, "SF"), // the first is beyond the horizon
+		conn(time.Minute, victim, 40001, 80, "SF"),      // exactly one horizon later: sees the first
+		conn(time.Minute+1, victim, 40002, 80, "SF"),    // the first is beyond the horizon
 		conn(2*time.Minute, victim2, 40001, 80, "SF"),   // victim2 evicted at conn 3: fresh
 		conn(3*time.Minute+2, outside, 40001, 80, "SF"), // evicts victim (1 min + 1 ns) and victim2 (2 min) at once
 	}

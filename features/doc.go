@@ -65,7 +65,7 @@
 //	dst_host_serror_rate         SYN errors in the window; dst_host_rerror_rate REJ errors
 //	dst_host_srv_serror_rate     SYN errors among the same-service ones; dst_host_srv_rerror_rate REJ errors
 //
-// Originators are compared by a 64-bit hash of their address.
+// Originators are compared by a 32-bit hash of their address.
 //
 // # Flag
 //
@@ -138,7 +138,7 @@
 //
 // Per destination host: its time-window counts (total, SYN and REJ errors,
 // per service) and a ring of its last 100 connections (start, service, error
-// class, originator port, originator hash; 24 bytes each). Per service: the
+// class, originator port, originator hash; 16 bytes each). Per service: the
 // time-window counts. One FIFO of the released connections of the last 2 s
 // expires both. Hosts idle for longer than the host horizon (default
 // 10 min, at least 2 s) are evicted when connections are released; beyond
