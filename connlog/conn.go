@@ -2,6 +2,29 @@
 // conn.log (JSON and TSV) and AWS VPC Flow Logs — into Conn, one connection
 // per line, named by its hosts. It is the first step of the real-log path:
 // connlog → features (stateful NSL-KDD features) → etl (the model's vector).
+//
+// A Parser reads one stream line by line: header lines (Zeek "#separator",
+// "#fields", ...; the VPC header line) set what the data lines after them
+// mean, and Input Auto tells the formats apart by the line. Errors are
+// *FieldError, naming the field and the offending value, with a stable Code
+// for metrics. AppendZeekJSON writes a Conn back as a self-describing Zeek
+// JSON line that parses to the same Conn.
+//
+// Choices worth knowing:
+//   - A Zeek timestamp masked as "XXXXXXXXXX.XXXXXX" (Zeek's test
+//     baselines) or equal to 0 gives a zero Start: the time is unknown, the
+//     connection is still judged.
+//   - Unset Zeek values ("-") give zero values and are left out of Extra;
+//     "(empty)" gives "". Extra values are kept as the log wrote them.
+//   - Each VPC Flow Logs record is one direction of a flow and is judged as
+//     one connection from its source to its destination; pairing the two
+//     directions is the feature deriver's choice, not the parser's. Records
+//     with log-status NODATA or SKIPDATA are skipped like header lines: they
+//     hold no connection, so they are no dead letters.
+//   - A VPC record's State, first match wins: REJECT → REJ; not TCP → SF;
+//     no tcp-flags → OTH; SYN-ACK+RST → RSTR; RST → RSTO; SYN-ACK+FIN → SF;
+//     SYN-ACK → S1 (the responder's half: its source is the server);
+//     SYN+FIN → SF; SYN → S0; FIN → SF; flags 0 (midstream) → OTH.
 package connlog
 
 import (

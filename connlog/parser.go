@@ -325,9 +325,57 @@ func (p *Parser) resolve(name []byte) (field, string) {
 	}
 	f := zeekField(name)
 	if f == fExtra {
-		return f, string(name)
+		return f, extraName(name)
 	}
 	return f, ""
+}
+
+// extraName returns the name of a field Conn has no place for, without
+// allocating for the ones every Zeek conn.log has.
+func extraName(name []byte) string {
+	switch string(name) {
+	case "local_orig":
+		return "local_orig"
+	case "local_resp":
+		return "local_resp"
+	case "tunnel_parents":
+		return "tunnel_parents"
+	case "ip_proto":
+		return "ip_proto"
+	case "_write_ts":
+		return "_write_ts"
+	}
+	return string(name)
+}
+
+// extraValue returns the value of an Extra field, without allocating for
+// the booleans and empty sets of Zeek's local_orig, local_resp and
+// tunnel_parents.
+func extraValue(v []byte) string {
+	switch string(v) {
+	case "":
+		return ""
+	case "T":
+		return "T"
+	case "F":
+		return "F"
+	case "true":
+		return "true"
+	case "false":
+		return "false"
+	case "[]":
+		return "[]"
+	}
+	return string(v)
+}
+
+// appendExtra appends to Conn.Extra, making room for the few extra fields
+// a line usually has at once.
+func appendExtra(extra []Field, name, value string) []Field {
+	if extra == nil {
+		extra = make([]Field, 0, 4)
+	}
+	return append(extra, Field{Name: name, Value: value})
 }
 
 // setText sets field f of c from its text: a TSV cell, a JSON string or the

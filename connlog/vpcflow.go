@@ -165,13 +165,13 @@ func (p *Parser) parseVPC(line []byte, c *Conn) (bool, error) {
 		}
 		switch col.field {
 		case vExtra:
-			c.Extra = append(c.Extra, Field{Name: col.name, Value: string(v)})
+			c.Extra = appendExtra(c.Extra, col.name, string(v))
 			continue
 		case vStart, vEnd:
 			continue // below, once both are known
 		case vSrcAddr, vDstAddr:
 			if usePkt[col.field-vSrcAddr] {
-				c.Extra = append(c.Extra, Field{Name: col.name, Value: string(v)})
+				c.Extra = appendExtra(c.Extra, col.name, string(v))
 				continue
 			}
 		}

@@ -73,7 +73,7 @@ func (p *Parser) parseJSON(line []byte, c *Conn) (bool, error) {
 	if i = skipSpace(line, i); i != len(line) {
 		return false, jsonError(line, i, "text after the object")
 	}
-	if err := missing(seen); err != nil {
+	if err := missing(seen, c); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -87,7 +87,7 @@ func (p *Parser) setJSON(c *Conn, key []byte, kind byte, text []byte, seen *uint
 	if f == fExtra {
 		// Extension or unknown key: strings as their text, anything else
 		// as its JSON (AppendZeekJSON writes them back the same way).
-		c.Extra = append(c.Extra, Field{Name: extraName, Value: string(text)})
+		c.Extra = appendExtra(c.Extra, extraName, extraValue(text))
 		return nil
 	}
 	if f != fSensor && *seen&(1<<f) != 0 {
@@ -100,7 +100,10 @@ func (p *Parser) setJSON(c *Conn, key []byte, kind byte, text []byte, seen *uint
 	if kind != want && !(f == fTS && kind == '"') {
 		return newFieldError(string(key), text, ErrWrongType, "want a JSON "+kindName(want)+", not "+kindName(kind))
 	}
-	if err := setText(c, f, string(key), text); err != nil {
+	// The field's name is only copied for an error: converting it up front
+	// would allocate for every key.
+	if err := setText(c, f, "", text); err != nil {
+		err.Field = string(key)
 		return err
 	}
 	*seen |= 1 << f

@@ -115,7 +115,7 @@ func (p *Parser) parseTSV(line []byte, c *Conn) error {
 			v = v[:0]
 		}
 		if col.field == fExtra {
-			c.Extra = append(c.Extra, Field{Name: col.extraName, Value: string(v)})
+			c.Extra = appendExtra(c.Extra, col.extraName, extraValue(v))
 			continue
 		}
 		if len(v) == 0 && !isStringField(col.field) {
@@ -126,7 +126,7 @@ func (p *Parser) parseTSV(line []byte, c *Conn) error {
 		}
 		seen |= 1 << col.field
 	}
-	return missing(seen)
+	return missing(seen, c)
 }
 
 // indexSep finds the separator, with a fast path for one byte (Zeek's tab).
@@ -147,8 +147,12 @@ func isStringField(f field) bool {
 	return false
 }
 
-// missing reports the first required field not seen.
-func missing(seen uint32) error {
+// missing reports the first required field not seen; an empty proto is
+// none.
+func missing(seen uint32, c *Conn) error {
+	if c.Proto == "" {
+		seen &^= 1 << fProto
+	}
 	if seen&required == required {
 		return nil
 	}
