@@ -36,12 +36,18 @@ func (c *Confusion) Write(_ context.Context, verdicts []Verdict, done func(error
 			alerts++
 		}
 		class, ok := etl.ClassOfLabel(v.Record.Label)
+		attack := ok && class != etl.Normal
+		if !ok && v.Record.Label != "" && v.FeaturesSource != "" && v.FeaturesSource != "nslkdd" {
+			// A connection log's label is binary ground truth (Stratosphere's
+			// "Malicious"): an attack with no NSL-KDD class.
+			ok, attack = true, true
+		}
 		switch {
 		case v.Record.Label == "" || !ok:
 			unlabelled++
-		case class != etl.Normal && v.Result.Attack:
+		case attack && v.Result.Attack:
 			tp++
-		case class != etl.Normal:
+		case attack:
 			fn++
 		case v.Result.Attack:
 			fp++

@@ -21,6 +21,7 @@ type Metrics struct {
 	rewinds         prometheus.Counter
 	lag             *prometheus.GaugeVec
 	unknownServices prometheus.Counter
+	rebuilds        *prometheus.CounterVec
 }
 
 // NewMetrics creates the pipeline metrics and registers them on reg.
@@ -62,9 +63,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		unknownServices: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sagewall_unknown_services_total", Help: "Records whose service was not in the model's vocabulary (encoded as other).",
 		}),
+		rebuilds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sagewall_conn_state_rebuilds_total", Help: "Connection-log partitions whose deriver state was rebuilt from the records before the commit point, by result (ok, error).",
+		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
-		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices} {
+		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices, m.rebuilds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -135,5 +139,11 @@ func (m *Metrics) addUnknownServices(n uint64) {
 func (m *Metrics) setLag(topic string, partition int, lag int64) {
 	if m != nil {
 		m.lag.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(lag))
+	}
+}
+
+func (m *Metrics) addRebuild(result string) {
+	if m != nil {
+		m.rebuilds.WithLabelValues(result).Inc()
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/sinks"
@@ -57,6 +58,12 @@ type config struct {
 	deadLetters     DeadLetterSink
 	groupClient     *kafka.Client
 	group           string
+	conn            *connConfig // connection logs; nil: NSL-KDD records only
+	sensorHeader    string
+	sensorFromKey   bool
+	rebuildClient   *kafka.Client
+	rebuildRecords  int
+	passthrough     []string
 }
 
 // Option configures a Pipeline.
@@ -230,6 +237,12 @@ type run struct {
 	commitCh chan struct{}
 	fatal    chan error
 	workCtx  context.Context
+
+	// The batch stage's state (its goroutine only).
+	cur   *batch // being filled; nil between batches
+	timer *time.Timer
+	out   chan<- *batch
+	conns *connState // nil unless the pipeline reads connection logs
 }
 
 // Run consumes until ctx ends, then stops fetching, lets in-flight batches
@@ -249,6 +262,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		commitCh: make(chan struct{}, 1),
 		fatal:    make(chan error, 1),
 		workCtx:  workCtx,
+	}
+	if p.cfg.conn != nil {
+		r.conns = newConnState(&p.cfg)
 	}
 	for range p.cfg.maxInFlight {
 		b := &batch{
@@ -359,55 +375,86 @@ func (r *run) fetch(ctx context.Context, msgs chan<- kafka.Message) {
 func (r *run) batch(msgs <-chan kafka.Message, out chan<- *batch) {
 	defer close(out)
 	cfg := &r.p.cfg
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var cur *batch
-	send := func() {
-		timer.Stop()
-		out <- cur // out has room for every batch of the pool
-		cur = nil
+	r.out = out
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
+	var flushTimer *time.Timer
+	if r.conns != nil {
+		flushTimer = time.NewTimer(time.Hour)
+		flushTimer.Stop()
+		defer flushTimer.Stop()
 	}
 	unknown := uint64(0)
 	for {
-		var expired <-chan time.Time
-		if cur != nil {
-			expired = timer.C
+		var expired, flushDue <-chan time.Time
+		if r.cur != nil {
+			expired = r.timer.C
+		}
+		if r.conns != nil && !r.conns.nextFlush.IsZero() {
+			flushTimer.Reset(time.Until(r.conns.nextFlush))
+			flushDue = flushTimer.C
 		}
 		select {
 		case m, ok := <-msgs:
 			if !ok {
-				if cur != nil {
-					send()
+				if r.cur != nil {
+					r.send()
 				}
 				return
 			}
-			if cur == nil {
-				select {
-				case cur = <-r.free:
-				case <-r.workCtx.Done():
-					return
-				}
-				r.inFlight.Add(1)
-				timer.Reset(cfg.batchWait)
-			}
-			r.add(cur, &m)
-			if cur.records() >= cfg.batchRecords || cur.bytes >= cfg.batchBytes {
-				send()
-			}
+			r.add(&m)
 			if u := r.encoder.UnknownServices(); u != unknown {
 				cfg.metrics.addUnknownServices(u - unknown)
 				unknown = u
 			}
 		case <-expired:
-			send()
+			r.send()
+		case now := <-flushDue:
+			r.flushDue(now)
 		case <-r.workCtx.Done():
 			return
+		}
+		if flushTimer != nil {
+			flushTimer.Stop()
 		}
 	}
 }
 
-// add tracks m's offset and encodes it into b, or makes it a dead letter.
-func (r *run) add(b *batch, m *kafka.Message) {
+// current returns the batch being filled, taking one from the pool (and
+// waiting for one) when none is; nil when the pipeline is stopping.
+func (r *run) current() *batch {
+	if r.cur != nil {
+		return r.cur
+	}
+	select {
+	case r.cur = <-r.free:
+	case <-r.workCtx.Done():
+		return nil
+	}
+	r.inFlight.Add(1)
+	r.timer.Reset(r.p.cfg.batchWait)
+	return r.cur
+}
+
+// fullCheck sends the current batch when it reached its record or byte
+// limit. Every record adds at most one verdict and one offset, so a batch
+// never overflows its preallocated room.
+func (r *run) fullCheck() {
+	if b := r.cur; b != nil && (b.records() >= r.p.cfg.batchRecords || b.bytes >= r.p.cfg.batchBytes) {
+		r.send()
+	}
+}
+
+// send hands the current batch to the scorer.
+func (r *run) send() {
+	r.timer.Stop()
+	r.out <- r.cur // out has room for every batch of the pool
+	r.cur = nil
+}
+
+// add tracks m's offset and encodes it into the current batch, makes it a
+// dead letter, or (connection logs) hands it to its partition's deriver.
+func (r *run) add(m *kafka.Message) {
 	tp := topicPartition{m.Topic, m.Partition}
 	tracker, rewound := r.p.trackers.track(tp, m.Offset)
 	if rewound {
@@ -415,17 +462,39 @@ func (r *run) add(b *batch, m *kafka.Message) {
 		r.p.cfg.logger.Info("partition rewound: records re-delivered after a rebalance",
 			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
 	}
-	b.offsets = append(b.offsets, trackedOffset{tracker, m.Offset})
+	offset := trackedOffset{tracker, m.Offset}
+	if r.conns != nil {
+		p, fresh := r.conns.partition(tp, rewound)
+		if fresh {
+			r.rebuild(p, tp, m.Offset)
+		}
+		if r.conns.wants(p, m.Value) {
+			r.addConn(p, tp, offset, m)
+			return
+		}
+	}
+	b := r.current()
+	if b == nil {
+		return // stopping: not acknowledged, so fetched again
+	}
+	b.offsets = append(b.offsets, offset)
 	b.bytes += len(m.Value)
-	source := sinks.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
 	v := &b.verdicts[b.n]
 	err := r.encoder.Encode(m.Value, &v.Record, b.rows[b.n*r.p.width:(b.n+1)*r.p.width])
 	if err == nil {
-		v.Source, v.Time = source, m.Time
+		v.Source, v.Time = sinks.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}, m.Time
+		v.Conn, v.FeaturesSource = connlog.Conn{}, ""
 		b.n++
 		r.p.cfg.metrics.addEncoded(1)
-		return
+	} else {
+		r.deadLetter(b, m, err)
 	}
+	r.fullCheck()
+}
+
+// deadLetter adds m to b's dead letters with the reason err gives.
+func (r *run) deadLetter(b *batch, m *kafka.Message, err error) {
+	source := sinks.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
 	reason, field := rejection(err)
 	headers := make([]sinks.Header, len(m.Headers))
 	for i, h := range m.Headers {
@@ -447,6 +516,9 @@ func (r *run) add(b *batch, m *kafka.Message) {
 // label ("unknown_value", "line_too_long", ...) and the field, both from
 // bounded sets so they can be metric labels.
 func rejection(err error) (reason, field string) {
+	if reason, field, ok := connRejection(err); ok {
+		return reason, field
+	}
 	var fieldErr *etl.FieldError
 	if !errors.As(err, &fieldErr) {
 		return "invalid", ""
@@ -492,8 +564,14 @@ func (r *run) score(batches <-chan *batch) {
 		if len(letters) > 0 {
 			outputs++
 		}
-		b.pending.Store(int32(outputs))
 		done := func(err error) { r.settle(b, err) }
+		if outputs == 0 {
+			// Only header lines: nothing to write, their offsets are done.
+			b.pending.Store(1)
+			done(nil)
+			continue
+		}
+		b.pending.Store(int32(outputs))
 		if len(verdicts) > 0 {
 			for _, s := range p.sinks {
 				s.Write(r.workCtx, verdicts, done)

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/internal/retry"
 )
 
@@ -96,6 +97,7 @@ type Bridge struct {
 	logger         *slog.Logger
 	registerer     prometheus.Registerer
 	dedupeSize     int
+	connInput      *connlog.Input // connection logs: rewrite to Zeek JSON keyed by destination host
 
 	dedupe  *dedupe
 	metrics *metrics
@@ -129,6 +131,20 @@ func WithDedupeSize(n int) Option { return func(b *Bridge) { b.dedupeSize = n } 
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(b *Bridge) { b.logger = l } }
+
+// WithConnLogs makes the bridge read connection logs (input: connlog.Zeek,
+// connlog.VPC, or connlog.Auto, which passes NSL-KDD lines on unchanged).
+// Header lines (Zeek's #fields, a flow log's field names) are consumed,
+// since they apply only to the lines after them in the object, and every
+// connection is produced as one self-describing Zeek JSON line keyed by
+// its destination host: any instance can parse any line, and all the
+// connections to a host meet in one partition, where the pipeline's
+// per-partition deriver computes the host-based features. A line that
+// does not parse is passed on as it was, with the reason in the
+// sagewall-parse-error header, to become a dead letter in the pipeline.
+func WithConnLogs(input connlog.Input) Option {
+	return func(b *Bridge) { b.connInput = &input }
+}
 
 // WithRegisterer registers the bridge's metrics.
 func WithRegisterer(reg prometheus.Registerer) Option { return func(b *Bridge) { b.registerer = reg } }
@@ -356,6 +372,10 @@ func (b *Bridge) produceLines(ctx context.Context, o Object, r io.Reader) (int, 
 	version := []byte(o.Version())
 	chunk := make([]kafka.Message, 0, b.chunkLines)
 	lineNo, produced := 0, 0
+	var conns *connLines
+	if b.connInput != nil {
+		conns = &connLines{input: *b.connInput, parser: connlog.NewParser(*b.connInput)}
+	}
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
@@ -378,7 +398,7 @@ func (b *Bridge) produceLines(ctx context.Context, o Object, r io.Reader) (int, 
 			return produced, &LineTooLongError{Bucket: o.Bucket, Key: o.Key, Line: lineNo, Limit: b.maxLineBytes}
 		}
 		n := strconv.Itoa(lineNo)
-		chunk = append(chunk, kafka.Message{
+		msg := kafka.Message{
 			Key:   []byte(prefix + n),
 			Value: bytes.Clone(line),
 			Headers: []kafka.Header{
@@ -387,7 +407,11 @@ func (b *Bridge) produceLines(ctx context.Context, o Object, r io.Reader) (int, 
 				{Key: HeaderVersion, Value: version},
 				{Key: HeaderLine, Value: []byte(n)},
 			},
-		})
+		}
+		if conns != nil && !conns.rewrite(line, &msg) {
+			continue // a header line
+		}
+		chunk = append(chunk, msg)
 		if len(chunk) == b.chunkLines {
 			if err := flush(); err != nil {
 				return produced, err
@@ -410,6 +434,36 @@ func (b *Bridge) produceLines(ctx context.Context, o Object, r io.Reader) (int, 
 		return produced, err
 	}
 	return produced, nil
+}
+
+// connLines rewrites the connection-log lines of one object.
+type connLines struct {
+	input     connlog.Input
+	parser    *connlog.Parser
+	conn      connlog.Conn
+	sawHeader bool
+}
+
+// rewrite turns msg's line into a Zeek JSON line keyed by destination host;
+// it returns false for a header line, which is not produced.
+func (c *connLines) rewrite(line []byte, msg *kafka.Message) bool {
+	if c.input == connlog.Auto && !c.sawHeader && line[0] != '#' && (line[0] != '{' || !connlog.IsConnLogJSON(line)) {
+		return true // an NSL-KDD record: as it is
+	}
+	ok, err := c.parser.Parse(line, &c.conn)
+	switch {
+	case err != nil:
+		msg.Headers = append(msg.Headers, kafka.Header{Key: connlog.ParseErrorHeader, Value: []byte(err.Error())})
+		return true
+	case !ok:
+		c.sawHeader = true
+		return false
+	}
+	msg.Value = connlog.AppendZeekJSON(make([]byte, 0, len(line)+256), &c.conn)
+	if c.conn.RespAddr.IsValid() {
+		msg.Key = c.conn.RespAddr.AppendTo(msg.Key[:0])
+	}
+	return true
 }
 
 // countingReader counts bytes and fails past limit, so a small gzip cannot

@@ -1,0 +1,401 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sagewall/sagewall/connlog"
+	"github.com/sagewall/sagewall/features"
+	"github.com/sagewall/sagewall/sinks"
+)
+
+// Connection logs (Zeek conn.log, VPC Flow Logs) take a longer path than
+// NSL-KDD records: connlog parses a line into a connection, a per-partition
+// features.Deriver holds it until its event-time window is final and derives
+// the 41 features, and only then is it encoded into a batch. A held record's
+// offset is tracked from the moment it is fetched, so it is committed only
+// once its verdict exists, however long the deriver held it.
+//
+// State is per source partition: with the raw topic keyed by destination
+// host (as the S3 bridge writes it), each host's connections meet in one
+// deriver, and every feature is the same whichever instance owns the
+// partition.
+
+// connConfig is how the pipeline reads connection logs.
+type connConfig struct {
+	input          connlog.Input
+	parserOpts     []connlog.Option
+	deriveOpts     []features.Option
+	rebuildClient  *kafka.Client
+	rebuildRecords int
+	passthrough    []string // field names carried into verdicts
+	passthroughAll bool     // "*": every field
+}
+
+// WithConnLogs makes the pipeline read connection logs: input says which
+// formats (connlog.Zeek, connlog.VPC, or connlog.Auto, which also lets NSL-KDD
+// records through etl as before, telling them apart per record). Each source
+// partition gets its own parser (a Zeek TSV or VPC header applies to the lines
+// after it in that partition) and its own deriver.
+func WithConnLogs(input connlog.Input, parserOpts []connlog.Option, deriveOpts ...features.Option) Option {
+	return func(c *config) {
+		c.conn = &connConfig{input: input, parserOpts: parserOpts, deriveOpts: deriveOpts}
+	}
+}
+
+// WithPassthrough names the fields of a record, beyond its identity and the
+// features, that its verdict carries (Zeek extension fields, extra JSON
+// keys); "*" carries every one. Default: none.
+func WithPassthrough(names ...string) Option {
+	return func(c *config) { c.passthrough = names }
+}
+
+// keepFields filters fields in place to those named in keep.
+func keepFields(fields []connlog.Field, keep []string) []connlog.Field {
+	return slices.DeleteFunc(fields, func(f connlog.Field) bool { return !slices.Contains(keep, f.Name) })
+}
+
+// WithStateRebuild makes the pipeline rebuild a partition's deriver state
+// when it starts reading the partition (at start, after a rebalance or a
+// rewind): before the first fetched record it reads, through client, up to
+// records records that precede it in the partition and feeds them to the
+// deriver without judging them (they were judged before the commit point).
+// Features after a restart then equal those of an uninterrupted run as long
+// as every host's windows (its last 100 connections within the host
+// horizon, the last 2 s) lie within those records. Needs WithConnLogs.
+func WithStateRebuild(client *kafka.Client, records int) Option {
+	return func(c *config) { c.rebuildClient, c.rebuildRecords = client, records }
+}
+
+// WithSensorHeader names the Kafka header that carries the sensor of a
+// connection whose record names none; fromKey falls back to the message key.
+func WithSensorHeader(header string, fromKey bool) Option {
+	return func(c *config) { c.sensorHeader, c.sensorFromKey = header, fromKey }
+}
+
+// connPartition is one source partition's connection-log state.
+type connPartition struct {
+	parser    *connlog.Parser
+	deriver   *features.Deriver
+	sawHeader bool // a header line arrived: plain lines are this format's, not NSL-KDD CSV
+}
+
+// heldRecord is what the pipeline keeps of a record the deriver holds.
+type heldRecord struct {
+	offset trackedOffset
+	source sinks.Source
+	time   time.Time
+	tp     topicPartition
+}
+
+// connState is the connection-log side of one Run.
+type connState struct {
+	cfg           *connConfig
+	sensorHeader  string // Kafka header naming the sensor when the record does not
+	sensorFromKey bool
+	partitions    map[topicPartition]*connPartition
+	held          map[uint64]heldRecord
+	nextTicket    uint64
+	conn          connlog.Conn // parse target, reused
+	nextFlush     time.Time    // earliest deriver deadline; zero when nothing is held
+}
+
+func newConnState(cfg *config) *connState {
+	cfg.conn.rebuildClient, cfg.conn.rebuildRecords = cfg.rebuildClient, cfg.rebuildRecords
+	cfg.conn.passthrough, cfg.conn.passthroughAll = cfg.passthrough, slices.Contains(cfg.passthrough, "*")
+	return &connState{
+		cfg:           cfg.conn,
+		sensorHeader:  cfg.sensorHeader,
+		sensorFromKey: cfg.sensorFromKey,
+		partitions:    map[topicPartition]*connPartition{},
+		held:          map[uint64]heldRecord{},
+	}
+}
+
+// partition returns tp's state, fresh (and reported so) when first seen or
+// rewound: the held records of the old state are forgotten, since they are
+// fetched again from the commit point.
+func (s *connState) partition(tp topicPartition, rewound bool) (*connPartition, bool) {
+	p := s.partitions[tp]
+	fresh := p == nil || rewound
+	if fresh {
+		if p != nil {
+			for ticket, h := range s.held {
+				if h.tp == tp {
+					delete(s.held, ticket)
+				}
+			}
+		}
+		p = &connPartition{
+			parser:  connlog.NewParser(s.cfg.input, s.cfg.parserOpts...),
+			deriver: features.New(s.cfg.deriveOpts...),
+		}
+		s.partitions[tp] = p
+	}
+	return p, fresh
+}
+
+// wants reports whether line goes the connection-log way in partition p.
+func (s *connState) wants(p *connPartition, line []byte) bool {
+	if s.cfg.input != connlog.Auto {
+		return true
+	}
+	line = trimLeft(line)
+	switch {
+	case len(line) == 0:
+		return p.sawHeader
+	case line[0] == '#':
+		return true
+	case line[0] == '{':
+		return connlog.IsConnLogJSON(line)
+	}
+	return p.sawHeader
+}
+
+func trimLeft(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf {
+		b = b[3:]
+	}
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// addConn parses m as a connection-log line and hands it to its partition's
+// deriver, which releases every connection now final into batches. A header
+// line has no output: its offset rides on the current batch. A bad line is
+// a dead letter.
+func (r *run) addConn(p *connPartition, tp topicPartition, offset trackedOffset, m *kafka.Message) {
+	s := r.conns
+	c := &s.conn
+	var ok bool
+	var err error
+	if reason := headerValue(m, connlog.ParseErrorHeader); reason != nil {
+		err = upstreamParseError(reason)
+	} else {
+		ok, err = p.parser.Parse(m.Value, c)
+	}
+	if err != nil {
+		b := r.current()
+		if b == nil {
+			return
+		}
+		b.offsets = append(b.offsets, offset)
+		b.bytes += len(m.Value)
+		r.deadLetter(b, m, err)
+		r.fullCheck()
+		return
+	}
+	if !ok {
+		p.sawHeader = true
+		b := r.current()
+		if b == nil {
+			return
+		}
+		b.offsets = append(b.offsets, offset)
+		r.fullCheck()
+		return
+	}
+	if c.Sensor == "" {
+		c.Sensor = s.sensorOf(m)
+	}
+	if !s.cfg.passthroughAll {
+		c.Extra = keepFields(c.Extra, s.cfg.passthrough)
+	}
+	ticket := s.nextTicket
+	s.nextTicket++
+	s.held[ticket] = heldRecord{
+		offset: offset,
+		source: sinks.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset},
+		time:   m.Time,
+		tp:     tp,
+	}
+	now := time.Now()
+	p.deriver.Add(c, ticket, now, r.emitDerived)
+	s.noteDeadline(p)
+}
+
+// rebuild replays up to rebuildRecords records before offset first of tp
+// into p's deriver (see WithStateRebuild). Their tickets are never held, so
+// what they release updates state and is otherwise ignored. A failure costs
+// exactness, not records: it is logged and counted, and judging goes on.
+func (r *run) rebuild(p *connPartition, tp topicPartition, first int64) {
+	s := r.conns
+	client, n := s.cfg.rebuildClient, int64(s.cfg.rebuildRecords)
+	if client == nil || n <= 0 || first <= 0 {
+		return
+	}
+	log := r.p.cfg.logger.With("topic", tp.topic, "partition", tp.partition)
+	start := time.Now()
+	offset, replayed := max(0, first-n), 0
+	var c connlog.Conn
+	for offset < first {
+		ctx, cancel := context.WithTimeout(r.workCtx, 30*time.Second)
+		resp, err := client.Fetch(ctx, &kafka.FetchRequest{
+			Topic: tp.topic, Partition: tp.partition, Offset: offset, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond,
+		})
+		if err == nil && resp.Error != nil {
+			if errors.Is(resp.Error, kafka.OffsetOutOfRange) && resp.LogStartOffset > offset {
+				cancel()
+				offset = resp.LogStartOffset // retention removed the start
+				continue
+			}
+			err = resp.Error
+		}
+		if err != nil {
+			cancel()
+			r.p.cfg.metrics.addRebuild("error")
+			log.Warn("rebuilding connection state: features of the first connections may miss older ones", "from_offset", offset, "err", err)
+			return
+		}
+		progressed := false
+		for {
+			rec, err := resp.Records.ReadRecord()
+			if err != nil {
+				break // io.EOF, or a truncated last record: fetched again from offset
+			}
+			if rec.Offset < offset {
+				continue // a compressed batch starts before the requested offset
+			}
+			if rec.Offset >= first {
+				offset = first
+				break
+			}
+			offset, progressed = rec.Offset+1, true
+			if rec.Value == nil {
+				continue
+			}
+			value, err := kafka.ReadAll(rec.Value)
+			if err != nil || !s.wants(p, value) {
+				continue
+			}
+			if ok, err := p.parser.Parse(value, &c); err != nil || !ok {
+				if err == nil {
+					p.sawHeader = true
+				}
+				continue
+			}
+			ticket := s.nextTicket
+			s.nextTicket++
+			p.deriver.Add(&c, ticket, start, r.emitDerived)
+			replayed++
+		}
+		cancel()
+		if !progressed && offset < first {
+			break // nothing readable before first (e.g. transaction markers only)
+		}
+	}
+	r.p.cfg.metrics.addRebuild("ok")
+	log.Info("rebuilt connection state", "records", replayed, "up_to_offset", first, "took", time.Since(start))
+}
+
+// headerValue returns the value of m's header key, or nil.
+func headerValue(m *kafka.Message, key string) []byte {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+// sensorOf names the sensor from the configured header or the key.
+func (s *connState) sensorOf(m *kafka.Message) string {
+	if s.sensorHeader != "" {
+		if v := headerValue(m, s.sensorHeader); v != nil {
+			return string(v)
+		}
+	}
+	if s.sensorFromKey {
+		return string(m.Key)
+	}
+	return ""
+}
+
+func (s *connState) noteDeadline(p *connPartition) {
+	if d, ok := p.deriver.Deadline(); ok && (s.nextFlush.IsZero() || d.Before(s.nextFlush)) {
+		s.nextFlush = d
+	}
+}
+
+// flushDue releases what every deriver has held past its hold time and
+// recomputes the next deadline.
+func (r *run) flushDue(now time.Time) {
+	s := r.conns
+	s.nextFlush = time.Time{}
+	for _, p := range s.partitions {
+		p.deriver.Flush(now, r.emitDerived)
+		s.noteDeadline(p)
+	}
+}
+
+// emitDerived puts one released connection into the current batch.
+func (r *run) emitDerived(d *features.Derived) {
+	s := r.conns
+	h, ok := s.held[d.Ticket]
+	if !ok {
+		return // its partition was rewound: it is fetched again
+	}
+	delete(s.held, d.Ticket)
+	b := r.current()
+	if b == nil {
+		return
+	}
+	b.offsets = append(b.offsets, h.offset)
+	v := &b.verdicts[b.n]
+	v.Record = d.Record
+	if err := r.encoder.EncodeRecord(&v.Record, b.rows[b.n*r.p.width:(b.n+1)*r.p.width]); err != nil {
+		// A deriver bug, not bad input; the record still gets an output.
+		r.p.cfg.logger.Error("encoding derived features", "source", h.source.Key(), "err", err)
+		r.deadLetterConn(b, h, &d.Conn, err)
+		r.fullCheck()
+		return
+	}
+	v.Source, v.Time = h.source, h.time
+	v.Conn = d.Conn
+	v.Conn.Extra = append(v.Conn.Extra[:0:0], d.Conn.Extra...)
+	v.FeaturesSource = d.Conn.Format.Source()
+	v.Record.Label = connlog.KDDLabel(d.Conn.Label)
+	b.n++
+	r.p.cfg.metrics.addEncoded(1)
+	r.fullCheck()
+}
+
+// deadLetterConn makes a held connection a dead letter (its original bytes
+// are gone; the connection is rewritten as Zeek JSON).
+func (r *run) deadLetterConn(b *batch, h heldRecord, c *connlog.Conn, err error) {
+	reason, field := rejection(err)
+	b.letters = append(b.letters, sinks.DeadLetter{
+		Source: h.source,
+		Time:   h.time,
+		Value:  connlog.AppendZeekJSON(nil, c),
+		Reason: reason,
+		Err:    fmt.Sprintf("%s: %v", h.source.Key(), err),
+	})
+	r.p.cfg.metrics.addRejected(reason, field)
+}
+
+// upstreamParseError is a producer's reason for a line it could not parse
+// (the connlog.ParseErrorHeader).
+type upstreamParseError string
+
+func (e upstreamParseError) Error() string { return "parsing at the producer: " + string(e) }
+
+// connRejection names a connlog parse error's reason and field.
+func connRejection(err error) (reason, field string, ok bool) {
+	var upstream upstreamParseError
+	if errors.As(err, &upstream) {
+		return "upstream_parse_error", "", true
+	}
+	var fieldErr *connlog.FieldError
+	if !errors.As(err, &fieldErr) {
+		return "", "", false
+	}
+	return fieldErr.Code(), fieldErr.Field, true
+}
