@@ -456,3 +456,11 @@ func (r *ring[T]) pop() T {
 }
 
 func (r *ring[T]) clear() { r.head, r.size = 0, 0 }
+
+// segments returns the elements, oldest first, as at most two slices.
+func (r *ring[T]) segments() (a, b []T) {
+	if r.head+r.size <= len(r.buf) {
+		return r.buf[r.head : r.head+r.size], nil
+	}
+	return r.buf[r.head:], r.buf[:r.head+r.size-len(r.buf)]
+}

@@ -100,9 +100,42 @@ type host struct {
 	n, serr, rerr uint32
 	svcN          [numServices]uint32
 
-	// Its last hostWindow connections, a ring once full.
-	last  []hostConn
-	next0 int // where the next connection goes once last is full
+	// Its last hostWindow connections within the horizon, oldest first,
+	// and the counts they make (kept as they enter and leave, so only
+	// the originator comparisons need a scan).
+	last                  ring[hostConn]
+	hn, hSerr, hRerr      int
+	hSvc, hSvcSerr, hSvcR [numServices]uint8
+}
+
+// enter counts e into the host window.
+func (h *host) enter(e hostConn) {
+	h.last.push(e)
+	h.hn++
+	h.hSvc[e.svc]++
+	switch e.class {
+	case classSError:
+		h.hSerr++
+		h.hSvcSerr[e.svc]++
+	case classRError:
+		h.hRerr++
+		h.hSvcR[e.svc]++
+	}
+}
+
+// leave drops the oldest connection of the host window.
+func (h *host) leave() {
+	e := h.last.pop()
+	h.hn--
+	h.hSvc[e.svc]--
+	switch e.class {
+	case classSError:
+		h.hSerr--
+		h.hSvcSerr[e.svc]--
+	case classRError:
+		h.hRerr--
+		h.hSvcR[e.svc]--
+	}
 }
 
 // hostConn is a connection in a host window.
@@ -203,44 +236,27 @@ func (s *state) add(c *connlog.Conn, t int64, rec *etl.Record) (evicted int) {
 	x[fSrvDiffHostRate] = rate(srvCount-sameSrv, srvCount)
 
 	// Host window: the host's last 100 connections within the horizon.
-	cur := hostConn{start: t, src: uint32(addrHash(c.OrigAddr)), srcPort: c.OrigPort, svc: sv, class: fl.class}
-	if len(h.last) < hostWindow {
-		h.last = append(h.last, cur)
-	} else {
-		h.last[h.next0] = cur
-		h.next0 = (h.next0 + 1) % hostWindow
-	}
-	var hn, hSrv, hSport, hSerr, hRerr, hSrvSerr, hSrvRerr, hSrvDiffSrc int
+	// Starts enter in order, so the expired are the oldest.
 	cutoff := t - s.horizon
-	for i := range h.last {
-		e := &h.last[i]
-		if e.start < cutoff {
-			continue
-		}
-		hn++
-		if e.srcPort == cur.srcPort {
-			hSport++
-		}
-		serr, rerr := e.class == classSError, e.class == classRError
-		if serr {
-			hSerr++
-		}
-		if rerr {
-			hRerr++
-		}
-		if e.svc == sv {
-			hSrv++
-			if serr {
-				hSrvSerr++
-			}
-			if rerr {
-				hSrvRerr++
-			}
-			if e.src != cur.src {
-				hSrvDiffSrc++
-			}
+	for h.last.len() > 0 && (h.last.front().start < cutoff || h.last.len() >= hostWindow) {
+		h.leave()
+	}
+	cur := hostConn{start: t, src: uint32(addrHash(c.OrigAddr)), srcPort: c.OrigPort, svc: sv, class: fl.class}
+	h.enter(cur)
+	// Counted without branches: the outcomes are data-dependent and
+	// mispredicted branches cost more than the adds.
+	var hSport, hSrvSameSrc int
+	a, b := h.last.segments()
+	for _, seg := range [2][]hostConn{a, b} {
+		for i := range seg {
+			e := &seg[i]
+			hSport += b2i(e.srcPort == cur.srcPort)
+			hSrvSameSrc += b2i(e.svc == sv) & b2i(e.src == cur.src)
 		}
 	}
+	hn, hSrv := h.hn, int(h.hSvc[sv])
+	hSerr, hRerr, hSrvSerr, hSrvRerr := h.hSerr, h.hRerr, int(h.hSvcSerr[sv]), int(h.hSvcR[sv])
+	hSrvDiffSrc := hSrv - hSrvSameSrc
 	fn, fSrv := float64(hn), float64(hSrv)
 	x[fDstHostCount] = fn
 	x[fDstHostSrvCount] = fSrv
@@ -253,6 +269,14 @@ func (s *state) add(c *connlog.Conn, t int64, rec *etl.Record) (evicted int) {
 	x[fDstHostRerrorRate] = rate(float64(hRerr), fn)
 	x[fDstHostSrvRerrorRate] = rate(float64(hSrvRerr), fSrv)
 	return evicted
+}
+
+// b2i is 1 for true; the compiler makes it a flag move, not a branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // rate is num/den rounded to two decimals, as NSL-KDD stores rates; 0 for
@@ -321,7 +345,9 @@ func (s *state) evict(i int32) {
 	h.gen++
 	h.n, h.serr, h.rerr = 0, 0, 0
 	h.svcN = [numServices]uint32{}
-	h.last, h.next0 = h.last[:0], 0
+	h.last.clear()
+	h.hn, h.hSerr, h.hRerr = 0, 0, 0
+	h.hSvc, h.hSvcSerr, h.hSvcR = [numServices]uint8{}, [numServices]uint8{}, [numServices]uint8{}
 	h.lastSeen = 0
 	s.freeHosts = append(s.freeHosts, i)
 }
