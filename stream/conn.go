@@ -103,6 +103,7 @@ type connState struct {
 	nextTicket    uint64
 	conn          connlog.Conn // parse target, reused
 	nextFlush     time.Time    // earliest deriver deadline; zero when nothing is held
+	hooks         features.Hooks
 }
 
 func newConnState(cfg *config) *connState {
@@ -112,6 +113,7 @@ func newConnState(cfg *config) *connState {
 		cfg:           cfg.conn,
 		sensorHeader:  cfg.sensorHeader,
 		sensorFromKey: cfg.sensorFromKey,
+		hooks:         cfg.metrics.derivationHooks(),
 		partitions:    map[topicPartition]*connPartition{},
 		held:          map[uint64]heldRecord{},
 	}
@@ -133,7 +135,7 @@ func (s *connState) partition(tp topicPartition, rewound bool) (*connPartition, 
 		}
 		p = &connPartition{
 			parser:  connlog.NewParser(s.cfg.input, s.cfg.parserOpts...),
-			deriver: features.New(s.cfg.deriveOpts...),
+			deriver: features.New(append(s.cfg.deriveOpts, features.WithHooks(s.hooks))...),
 		}
 		s.partitions[tp] = p
 	}
@@ -203,7 +205,7 @@ func (r *run) addConn(p *connPartition, tp topicPartition, offset trackedOffset,
 		return
 	}
 	if c.Sensor == "" {
-		c.Sensor = s.sensorOf(m)
+		c.Sensor = sensorOf(m, s.sensorHeader, s.sensorFromKey)
 	}
 	if !s.cfg.passthroughAll {
 		c.Extra = keepFields(c.Extra, s.cfg.passthrough)
@@ -295,6 +297,20 @@ func (r *run) rebuild(p *connPartition, tp topicPartition, first int64) {
 	log.Info("rebuilt connection state", "records", replayed, "up_to_offset", first, "took", time.Since(start))
 }
 
+// identify fills c with the connection an NSL-KDD record names: the
+// identity keys of a JSON record (src_ip, dst_ip, ...) and the configured
+// passthrough fields, and the sensor from the configured header or key.
+func (r *run) identify(c *connlog.Conn, m *kafka.Message) {
+	if len(m.Value) > 0 && m.Value[0] == '{' {
+		r.identity.ParseIdentity(m.Value, c, r.p.cfg.passthrough)
+	} else {
+		*c = connlog.Conn{}
+	}
+	if c.Sensor == "" {
+		c.Sensor = sensorOf(m, r.p.cfg.sensorHeader, r.p.cfg.sensorFromKey)
+	}
+}
+
 // headerValue returns the value of m's header key, or nil.
 func headerValue(m *kafka.Message, key string) []byte {
 	for _, h := range m.Headers {
@@ -305,14 +321,14 @@ func headerValue(m *kafka.Message, key string) []byte {
 	return nil
 }
 
-// sensorOf names the sensor from the configured header or the key.
-func (s *connState) sensorOf(m *kafka.Message) string {
-	if s.sensorHeader != "" {
-		if v := headerValue(m, s.sensorHeader); v != nil {
+// sensorOf names the sensor from the header named header, or the key.
+func sensorOf(m *kafka.Message, header string, fromKey bool) string {
+	if header != "" {
+		if v := headerValue(m, header); v != nil {
 			return string(v)
 		}
 	}
-	if s.sensorFromKey {
+	if fromKey {
 		return string(m.Key)
 	}
 	return ""
@@ -324,15 +340,19 @@ func (s *connState) noteDeadline(p *connPartition) {
 	}
 }
 
-// flushDue releases what every deriver has held past its hold time and
-// recomputes the next deadline.
+// flushDue releases what every deriver has held past its hold time,
+// recomputes the next deadline and updates the state gauges.
 func (r *run) flushDue(now time.Time) {
 	s := r.conns
 	s.nextFlush = time.Time{}
+	held, hosts := 0, 0
 	for _, p := range s.partitions {
 		p.deriver.Flush(now, r.emitDerived)
 		s.noteDeadline(p)
+		st := p.deriver.Stats()
+		held, hosts = held+st.Held, hosts+st.Hosts
 	}
+	r.p.cfg.metrics.setConnState(held, hosts)
 }
 
 // emitDerived puts one released connection into the current batch.

@@ -3,6 +3,8 @@ package stream
 import (
 	"strconv"
 
+	"github.com/sagewall/sagewall/features"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,6 +24,10 @@ type Metrics struct {
 	lag             *prometheus.GaugeVec
 	unknownServices prometheus.Counter
 	rebuilds        *prometheus.CounterVec
+	connHeld        prometheus.Gauge
+	connHosts       prometheus.Gauge
+	connEvicted     prometheus.Counter
+	connLate        prometheus.Counter
 }
 
 // NewMetrics creates the pipeline metrics and registers them on reg.
@@ -66,9 +72,22 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		rebuilds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sagewall_conn_state_rebuilds_total", Help: "Connection-log partitions whose deriver state was rebuilt from the records before the commit point, by result (ok, error).",
 		}, []string{"result"}),
+		connHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sagewall_conn_held", Help: "Connections held by the feature derivers until their event-time windows are final.",
+		}),
+		connHosts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sagewall_conn_hosts", Help: "Destination hosts with feature state, over this instance's partitions.",
+		}),
+		connEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_conn_hosts_evicted_total", Help: "Destination hosts whose feature state was dropped (idle past input.host_horizon, or beyond input.max_hosts).",
+		}),
+		connLate: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_conn_late_total", Help: "Connections that arrived after later-starting ones had been judged (beyond input.reorder_window).",
+		}),
 	}
 	for _, c := range []prometheus.Collector{m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
-		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices, m.rebuilds} {
+		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices, m.rebuilds,
+		m.connHeld, m.connHosts, m.connEvicted, m.connLate} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -145,5 +164,24 @@ func (m *Metrics) setLag(topic string, partition int, lag int64) {
 func (m *Metrics) addRebuild(result string) {
 	if m != nil {
 		m.rebuilds.WithLabelValues(result).Inc()
+	}
+}
+
+// derivationHooks counts the features derivers' evictions and late
+// connections.
+func (m *Metrics) derivationHooks() features.Hooks {
+	if m == nil {
+		return features.Hooks{}
+	}
+	return features.Hooks{
+		Evicted: func(n int) { m.connEvicted.Add(float64(n)) },
+		Late:    func() { m.connLate.Inc() },
+	}
+}
+
+func (m *Metrics) setConnState(held, hosts int) {
+	if m != nil {
+		m.connHeld.Set(float64(held))
+		m.connHosts.Set(float64(hosts))
 	}
 }

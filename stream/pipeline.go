@@ -239,10 +239,11 @@ type run struct {
 	workCtx  context.Context
 
 	// The batch stage's state (its goroutine only).
-	cur   *batch // being filled; nil between batches
-	timer *time.Timer
-	out   chan<- *batch
-	conns *connState // nil unless the pipeline reads connection logs
+	cur      *batch // being filled; nil between batches
+	timer    *time.Timer
+	out      chan<- *batch
+	conns    *connState      // nil unless the pipeline reads connection logs
+	identity *connlog.Parser // reads the identity keys of NSL-KDD JSON records
 }
 
 // Run consumes until ctx ends, then stops fetching, lets in-flight batches
@@ -263,6 +264,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		fatal:    make(chan error, 1),
 		workCtx:  workCtx,
 	}
+	r.identity = connlog.NewParser(connlog.Auto)
 	if p.cfg.conn != nil {
 		r.conns = newConnState(&p.cfg)
 	}
@@ -483,7 +485,8 @@ func (r *run) add(m *kafka.Message) {
 	err := r.encoder.Encode(m.Value, &v.Record, b.rows[b.n*r.p.width:(b.n+1)*r.p.width])
 	if err == nil {
 		v.Source, v.Time = sinks.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}, m.Time
-		v.Conn, v.FeaturesSource = connlog.Conn{}, ""
+		v.FeaturesSource = ""
+		r.identify(&v.Conn, m)
 		b.n++
 		r.p.cfg.metrics.addEncoded(1)
 	} else {
