@@ -7,6 +7,8 @@ Run through train.sh (it provides the pinned virtualenv), from anywhere:
 It writes, relative to the repository root:
 
   scoring/bundled/binary.json.gz     binary:logistic model, P(attack)   (XGBoost JSON, gzipped)
+                                     (--features connlog: scoring/bundled-connlog/..., trained with the
+                                     15 features a connection log cannot carry set to 0)
   scoring/bundled/category.json.gz   5-class multi:softprob model      (XGBoost JSON, gzipped)
   scoring/bundled/spec.json          feature layout (etl.Spec JSON)
   scoring/bundled/manifest.json      name, version, data sha256, recipe, xgboost version, date
@@ -33,7 +35,6 @@ from datetime import datetime, timezone
 import numpy as np
 import xgboost as xgb
 
-NAME = "sagewall-nslkdd"
 # Bump when the recipe, the data or the feature layout changes.
 VERSION = "1.0.0"
 SEED = 42
@@ -65,6 +66,22 @@ FIELD_NAMES = [
     "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate",
 ]
 CATEGORICAL = ["protocol_type", "service", "flag"]
+# The features a connection log (Zeek conn.log, VPC Flow Logs) cannot carry: sagewall's feature
+# deriver sets them to 0, so the connection-log model is trained with them at 0 too (the vector
+# layout stays the same and XGBoost never splits on a constant column).
+NOT_IN_CONN_LOGS = [
+    "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
+    "root_shell", "su_attempted", "num_root", "num_file_creations", "num_shells",
+    "num_access_files", "num_outbound_cmds", "is_host_login", "is_guest_login",
+]
+# Feature sets: the name and output locations of each bundled model.
+FEATURE_SETS = {
+    "all": {"name": "sagewall-nslkdd", "out": "scoring/bundled", "goldens": "scoring/testdata/bundled",
+            "metrics": "deploy/train/random-split-metrics.json", "zeroed": []},
+    "connlog": {"name": "sagewall-nslkdd-connlog", "out": "scoring/bundled-connlog",
+                "goldens": "scoring/testdata/bundled-connlog",
+                "metrics": "deploy/train/random-split-metrics-connlog.json", "zeroed": NOT_IN_CONN_LOGS},
+}
 NUMERIC = [f for f in FIELD_NAMES if f not in CATEGORICAL]
 
 # Class order of etl.Classes(); the category model's output index is this index.
@@ -88,8 +105,9 @@ def read_records(path):
     rows = []
     for n, line in enumerate(raw.decode("ascii").splitlines(), start=1):
         fields = line.split(",")
-        if len(fields) != len(FIELD_NAMES) + 2:
-            sys.exit(f"{path}: line {n}: {len(fields)} fields, want {len(FIELD_NAMES) + 2}")
+        # 41 features and a label, and NSL-KDD's difficulty (`sagewall features` writes none).
+        if len(fields) not in (len(FIELD_NAMES) + 1, len(FIELD_NAMES) + 2):
+            sys.exit(f"{path}: line {n}: {len(fields)} fields, want {len(FIELD_NAMES) + 1} or {len(FIELD_NAMES) + 2}")
         rows.append(fields)
     return raw, rows
 
@@ -116,6 +134,12 @@ def build_matrix(rows, spec):
         x[np.arange(len(rows)), [column[r[i]] for r in rows]] = 1.0
         offset += len(spec[name])
     return x
+
+
+def zero_columns(x, names):
+    """Sets the numeric features names to 0 (in place)."""
+    for name in names:
+        x[:, NUMERIC.index(name)] = 0.0
 
 
 def labels(rows, path):
@@ -255,16 +279,23 @@ def model_json(booster):
 def main():
     root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--features", choices=sorted(FEATURE_SETS), default="all",
+                    help="all 41 features, or connlog: the 26 a connection log can supply (the other 15 at 0)")
     ap.add_argument("--data", default=os.path.join(root, "etl", "nslkdd", "KDDTrain+.txt.gz"))
-    ap.add_argument("--out", default=os.path.join(root, "scoring", "bundled"))
-    ap.add_argument("--goldens", default=os.path.join(root, "scoring", "testdata", "bundled"))
-    ap.add_argument("--metrics", default=os.path.join(root, "deploy", "train", "random-split-metrics.json"))
+    ap.add_argument("--out", help="model directory (default: the feature set's bundled directory)")
+    ap.add_argument("--goldens", help="golden predictions directory (default: the feature set's)")
+    ap.add_argument("--metrics", help="random-split metrics file (default: the feature set's)")
     args = ap.parse_args()
+    feature_set = FEATURE_SETS[args.features]
+    args.out = args.out or os.path.join(root, feature_set["out"])
+    args.goldens = args.goldens or os.path.join(root, feature_set["goldens"])
+    args.metrics = args.metrics or os.path.join(root, feature_set["metrics"])
 
     raw, rows = read_records(args.data)
     data_sha = hashlib.sha256(raw).hexdigest()
     spec = build_spec(rows)
     x = build_matrix(rows, spec)
+    zero_columns(x, feature_set["zeroed"])
     y_bin, y_class = labels(rows, args.data)
     print(f"{len(rows):,} rows, {x.shape[1]} features, {int(y_bin.sum()):,} attacks", file=sys.stderr)
 
@@ -276,8 +307,8 @@ def main():
     write_gzip(os.path.join(args.out, "binary.json.gz"), binary_bytes)
     write_gzip(os.path.join(args.out, "category.json.gz"), category_bytes)
     write_json(os.path.join(args.out, "spec.json"), spec)
-    write_json(os.path.join(args.out, "manifest.json"), {
-        "name": NAME,
+    manifest = {
+        "name": feature_set["name"],
         "version": VERSION,
         "date": training_date(root),
         "xgboost_version": xgb.__version__,
@@ -293,7 +324,12 @@ def main():
         },
         "class_of_label": CLASS_OF_LABEL,
         "features": x.shape[1],
-    })
+    }
+    if feature_set["zeroed"]:
+        # Which of the 41 features the model uses; the others are always 0 in its training data.
+        manifest["feature_set"] = args.features
+        manifest["zeroed_features"] = feature_set["zeroed"]
+    write_json(os.path.join(args.out, "manifest.json"), manifest)
 
     # Goldens: one record per row, 6 little-endian float32 values: P(attack), then the five
     # category probabilities in CLASSES order.
