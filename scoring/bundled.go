@@ -6,23 +6,34 @@ import (
 	"io/fs"
 )
 
-// bundledFiles is the default model, trained on NSL-KDD KDDTrain+ by
-// deploy/train/train.sh.
+// bundledFiles are the models embedded in the binary, trained on NSL-KDD
+// KDDTrain+ by deploy/train/train.sh (bundled-connlog with --features
+// connlog).
 //
 //go:embed bundled/binary.json.gz bundled/category.json.gz bundled/spec.json bundled/manifest.json
+//go:embed bundled-connlog/binary.json.gz bundled-connlog/category.json.gz bundled-connlog/spec.json bundled-connlog/manifest.json
 var bundledFiles embed.FS
 
-// Bundled returns the detector for the model embedded in the binary
-// (sagewall-nslkdd: binary and 5-class category models over the KDDTrain+
-// feature layout).
-func Bundled(opts ...Option) (*Detector, error) {
-	dir, err := fs.Sub(bundledFiles, "bundled")
+// Bundled returns the detector for the default model embedded in the
+// binary (sagewall-nslkdd: binary and 5-class category models over the
+// KDDTrain+ feature layout, all 41 features).
+func Bundled(opts ...Option) (*Detector, error) { return loadBundled("bundled", opts) }
+
+// BundledConnLog returns the detector for the embedded connection-log model
+// (sagewall-nslkdd-connlog): the same recipe and layout, trained with the 15
+// features a connection log cannot carry (wrong_fragment, urgent and the 13
+// content features) at 0, as the feature deriver sets them. Its
+// ZeroedFeatures names them.
+func BundledConnLog(opts ...Option) (*Detector, error) { return loadBundled("bundled-connlog", opts) }
+
+func loadBundled(name string, opts []Option) (*Detector, error) {
+	dir, err := fs.Sub(bundledFiles, name)
 	if err != nil {
-		return nil, fmt.Errorf("loading bundled model: %w", err)
+		return nil, fmt.Errorf("loading bundled model %s: %w", name, err)
 	}
-	d, err := loadDirectory(dir, "bundled", opts)
+	d, err := loadDirectory(dir, name, opts)
 	if err != nil {
-		return nil, fmt.Errorf("loading bundled model: %w", err)
+		return nil, fmt.Errorf("loading bundled model %s: %w", name, err)
 	}
 	return d, nil
 }

@@ -63,6 +63,7 @@ type Detector struct {
 	category  *Forest // nil for a detector loaded from a single model file
 	info      Info
 	threshold float64
+	zeroed    []string // features held at 0 in training (manifest zeroed_features)
 }
 
 // numCategories is the width of the category model: one probability per etl.Class.
@@ -86,6 +87,9 @@ func modelNames(model string) []string {
 type manifest struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// ZeroedFeatures are the features the training data held at 0 (a
+	// connection-log model's content features): the model never uses them.
+	ZeroedFeatures []string `json:"zeroed_features"`
 }
 
 // LoadDetector loads a model directory (binary model, optional category
@@ -163,6 +167,7 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 	}
 
 	info := Info{Name: defaultName, SHA256: hex.EncodeToString(hash.Sum(nil))}
+	var zeroed []string
 	if manifestData, err := readOptional(dir, manifestName); err != nil {
 		return nil, err
 	} else if manifestData != nil {
@@ -174,8 +179,14 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 			info.Name = m.Name
 		}
 		info.Version = m.Version
+		zeroed = m.ZeroedFeatures
 	}
-	return newDetector(spec, binary, category, info, opts)
+	d, err := newDetector(spec, binary, category, info, opts)
+	if err != nil {
+		return nil, err
+	}
+	d.zeroed = zeroed
+	return d, nil
 }
 
 // readFirst returns the first of names present in dir; nil data when none is.
@@ -249,6 +260,10 @@ func newDetector(spec *etl.Spec, binary, category *Forest, info Info, opts []Opt
 	}
 	return &Detector{spec: spec, width: width, binary: binary, category: category, info: info, threshold: o.threshold}, nil
 }
+
+// ZeroedFeatures names the features the model was trained with at 0 and so
+// never uses (the manifest's zeroed_features; nil for a model of all 41).
+func (d *Detector) ZeroedFeatures() []string { return append([]string(nil), d.zeroed...) }
 
 // Spec returns the feature layout the models were trained on (a copy the caller may keep).
 func (d *Detector) Spec() *etl.Spec {

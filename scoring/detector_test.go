@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +28,11 @@ import (
 // P(attack), then the five category probabilities.
 const goldenValues = 1 + numCategories
 
-// readGoldens reads XGBoost's own predictions, written by deploy/train/train.py.
-func readGoldens(t testing.TB) []float32 {
+// readGoldens reads XGBoost's own predictions for a bundled model, written
+// by deploy/train/train.py.
+func readGoldens(t testing.TB, model string) []float32 {
 	t.Helper()
-	data := gunzipFile(t, "testdata/bundled/predictions.f32.gz")
+	data := gunzipFile(t, "testdata/"+model+"/predictions.f32.gz")
 	if len(data) != nslkdd.TrainRecords*goldenValues*4 {
 		t.Fatalf("goldens hold %d bytes, want %d rows of %d float32", len(data), nslkdd.TrainRecords, goldenValues)
 	}
@@ -79,12 +81,30 @@ func bundled(t testing.TB, opts ...Option) *Detector {
 }
 
 // TestBundledMatchesXGBoost checks every KDDTrain+ row against the
-// predictions of XGBoost itself: the binary score through Detector.Score, and
-// the five category probabilities through the category forest directly.
+// predictions of XGBoost itself, for both bundled models: the binary score
+// through Detector.Score, and the five category probabilities through the
+// category forest directly. The connection-log model is fed the rows as it
+// was trained, its zeroed features at 0.
 func TestBundledMatchesXGBoost(t *testing.T) {
-	d := bundled(t)
-	goldens := readGoldens(t)
+	for model, load := range map[string]func(...Option) (*Detector, error){"bundled": Bundled, "bundled-connlog": BundledConnLog} {
+		t.Run(model, func(t *testing.T) {
+			d, err := load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			matchesXGBoost(t, d, readGoldens(t, model))
+		})
+	}
+}
+
+func matchesXGBoost(t *testing.T, d *Detector, goldens []float32) {
 	rows, _ := encodeTrain(t, d.Spec(), -1)
+	for _, name := range d.ZeroedFeatures() {
+		col := slices.Index(d.spec.Numeric, name)
+		for r := 0; r < len(rows); r += d.width {
+			rows[r+col] = 0
+		}
+	}
 	if len(rows) != nslkdd.TrainRecords*d.width {
 		t.Fatalf("encoded %d rows, want %d", len(rows)/d.width, nslkdd.TrainRecords)
 	}
@@ -526,5 +546,47 @@ func TestScoreConcurrently(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestConnLogModelUsesNoZeroedFeature: the connection-log model names the
+// 15 features a connection log cannot carry, and no node of either of its
+// forests splits on one, so the deriver's zeros cannot sway it.
+func TestConnLogModelUsesNoZeroedFeature(t *testing.T) {
+	d, err := BundledConnLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Info().Name != "sagewall-nslkdd-connlog" {
+		t.Fatalf("name %q", d.Info().Name)
+	}
+	zeroed := d.ZeroedFeatures()
+	want := []string{"wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
+		"root_shell", "su_attempted", "num_root", "num_file_creations", "num_shells",
+		"num_access_files", "num_outbound_cmds", "is_host_login", "is_guest_login"}
+	if !slices.Equal(zeroed, want) {
+		t.Fatalf("zeroed features %v, want %v", zeroed, want)
+	}
+	columns := map[uint32]string{}
+	for _, name := range zeroed {
+		columns[uint32(slices.Index(d.spec.Numeric, name))] = name
+	}
+	for model, f := range map[string]*Forest{"binary": d.binary, "category": d.category} {
+		splits := 0
+		for _, n := range f.nodes {
+			if n.left == 0 {
+				continue // a leaf
+			}
+			splits++
+			if name, ok := columns[n.feature&^defaultLeftBit]; ok {
+				t.Fatalf("%s model splits on %s", model, name)
+			}
+		}
+		if splits == 0 {
+			t.Fatalf("%s model has no split", model)
+		}
+	}
+	if b, err := Bundled(); err != nil || b.ZeroedFeatures() != nil {
+		t.Fatalf("the default model zeroes %v (%v), want none", b.ZeroedFeatures(), err)
 	}
 }
