@@ -371,8 +371,8 @@ func (r *run) emitDerived(d *features.Derived) {
 	v := &b.verdicts[b.n]
 	v.Record = d.Record
 	if err := r.encoder.EncodeRecord(&v.Record, b.rows[b.n*r.p.width:(b.n+1)*r.p.width]); err != nil {
-		// A deriver bug, not bad input; the record still gets an output.
-		r.p.cfg.logger.Error("encoding derived features", "source", h.source.Key(), "err", err)
+		// A connection NSL-KDD has no features for: a transport other than
+		// tcp, udp and icmp (sctp, gre, ...) has no protocol_type.
 		r.deadLetterConn(b, h, &d.Conn, err)
 		r.fullCheck()
 		return

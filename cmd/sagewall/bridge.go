@@ -34,14 +34,17 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	maxObject := fs.Int64("max-object-bytes", 1<<30, "largest object (after decompression) the bridge reads")
 	visibility := fs.Duration("visibility", 60*time.Second, "SQS visibility timeout held on a message, extended while its objects are in progress")
 	workers := fs.Int("workers", 2, "messages processed at once")
+	format := fs.String("format", "auto", "line format: auto (per object and line), nslkdd (lines as they are), zeek or vpcflow (connection logs rewritten to Zeek JSON keyed by destination host)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on `ADDRESS` (e.g. :9090); off when empty")
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "usage: sagewall bridge --queue-url URL [--brokers host:9092] [--topic nslkdd.raw]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Reads S3 ObjectCreated notifications from SQS (direct, through SNS, or from")
 		fmt.Fprintln(io.err, "EventBridge), streams each object (gunzipping .gz) and produces one Kafka")
-		fmt.Fprintln(io.err, "message per line, keyed bucket/key:line. An SQS message is deleted only once")
-		fmt.Fprintln(io.err, "Kafka has acknowledged all of its lines.")
+		fmt.Fprintln(io.err, "message per line, keyed bucket/key:line. Connection logs (Zeek conn.log TSV or")
+		fmt.Fprintln(io.err, "JSON, VPC Flow Logs) are rewritten to Zeek JSON lines keyed by destination")
+		fmt.Fprintln(io.err, "host, their header lines consumed. An SQS message is deleted only once Kafka")
+		fmt.Fprintln(io.err, "has acknowledged all of its lines.")
 		fmt.Fprintln(io.err)
 		fs.PrintDefaults()
 	}
@@ -53,6 +56,10 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	}
 	if *queueURL == "" {
 		return usageError{errors.New("--queue-url is required")}
+	}
+	input, connLogs, err := parseInputFormat(*format)
+	if err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
 	}
 	kafkaCfg, err := bridgeKafkaConfig(*configPath, os.Getenv)
 	if err != nil {
@@ -94,9 +101,14 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	defer writer.Close()
 
 	reg := prometheus.NewRegistry()
-	bridge, err := s3bridge.New(sqsClient, s3Client, writer, *queueURL,
+	bridgeOpts := []s3bridge.Option{
 		s3bridge.WithMaxObjectBytes(*maxObject), s3bridge.WithVisibility(*visibility),
-		s3bridge.WithWorkers(*workers), s3bridge.WithLogger(logger), s3bridge.WithRegisterer(reg))
+		s3bridge.WithWorkers(*workers), s3bridge.WithLogger(logger), s3bridge.WithRegisterer(reg),
+	}
+	if connLogs {
+		bridgeOpts = append(bridgeOpts, s3bridge.WithConnLogs(input))
+	}
+	bridge, err := s3bridge.New(sqsClient, s3Client, writer, *queueURL, bridgeOpts...)
 	if err != nil {
 		return usageError{err}
 	}

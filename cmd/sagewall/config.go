@@ -21,9 +21,37 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sagewall/sagewall/connlog"
+	"github.com/sagewall/sagewall/features"
 	"github.com/sagewall/sagewall/sinks"
 	"github.com/sagewall/sagewall/stream"
 )
+
+// parseInputFormat reads input.format (also score's, eval's and features'
+// --format): conn is false for nslkdd, which reads NSL-KDD records only.
+func parseInputFormat(name string) (input connlog.Input, conn bool, err error) {
+	switch name {
+	case "", "auto":
+		return connlog.Auto, true, nil
+	case "nslkdd":
+		return 0, false, nil
+	case "zeek":
+		return connlog.Zeek, true, nil
+	case "vpcflow":
+		return connlog.VPC, true, nil
+	}
+	return 0, false, fmt.Errorf("unknown input format %q (want auto, nslkdd, zeek or vpcflow)", name)
+}
+
+// deriveOptions are the features options input.* sets.
+func deriveOptions(c *runConfig) []features.Option {
+	return []features.Option{
+		features.WithReorderWindow(c.Input.ReorderWindow),
+		features.WithHoldTime(c.Input.HoldTime),
+		features.WithHostHorizon(c.Input.HostHorizon),
+		features.WithMaxHosts(c.Input.MaxHosts),
+	}
+}
 
 // runConfig is the configuration of `sagewall run`. Every field is one
 // setting in settings(), which gives it its YAML key, environment variable
@@ -49,6 +77,17 @@ type runConfig struct {
 		Topic       string
 		Group       string
 		StartOffset string // earliest or latest, for a group with no commits
+		// Format is auto, nslkdd, zeek or vpcflow; the rest configure the
+		// connection-log path (package features).
+		Format         string
+		ReorderWindow  time.Duration
+		HoldTime       time.Duration
+		HostHorizon    time.Duration
+		MaxHosts       int
+		SensorHeader   string
+		SensorFromKey  bool
+		Passthrough    []string
+		RebuildRecords int
 	}
 	Output struct {
 		Topic           string
@@ -222,6 +261,24 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Input.Group }),
 		stringSetting("input.start_offset", "where a group without commits starts: earliest or latest",
 			func(c *runConfig) *string { return &c.Input.StartOffset }),
+		stringSetting("input.format", "record format: auto (per record), nslkdd, zeek (conn.log, JSON or TSV) or vpcflow",
+			func(c *runConfig) *string { return &c.Input.Format }),
+		durationSetting("input.reorder_window", "connection logs: event time a connection is held so that earlier-starting ones logged later are counted first",
+			func(c *runConfig) *time.Duration { return &c.Input.ReorderWindow }),
+		durationSetting("input.hold_time", "connection logs: wall-clock time a connection may wait for the reorder window before it is judged anyway",
+			func(c *runConfig) *time.Duration { return &c.Input.HoldTime }),
+		durationSetting("input.host_horizon", "connection logs: a destination host idle this long (event time) is forgotten",
+			func(c *runConfig) *time.Duration { return &c.Input.HostHorizon }),
+		intSetting("input.max_hosts", "connection logs: destination hosts tracked per partition (least recently seen evicted)",
+			func(c *runConfig) *int { return &c.Input.MaxHosts }),
+		stringSetting("input.sensor_header", "Kafka header naming the sensor of a connection whose record names none",
+			func(c *runConfig) *string { return &c.Input.SensorHeader }),
+		listSetting("input.passthrough", "fields of a record (Zeek extension fields, extra JSON keys) its verdict carries under connection.fields; * for all",
+			func(c *runConfig) *[]string { return &c.Input.Passthrough }),
+		intSetting("input.rebuild_records", "connection logs (zeek, vpcflow): records before the commit point replayed into a partition's feature state when it is assigned (0: off)",
+			func(c *runConfig) *int { return &c.Input.RebuildRecords }),
+		boolSetting("input.sensor_from_key", "use the Kafka message key as the sensor when neither the record nor the header names one",
+			func(c *runConfig) *bool { return &c.Input.SensorFromKey }),
 		stringSetting("output.topic", "verdict topic",
 			func(c *runConfig) *string { return &c.Output.Topic }),
 		stringSetting("output.dead_letter_topic", "topic for records that cannot be encoded",
@@ -294,6 +351,12 @@ func defaultRunConfig() runConfig {
 	c.Input.Topic = "nslkdd.raw"
 	c.Input.Group = "sagewall"
 	c.Input.StartOffset = "earliest"
+	c.Input.Format = "auto"
+	c.Input.ReorderWindow = features.DefaultReorderWindow
+	c.Input.HoldTime = features.DefaultHoldTime
+	c.Input.HostHorizon = features.DefaultHostHorizon
+	c.Input.MaxHosts = features.DefaultMaxHosts
+	c.Input.RebuildRecords = 100000
 	c.Output.Topic = "nslkdd.verdicts"
 	c.Output.DeadLetterTopic = "nslkdd.dead-letters"
 	c.Output.Format = "json"
@@ -543,6 +606,23 @@ func (src *configSources) validate() error {
 	}
 	if c.Input.StartOffset != "earliest" && c.Input.StartOffset != "latest" {
 		return src.invalid("input.start_offset", "%q: want earliest or latest", c.Input.StartOffset)
+	}
+	if _, _, err := parseInputFormat(c.Input.Format); err != nil {
+		return src.invalid("input.format", "%q: want auto, nslkdd, zeek or vpcflow", c.Input.Format)
+	}
+	for _, d := range []struct {
+		key   string
+		value time.Duration
+	}{{"input.reorder_window", c.Input.ReorderWindow}, {"input.hold_time", c.Input.HoldTime}, {"input.host_horizon", c.Input.HostHorizon}} {
+		if d.value < 0 {
+			return src.invalid(d.key, "%s: want 0 or more", d.value)
+		}
+	}
+	if c.Input.RebuildRecords < 0 {
+		return src.invalid("input.rebuild_records", "%d: want 0 or more", c.Input.RebuildRecords)
+	}
+	if c.Input.MaxHosts < 1 {
+		return src.invalid("input.max_hosts", "%d: want at least 1", c.Input.MaxHosts)
 	}
 	if _, err := sinks.ParseFormat(c.Output.Format); err != nil {
 		return src.invalid("output.format", "%q: want json or ocsf", c.Output.Format)

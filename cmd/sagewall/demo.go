@@ -19,7 +19,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/internal/captures"
 	"github.com/sagewall/sagewall/sinks"
 	"github.com/sagewall/sagewall/stream"
 )
@@ -33,6 +35,7 @@ const (
 )
 
 type demoFlags struct {
+	source     string
 	records    int
 	rate       int
 	badEvery   int
@@ -54,7 +57,8 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	var f demoFlags
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.err)
-	fs.IntVar(&f.records, "records", 200000, "records to replay (the 125,973 KDDTrain+ records, cycled)")
+	fs.StringVar(&f.source, "source", "nslkdd", "what to replay: nslkdd (KDDTrain+ records) or zeek (a real, labelled 24-hour Zeek conn.log, its features derived in the pipeline)")
+	fs.IntVar(&f.records, "records", 0, "records to replay, cycling the source (default: 200000 NSL-KDD records, or the Zeek capture's 5,663 connections once)")
 	fs.IntVar(&f.rate, "rate", 0, "records per second to replay (0: as fast as possible)")
 	fs.IntVar(&f.badEvery, "bad-every", 0, "replace every Nth record with a malformed one, to show the dead-letter path (0: none)")
 	fs.IntVar(&f.partitions, "partitions", 4, "partitions of each topic")
@@ -75,7 +79,9 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	switch {
 	case fs.NArg() > 0:
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	case f.records < 1:
+	case f.source != "nslkdd" && f.source != "zeek":
+		return usageError{fmt.Errorf("--source %q: want nslkdd or zeek", f.source)}
+	case f.records < 0:
 		return usageError{fmt.Errorf("--records %d: want at least 1", f.records)}
 	case f.rate < 0:
 		return usageError{fmt.Errorf("--rate %d: want 0 or more", f.rate)}
@@ -96,10 +102,23 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)}
 	}
 	logger := newLogger(io.err, f.logFormat, f.logLevel)
-	return demo(ctx, f, io, logger)
+	var conns []connlog.Conn
+	if f.source == "zeek" {
+		var err error
+		if conns, err = loadDemoCapture(); err != nil {
+			return err
+		}
+	}
+	if f.records == 0 {
+		f.records = 200000
+		if f.source == "zeek" {
+			f.records = len(conns)
+		}
+	}
+	return demo(ctx, f, conns, io, logger)
 }
 
-func demo(ctx context.Context, f demoFlags, io stdio, logger *slog.Logger) error {
+func demo(ctx context.Context, f demoFlags, conns []connlog.Conn, io stdio, logger *slog.Logger) error {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(f.port),
 		kfake.SeedTopics(int32(f.partitions), demoRawTopic, demoVerdictTopic, demoDeadLetterTopic))
 	if err != nil {
@@ -116,6 +135,12 @@ func demo(ctx context.Context, f demoFlags, io stdio, logger *slog.Logger) error
 	cfg.Input.Topic, cfg.Input.Group = demoRawTopic, demoGroup
 	cfg.Output.Topic, cfg.Output.DeadLetterTopic, cfg.Output.Format = demoVerdictTopic, demoDeadLetterTopic, f.format
 	cfg.HTTP.Addr = f.httpAddr
+	if f.source == "zeek" {
+		cfg.Input.Format = "zeek"
+		// The replay ends: the last connections wait for the hold time,
+		// not for later ones that never come.
+		cfg.Input.HoldTime = time.Second
+	}
 	cfg.HTTP.Dashboard = f.dashboard
 	confusion := sinks.NewConfusion(0.90)
 	svc, err := newService(ctx, cfg, logger, withExtraSinks(confusion), withLagInterval(250*time.Millisecond))
@@ -135,7 +160,13 @@ func demo(ctx context.Context, f demoFlags, io stdio, logger *slog.Logger) error
 
 	produced := make(chan error, 1)
 	var sent atomic.Int64
-	go func() { produced <- replay(pipeCtx, brokers, f, &sent) }()
+	go func() {
+		if conns != nil {
+			produced <- replayConns(pipeCtx, brokers, f, conns, &sent)
+			return
+		}
+		produced <- replay(pipeCtx, brokers, f, &sent)
+	}()
 
 	status := time.NewTicker(500 * time.Millisecond)
 	defer status.Stop()
@@ -215,6 +246,100 @@ func allCommitted(offsets []stream.PartitionOffsets, records int64) bool {
 		end += p.End
 	}
 	return end >= records && committed == end
+}
+
+// demoCapture is the bundled Zeek conn.log the zeek demo replays.
+const demoCapture = "ctu-normal-40-day1.conn.log.labeled.gz"
+
+// loadDemoCapture parses the bundled capture.
+func loadDemoCapture() ([]connlog.Conn, error) {
+	rc, err := captures.Open(demoCapture)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	parser := connlog.NewParser(connlog.Zeek)
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var conns []connlog.Conn
+	for line := 1; sc.Scan(); line++ {
+		var c connlog.Conn
+		ok, err := parser.Parse(sc.Bytes(), &c)
+		if err != nil {
+			return nil, fmt.Errorf("parsing the bundled capture: line %d: %w", line, err)
+		}
+		if ok {
+			conns = append(conns, c)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading the bundled capture: %w", err)
+	}
+	return conns, nil
+}
+
+// replayConns produces f.records connections of the capture, in the order
+// Zeek logged them, as the S3 bridge would: Zeek JSON lines keyed by
+// destination host. Each further pass over the capture is shifted by the
+// capture's span, so event time keeps moving forward; every badEvery-th
+// line is truncated to show the dead-letter path.
+func replayConns(ctx context.Context, brokers []string, f demoFlags, conns []connlog.Conn, sent *atomic.Int64) error {
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        demoRawTopic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10000,
+		BatchBytes:   1_000_000,
+		BatchTimeout: time.Millisecond,
+	}
+	defer w.Close()
+	first, last := conns[0].Start, conns[0].Start
+	for _, c := range conns {
+		if c.Start.Before(first) {
+			first = c.Start
+		}
+		if end := c.Start.Add(c.Duration); end.After(last) {
+			last = end
+		}
+	}
+	span := last.Sub(first) + time.Minute
+	const chunk = 1000
+	msgs := make([]kafka.Message, 0, chunk)
+	start := time.Now()
+	for produced := 0; produced < f.records; {
+		msgs = msgs[:0]
+		n := min(chunk, f.records-produced)
+		if f.rate > 0 {
+			n = min(n, max(1, f.rate/50))
+		}
+		for i := produced; i < produced+n; i++ {
+			c := conns[i%len(conns)]
+			if pass := i / len(conns); pass > 0 {
+				c.Start = c.Start.Add(time.Duration(pass) * span)
+				c.UID = fmt.Sprintf("%s-%d", c.UID, pass)
+			}
+			value := connlog.AppendZeekJSON(nil, &c)
+			if f.badEvery > 0 && (i+1)%f.badEvery == 0 {
+				value = value[:len(value)/2]
+			}
+			msgs = append(msgs, kafka.Message{Key: c.RespAddr.AppendTo(nil), Value: value})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return err
+		}
+		produced += n
+		sent.Add(int64(n))
+		if f.rate > 0 {
+			due := start.Add(time.Duration(float64(produced) / float64(f.rate) * float64(time.Second)))
+			select {
+			case <-time.After(time.Until(due)):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // replay produces f.records lines of KDDTrain+ (cycling) into the raw topic,

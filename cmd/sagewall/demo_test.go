@@ -52,7 +52,7 @@ func TestDemoJSONSummary(t *testing.T) {
 
 func TestDemoFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"--records", "0"}, {"--rate", "-1"}, {"--partitions", "0"}, {"--format", "xml"}, {"--port", "70000"}, {"extra"},
+		{"--records", "-1"}, {"--source", "pcap"}, {"--rate", "-1"}, {"--partitions", "0"}, {"--format", "xml"}, {"--port", "70000"}, {"extra"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), append([]string{"demo"}, args...), stdio{out: &bytes.Buffer{}, err: &stderr}); code != 2 {

@@ -36,6 +36,7 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	plots := fs.String("plots", "", "write confusion-matrix and ROC-curve SVG images into `DIR`")
+	derive := addDeriveFlags(fs, "input format: auto (per line), nslkdd, zeek (conn.log with a label column) or vpcflow")
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "usage: sagewall eval [--model PATH] [--json] [--plots DIR] [--threshold 0.5] FILE")
 		fmt.Fprintln(io.err)
@@ -51,7 +52,11 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 	if fs.NArg() != 1 {
 		return usageError{fmt.Errorf("want one FILE (or -, %s, %s), got %d arguments", embeddedTrain, embeddedTrain20, fs.NArg())}
 	}
-	detector, err := loadDetector(*model, *threshold)
+	in, err := derive.lineInput()
+	if err != nil {
+		return err
+	}
+	detector, err := loadDetectorFor(*model, *threshold, *derive.format)
 	if err != nil {
 		return err
 	}
@@ -64,7 +69,7 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 	var bad int
 	progress := newProgress(io, "evaluated")
 	ev := newEvalTally(detector)
-	stats, err := scoreLines(ctx, input, detector, progress.update, func(s *scoredRecord) error {
+	stats, err := scoreLines(ctx, input, detector, in, progress.update, func(s *scoredRecord) error {
 		ev.add(s)
 		return nil
 	}, func(lineErr etl.LineError) {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/internal/dashboard"
 	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/scoring/sagemaker"
@@ -94,9 +95,13 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	}
 	var det *scoring.Detector
 	var err error
-	if cfg.Model.Path == "" {
+	switch {
+	case cfg.Model.Path == "" && (cfg.Input.Format == "zeek" || cfg.Input.Format == "vpcflow"):
+		// Trained without the 15 features a connection log cannot carry.
+		det, err = scoring.BundledConnLog(scoring.WithThreshold(cfg.Model.Threshold))
+	case cfg.Model.Path == "":
 		det, err = scoring.Bundled(scoring.WithThreshold(cfg.Model.Threshold))
-	} else {
+	default:
 		det, err = scoring.LoadDetector(cfg.Model.Path, scoring.WithThreshold(cfg.Model.Threshold))
 	}
 	if err != nil {
@@ -155,7 +160,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			return nil, err
 		}
 	}
-	s.pipeline, err = stream.New(s.reader, scorer,
+	pipeOpts := []stream.Option{
 		stream.WithSpec(det.Spec()),
 		stream.WithModel(modelInfo, det.Threshold()),
 		stream.WithSinks(append([]stream.Sink{s.sink}, extras.sinks...)...),
@@ -166,7 +171,17 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		stream.WithMetrics(metrics),
 		stream.WithLogger(logger),
 		stream.WithGroupCheck(s.client, cfg.Input.Group),
-	)
+	}
+	if input, conn, _ := parseInputFormat(cfg.Input.Format); conn {
+		pipeOpts = append(pipeOpts, stream.WithConnLogs(input, nil, deriveOptions(&cfg)...),
+			stream.WithSensorHeader(cfg.Input.SensorHeader, cfg.Input.SensorFromKey),
+			stream.WithPassthrough(cfg.Input.Passthrough...))
+		if input != connlog.Auto {
+			// Auto input is mostly NSL-KDD records, which need no state.
+			pipeOpts = append(pipeOpts, stream.WithStateRebuild(s.client, cfg.Input.RebuildRecords))
+		}
+	}
+	s.pipeline, err = stream.New(s.reader, scorer, pipeOpts...)
 	if err != nil {
 		s.close()
 		return nil, err

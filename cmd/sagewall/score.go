@@ -14,7 +14,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/features"
 	"github.com/sagewall/sagewall/scoring"
 )
 
@@ -32,13 +34,16 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	fs.SetOutput(io.err)
 	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file or a model.tar.gz (default: the bundled model)")
 	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack")
+	derive := addDeriveFlags(fs, "input format: auto (per line), nslkdd, zeek (conn.log, JSON or TSV) or vpcflow")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold 0.5] [FILE|-]")
+		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold 0.5] [--format auto] [FILE|-]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Scores NSL-KDD records (CSV or JSON lines, with or without label, or encoded")
 		fmt.Fprintln(io.err, "122-value vectors) and writes one JSON verdict per valid line, in input order.")
 		fmt.Fprintln(io.err, "Bad lines are reported on stderr and skipped. With no FILE and a terminal on")
-		fmt.Fprintln(io.err, "stdin, scores a few bundled sample records.")
+		fmt.Fprintln(io.err, "stdin, scores a few bundled sample records. Connection logs (Zeek conn.log,")
+		fmt.Fprintln(io.err, "VPC Flow Logs) get their NSL-KDD features derived and are printed in the")
+		fmt.Fprintln(io.err, "order of their start time.")
 		fmt.Fprintln(io.err)
 		fs.PrintDefaults()
 	}
@@ -49,7 +54,11 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 		return usageError{fmt.Errorf("want at most one FILE, got %d arguments", fs.NArg())}
 	}
 
-	detector, err := loadDetector(*model, *threshold)
+	in, err := derive.lineInput()
+	if err != nil {
+		return err
+	}
+	detector, err := loadDetectorFor(*model, *threshold, *derive.format)
 	if err != nil {
 		return err
 	}
@@ -64,7 +73,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	var bad int
 	progress := newProgress(io, "scored")
 	start := time.Now()
-	stats, err := scoreLines(ctx, input, detector, progress.update, func(s *scoredRecord) error {
+	stats, err := scoreLines(ctx, input, detector, in, progress.update, func(s *scoredRecord) error {
 		line = appendVerdictJSON(line[:0], s)
 		_, err := out.Write(line)
 		return err
@@ -96,13 +105,22 @@ func openScoreInput(args []string, stdin io.Reader, stdinIsTTY bool, stderr io.W
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("opening input: %w", err)
 		}
-		return f, args[0], func() { f.Close() }, nil
+		r, err := maybeGunzip(f)
+		if err != nil {
+			f.Close()
+			return nil, "", nil, fmt.Errorf("opening %s: %w", args[0], err)
+		}
+		return r, args[0], func() { f.Close() }, nil
 	case len(args) == 0 && stdinIsTTY:
 		fmt.Fprintln(stderr, "sagewall score: no input given; scoring the bundled sample records (KDDTrain+ lines).")
 		fmt.Fprintln(stderr, "Give a FILE or pipe records in: sagewall score records.csv")
 		return bytes.NewReader(sampleRecords), "sample", func() {}, nil
 	default:
-		return stdin, "stdin", func() {}, nil
+		r, err := maybeGunzip(stdin)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return r, "stdin", func() {}, nil
 	}
 }
 
@@ -122,6 +140,16 @@ type scoredRecord struct {
 	line   int
 	record etl.Record
 	result scoring.Result
+	conn   connlog.Conn // the connection of a connection-log line; zero for NSL-KDD records
+}
+
+// lineInput says which formats scoreLines reads: NSL-KDD records only
+// (conn false), or connection logs too (their features derived by a
+// features.Deriver, verdicts in event-time order).
+type lineInput struct {
+	conn   bool
+	input  connlog.Input
+	derive []features.Option
 }
 
 // scoreStats counts what scoreLines saw.
@@ -138,7 +166,7 @@ const maxReadLine = 64 << 10
 // reused after emit returns) and bad for each line etl rejects, all in input
 // order. Blank lines are skipped. progress is called with the number of
 // lines read so far.
-func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress func(lines int),
+func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, in lineInput, progress func(lines int),
 	emit func(*scoredRecord) error, bad func(etl.LineError)) (scoreStats, error) {
 	var stats scoreStats
 	enc := etl.NewEncoder(d.Spec())
@@ -181,6 +209,31 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress 
 		return nil
 	}
 
+	var conns *lineDeriver
+	var flushErr error
+	if in.conn {
+		conns = newLineDeriver(in.input, in.derive)
+	}
+	// put adds a released connection to the batch, flushing a full one.
+	put := func(line int, dv *features.Derived) {
+		if flushErr != nil {
+			return
+		}
+		rec := &batch[n]
+		rec.record = dv.Record
+		if err := enc.EncodeRecord(&rec.record, rows[n*width:(n+1)*width]); err != nil {
+			pending = append(pending, rejected{before: n, err: etl.LineError{Line: line, Err: err}})
+		} else {
+			rec.line = line
+			rec.conn = dv.Conn
+			rec.record.Label = connlog.KDDLabel(dv.Conn.Label)
+			n++
+		}
+		if n == scoreBatchRows || len(pending) == scoreBatchRows {
+			flushErr = flush()
+		}
+	}
+
 	br := bufio.NewReaderSize(r, maxReadLine)
 	for lineNo := 1; ; lineNo++ {
 		text, tooLong, err := readLine(br)
@@ -193,10 +246,18 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress 
 		}
 		if len(bytes.TrimSpace(text)) == 0 && !tooLong {
 			stats.blank++
+		} else if conns != nil && conns.wants(text) {
+			if err := conns.add(text, lineNo, put); err != nil {
+				pending = append(pending, rejected{before: n, err: etl.LineError{Line: lineNo, Err: err}})
+			}
+			if flushErr != nil {
+				return stats, flushErr
+			}
 		} else if encErr := enc.Encode(text, &batch[n].record, rows[n*width:(n+1)*width]); encErr != nil {
 			pending = append(pending, rejected{before: n, err: etl.LineError{Line: lineNo, Err: encErr}})
 		} else {
 			batch[n].line = lineNo
+			batch[n].conn = connlog.Conn{}
 			n++
 		}
 		if n == scoreBatchRows || len(pending) == scoreBatchRows {
@@ -207,6 +268,12 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, progress 
 		}
 		if atEOF {
 			break
+		}
+	}
+	if conns != nil {
+		conns.flushAll(put)
+		if flushErr != nil {
+			return stats, flushErr
 		}
 	}
 	return stats, flush()

@@ -318,7 +318,7 @@ func FuzzScoreLines(f *testing.F) {
 			}
 			seen[line], last = true, line
 		}
-		stats, err := scoreLines(context.Background(), bytes.NewReader(input), d, func(int) {},
+		stats, err := scoreLines(context.Background(), bytes.NewReader(input), d, lineInput{}, func(int) {},
 			func(s *scoredRecord) error { next(s.line); return nil },
 			func(e etl.LineError) { next(e.Line) })
 		if err != nil {

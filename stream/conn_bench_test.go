@@ -1,0 +1,142 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sagewall/sagewall/connlog"
+	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/features"
+	"github.com/sagewall/sagewall/internal/testenv"
+	"github.com/sagewall/sagewall/scoring"
+)
+
+// BenchmarkConnPath measures what the pipeline does per record between
+// fetch and verdict, in process and on one goroutine, as it does it:
+// micro-batches of 512 rows scored at once, the category model on the
+// flagged rows. zeek: derive the 41 features of a real capture's
+// connections (cycled, shifted in time each pass) with the stateful
+// deriver, encode them and score them with the connection-log model;
+// nslkdd: encode KDDTrain+ CSV lines and score them with the bundled
+// model, the path the real-log one is compared with. One op = one record.
+//
+//	go test ./stream -run '^$' -bench ConnPath -cpu 1 -count 6 | benchstat -col /path -
+func BenchmarkConnPath(b *testing.B) {
+	const batch = 512
+	b.Run("path=zeek", func(b *testing.B) {
+		det, err := scoring.BundledConnLog()
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns := captureConns(b, "ctu-normal-40-day1.conn.log.labeled.gz")
+		span := conns[len(conns)-1].Start.Sub(conns[0].Start) + time.Hour
+		d := features.New()
+		enc := etl.NewEncoder(det.Spec())
+		width := det.Spec().Width()
+		rows := make([]float32, batch*width)
+		results := make([]scoring.Result, batch)
+		n := 0
+		var encErr error
+		emit := func(dv *features.Derived) {
+			if err := enc.EncodeRecord(&dv.Record, rows[n*width:(n+1)*width]); err != nil {
+				encErr = err
+			}
+			n++
+			if n == batch {
+				encErr = det.Score(context.Background(), rows, results)
+				n = 0
+			}
+		}
+		now := time.Now()
+		i := 0
+		for b.Loop() {
+			c := conns[i%len(conns)]
+			c.Start = c.Start.Add(time.Duration(i/len(conns)) * span)
+			d.Add(&c, uint64(i), now, emit)
+			i++
+		}
+		if encErr != nil {
+			b.Fatal(encErr)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("path=nslkdd", func(b *testing.B) {
+		det, err := scoring.Bundled()
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines := trainLines(b, 20000)
+		enc := etl.NewEncoder(det.Spec())
+		width := det.Spec().Width()
+		rows := make([]float32, batch*width)
+		results := make([]scoring.Result, batch)
+		var rec etl.Record
+		n, i := 0, 0
+		for b.Loop() {
+			if err := enc.Encode(lines[i%len(lines)], &rec, rows[n*width:(n+1)*width]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+			n++
+			if n == batch {
+				if err := det.Score(context.Background(), rows, results); err != nil {
+					b.Fatal(err)
+				}
+				n = 0
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+// captureConns parses a bundled capture's connections.
+func captureConns(b testing.TB, name string) []connlog.Conn {
+	b.Helper()
+	parser := connlog.NewParser(connlog.Zeek)
+	var conns []connlog.Conn
+	for _, line := range captureLines(b, name) {
+		var c connlog.Conn
+		if ok, err := parser.Parse(line, &c); err != nil {
+			b.Fatal(err)
+		} else if ok {
+			conns = append(conns, c)
+		}
+	}
+	return conns
+}
+
+// BenchmarkPipelineZeek runs the whole pipeline over 22,652 Zeek JSON
+// connections (the labelled capture four times, shifted in time) on the
+// in-process broker, each iteration with a fresh group, until every offset
+// is committed; compare with BenchmarkPipeline/batch=512 (NSL-KDD CSV).
+func BenchmarkPipelineZeek(b *testing.B) {
+	brokers := testenv.KFake(b, kfake.SeedTopics(4, "raw", "verdicts", "dlq"))
+	conns := captureConns(b, "ctu-normal-40-day1.conn.log.labeled.gz")
+	var msgs []kafka.Message
+	for pass := range 4 {
+		for _, c := range conns {
+			c.Start = c.Start.Add(time.Duration(pass) * 25 * time.Hour)
+			msgs = append(msgs, kafka.Message{Key: c.RespAddr.AppendTo(nil), Value: connlog.AppendZeekJSON(nil, &c)})
+		}
+	}
+	produceMessages(b, brokers, "raw", &kafka.Hash{}, msgs)
+	var total time.Duration
+	iteration := 0
+	for b.Loop() {
+		iteration++
+		group := fmt.Sprintf("bench-zeek-%d-%d", b.N, iteration)
+		start := time.Now()
+		run := startPipeline(b, brokers, group, nil, WithConnLogs(connlog.Zeek, nil, features.WithHoldTime(100*time.Millisecond)))
+		waitCommitted(b, brokers, group, run, 5*time.Minute)
+		total += time.Since(start)
+		if err := run.stop(b); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(iteration*len(msgs))/total.Seconds(), "records/s")
+}
