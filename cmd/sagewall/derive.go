@@ -43,17 +43,13 @@ func (f deriveFlags) lineInput() (lineInput, error) {
 	}}, nil
 }
 
-// loadDetectorFor is loadDetector, with the bundled connection-log model
-// (trained without the features a log cannot carry) as the default for
-// zeek and vpcflow input.
+// loadDetectorFor is loadDetector with the default model chosen by the
+// input format.
 func loadDetectorFor(path string, threshold float64, format string) (*scoring.Detector, error) {
-	if path == "" && (format == "zeek" || format == "vpcflow") {
-		if threshold < 0 || threshold > 1 || math.IsNaN(threshold) {
-			return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", threshold)}
-		}
-		return scoring.BundledConnLog(scoring.WithThreshold(threshold))
+	if threshold < 0 || threshold > 1 || math.IsNaN(threshold) {
+		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", threshold)}
 	}
-	return loadDetector(path, threshold)
+	return openModel(path, format, threshold)
 }
 
 // lineDeriver turns the connection-log lines of one file or stream into

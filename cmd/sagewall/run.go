@@ -93,17 +93,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	for _, o := range opts {
 		o(&extras)
 	}
-	var det *scoring.Detector
-	var err error
-	switch {
-	case cfg.Model.Path == "" && (cfg.Input.Format == "zeek" || cfg.Input.Format == "vpcflow"):
-		// Trained without the 15 features a connection log cannot carry.
-		det, err = scoring.BundledConnLog(scoring.WithThreshold(cfg.Model.Threshold))
-	case cfg.Model.Path == "":
-		det, err = scoring.Bundled(scoring.WithThreshold(cfg.Model.Threshold))
-	default:
-		det, err = scoring.LoadDetector(cfg.Model.Path, scoring.WithThreshold(cfg.Model.Threshold))
-	}
+	det, err := openModel(cfg.Model.Path, cfg.Input.Format, cfg.Model.Threshold)
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}

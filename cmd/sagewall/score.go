@@ -32,7 +32,7 @@ const scoreBatchRows = 1024
 func runScore(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	fs.SetOutput(io.err)
-	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file or a model.tar.gz (default: the bundled model)")
+	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file, a model.tar.gz, or embedded:nslkdd / embedded:connlog (default: embedded:connlog for zeek and vpcflow input, else embedded:nslkdd)")
 	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack")
 	derive := addDeriveFlags(fs, "input format: auto (per line), nslkdd, zeek (conn.log, JSON or TSV) or vpcflow")
 	fs.Usage = func() {
@@ -129,10 +129,27 @@ func loadDetector(path string, threshold float64) (*scoring.Detector, error) {
 	if threshold < 0 || threshold > 1 || math.IsNaN(threshold) {
 		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", threshold)}
 	}
-	if path == "" {
-		return scoring.Bundled(scoring.WithThreshold(threshold))
+	return openModel(path, "", threshold)
+}
+
+// Names of the models embedded in the binary, for --model and model.path.
+const (
+	embeddedModel        = "embedded:nslkdd"  // all 41 features
+	embeddedConnLogModel = "embedded:connlog" // the 26 a connection log can supply
+)
+
+// openModel loads the model at path: a directory or file, one of the
+// embedded models by name, or, when path is empty, the default for the
+// input format — the connection-log model for zeek and vpcflow input.
+func openModel(path, inputFormat string, threshold float64) (*scoring.Detector, error) {
+	opt := scoring.WithThreshold(threshold)
+	switch {
+	case path == embeddedConnLogModel, path == "" && (inputFormat == "zeek" || inputFormat == "vpcflow"):
+		return scoring.BundledConnLog(opt)
+	case path == embeddedModel, path == "":
+		return scoring.Bundled(opt)
 	}
-	return scoring.LoadDetector(path, scoring.WithThreshold(threshold))
+	return scoring.LoadDetector(path, opt)
 }
 
 // scoredRecord is one valid input line with its verdict.
