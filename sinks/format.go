@@ -31,8 +31,13 @@ func ParseFormat(name string) (Format, error) {
 //
 //	{"id":"raw/0/17","time":"…","source":{"topic":"raw","partition":0,"offset":17},
 //	 "score":0.98,"attack":true,"category":"dos","category_probability":0.97,
-//	 "threshold":0.5,"model":{"name":…,"version":…,"sha256":…},"label":"neptune",
-//	 "record":{"duration":0,"protocol_type":"tcp",…}}
+//	 "threshold":0.5,"model":{"name":…,"version":…,"sha256":…},"features_source":"zeek",
+//	 "label":"neptune","connection":{"time":…,"uid":…,"src_ip":…,"src_port":…,"dst_ip":…,
+//	 "dst_port":…,"transport":"tcp","sensor":…,"fields":{…}},"record":{"duration":0,…}}
+//
+// connection is there when the record named its connection (always for
+// connection logs); features_source says whether the record carried its
+// features (nslkdd) or they were derived from a connection log.
 type JSONFormat struct{}
 
 // Append implements Format.
@@ -59,11 +64,17 @@ func (JSONFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = appendEscaped(dst, v.Model.Version)
 	dst = append(dst, `","sha256":"`...)
 	dst = appendEscaped(dst, v.Model.SHA256)
-	dst = append(dst, `"}`...)
+	dst = append(dst, `"},"features_source":"`...)
+	dst = append(dst, featuresSource(v)...)
+	dst = append(dst, '"')
 	if v.Record.Label != "" {
 		dst = append(dst, `,"label":"`...)
 		dst = appendEscaped(dst, v.Record.Label)
 		dst = append(dst, '"')
+	}
+	if namesConnection(&v.Conn) {
+		dst = append(dst, `,"connection":`...)
+		dst = appendConnection(dst, &v.Conn)
 	}
 	dst = append(dst, `,"record":{`...)
 	dst = v.Record.AppendJSONFields(dst)
@@ -75,7 +86,12 @@ const OCSFVersion = "1.3.0"
 
 // OCSFFormat is an OCSF Detection Finding (class_uid 2004, activity Create).
 // Every record gets one, benign ones with severity Informational, so the
-// output topic keeps one document per source record.
+// output topic keeps one document per source record. time is the
+// connection's start when the record names it (the Kafka record's time
+// otherwise); the connection goes where OCSF 1.3 puts a detection's network
+// activity, the evidence's src_endpoint, dst_endpoint and connection_info,
+// with the addresses as observables; an attack's finding_info.attacks lists
+// the ATT&CK techniques of its category (Techniques).
 type OCSFFormat struct{}
 
 // Append implements Format.
@@ -95,7 +111,11 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `,"severity":"`...)
 	dst = append(dst, severity...)
 	dst = append(dst, `","time":`...)
-	dst = strconv.AppendInt(dst, v.Time.UnixMilli(), 10)
+	eventTime := v.Time
+	if !v.Conn.Start.IsZero() {
+		eventTime = v.Conn.Start
+	}
+	dst = strconv.AppendInt(dst, eventTime.UnixMilli(), 10)
 	dst = append(dst, `,"confidence_id":`...)
 	dst = strconv.AppendInt(dst, int64(confidenceID), 10)
 	dst = append(dst, `,"confidence":"`...)
@@ -121,10 +141,33 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = appendEscaped(dst, v.Model.SHA256)
 	dst = append(dst, `","version":"`...)
 	dst = appendEscaped(dst, v.Model.Version)
-	dst = append(dst, `"}},"evidences":[{"data":{`...)
+	dst = append(dst, `"}`...)
+	if techniques := Techniques(v.Result.Category); v.Result.Attack && techniques != nil {
+		dst = append(dst, `,"attacks":`...)
+		dst = appendOCSFAttacks(dst, techniques)
+	}
+	dst = append(dst, `},"evidences":[{"data":{`...)
 	dst = v.Record.AppendJSONFields(dst)
-	dst = append(dst, `}}],"unmapped":{"source":`...)
+	dst = append(dst, '}')
+	dst = appendOCSFConnection(dst, &v.Conn)
+	dst = append(dst, `}]`...)
+	if v.Conn.OrigAddr.IsValid() || v.Conn.RespAddr.IsValid() {
+		dst = appendOCSFObservables(dst, &v.Conn)
+	}
+	dst = append(dst, `,"unmapped":{"source":`...)
 	dst = appendSource(dst, v.Source)
+	dst = append(dst, `,"features_source":"`...)
+	dst = append(dst, featuresSource(v)...)
+	dst = append(dst, '"')
+	if v.Conn.Sensor != "" {
+		dst = append(dst, `,"sensor":"`...)
+		dst = appendEscaped(dst, v.Conn.Sensor)
+		dst = append(dst, '"')
+	}
+	if len(v.Conn.Extra) > 0 {
+		dst = append(dst, `,"fields":`...)
+		dst = appendFields(dst, v.Conn.Extra)
+	}
 	dst = append(dst, `,"score":`...)
 	dst = appendFloat(dst, float64(v.Result.Score), 32)
 	dst = append(dst, `,"threshold":`...)

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"flag"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/scoring"
 )
@@ -37,6 +39,21 @@ func testVerdict(t testing.TB, line string, result scoring.Result) Verdict {
 	return v
 }
 
+// zeekVerdict is a probe verdict on a connection derived from a Zeek
+// conn.log line (a port scan's SYN that got no answer).
+func zeekVerdict(t testing.TB) Verdict {
+	v := testVerdict(t, neptuneLine, scoring.Result{Score: 0.9412, Attack: true, Category: etl.Probe, CategoryProb: 0.88})
+	v.Record.Label = "Malicious"
+	v.FeaturesSource = "zeek"
+	v.Conn = connlog.Conn{
+		Format: connlog.ZeekTSV, Start: time.Date(2022, 6, 12, 22, 0, 31, 749548000, time.UTC), UID: "CEL3aLvvNGvO6Ecoa",
+		OrigAddr: netip.MustParseAddr("193.201.9.232"), OrigPort: 46563, RespAddr: netip.MustParseAddr("147.32.81.167"), RespPort: 3933,
+		Proto: "tcp", Sensor: "ctu-edge-1", Label: "Malicious", DetailLbl: "External-Attack-to-Device",
+		Extra: []connlog.Field{{Name: "vlan", Value: "12"}, {Name: "note \"x\"", Value: "a\tb"}},
+	}
+	return v
+}
+
 const (
 	neptuneLine = "0,tcp,private,S0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,123,6,1.00,1.00,0.00,0.00,0.05,0.07,0.00,255,26,0.10,0.05,0.00,0.00,1.00,1.00,0.00,0.00,neptune,19"
 	normalLine  = "0,udp,other,SF,146,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,13,1,0.00,0.00,0.00,0.00,0.08,0.15,0.00,255,1,0.00,0.60,0.88,0.00,0.00,0.00,0.00,0.00,normal,15"
@@ -54,6 +71,8 @@ func TestFormatsGolden(t *testing.T) {
 		{"normal.json", JSONFormat{}, normal},
 		{"attack.ocsf.json", OCSFFormat{}, attack},
 		{"normal.ocsf.json", OCSFFormat{}, normal},
+		{"zeek.json", JSONFormat{}, zeekVerdict(t)},
+		{"zeek.ocsf.json", OCSFFormat{}, zeekVerdict(t)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -294,5 +313,124 @@ func BenchmarkFormat(b *testing.B) {
 				b.ReportMetric(nsJSON/ns, "x_faster_than_encoding_json")
 			}
 		})
+	}
+}
+
+// TestConnectionInVerdicts: both formats name the connection when the
+// record did, and carry no connection when it did not.
+func TestConnectionInVerdicts(t *testing.T) {
+	icmp := zeekVerdict(t)
+	icmp.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("2001:db8::1"), OrigPort: 8, RespAddr: netip.MustParseAddr("2001:db8::2"), Proto: "icmp"}
+	for _, tt := range []struct {
+		name             string
+		verdict          Verdict
+		src, dst, proto  string
+		srcPort, dstPort float64
+		source           string
+		techniques       int
+	}{
+		{"zeek tcp", zeekVerdict(t), "193.201.9.232", "147.32.81.167", "tcp", 46563, 3933, "zeek", 1},
+		{"icmp over ipv6", icmp, "2001:db8::1", "2001:db8::2", "icmp", 8, 0, "zeek", 1},
+		{"nsl-kdd without identity", testVerdict(t, normalLine, scoring.Result{Score: 0.01}), "", "", "", 0, 0, "nslkdd", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var doc struct {
+				FeaturesSource string `json:"features_source"`
+				Connection     *struct {
+					SrcIP     string            `json:"src_ip"`
+					SrcPort   float64           `json:"src_port"`
+					DstIP     string            `json:"dst_ip"`
+					DstPort   float64           `json:"dst_port"`
+					Transport string            `json:"transport"`
+					Fields    map[string]string `json:"fields"`
+				} `json:"connection"`
+			}
+			out := JSONFormat{}.Append(nil, &tt.verdict)
+			if err := json.Unmarshal(out, &doc); err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			if doc.FeaturesSource != tt.source {
+				t.Fatalf("features_source %q, want %q", doc.FeaturesSource, tt.source)
+			}
+			if tt.src == "" {
+				if doc.Connection != nil {
+					t.Fatalf("a record that named no connection got %+v", doc.Connection)
+				}
+			} else if c := doc.Connection; c == nil || c.SrcIP != tt.src || c.DstIP != tt.dst || c.Transport != tt.proto ||
+				c.SrcPort != tt.srcPort || c.DstPort != tt.dstPort {
+				t.Fatalf("connection %+v", doc.Connection)
+			}
+
+			var finding struct {
+				Time        int64 `json:"time"`
+				FindingInfo struct {
+					Attacks []struct {
+						Tactic    struct{ UID, Name string } `json:"tactic"`
+						Technique struct{ UID, Name string } `json:"technique"`
+					} `json:"attacks"`
+				} `json:"finding_info"`
+				Evidences []struct {
+					Src *struct {
+						IP   string  `json:"ip"`
+						Port float64 `json:"port"`
+					} `json:"src_endpoint"`
+					Dst *struct {
+						IP string `json:"ip"`
+					} `json:"dst_endpoint"`
+					Connection *struct {
+						DirectionID *int   `json:"direction_id"`
+						Protocol    string `json:"protocol_name"`
+						Num         int    `json:"protocol_num"`
+					} `json:"connection_info"`
+				} `json:"evidences"`
+				Observables []struct {
+					TypeID int    `json:"type_id"`
+					Value  string `json:"value"`
+				} `json:"observables"`
+			}
+			out = OCSFFormat{}.Append(nil, &tt.verdict)
+			if err := json.Unmarshal(out, &finding); err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			if len(finding.FindingInfo.Attacks) != tt.techniques {
+				t.Fatalf("attacks %+v, want %d", finding.FindingInfo.Attacks, tt.techniques)
+			}
+			ev := finding.Evidences[0]
+			if tt.src == "" {
+				if ev.Src != nil || ev.Dst != nil || finding.Observables != nil || finding.Time != tt.verdict.Time.UnixMilli() {
+					t.Fatalf("a record that named no connection got endpoints or observables: %s", out)
+				}
+				return
+			}
+			if ev.Src == nil || ev.Src.IP != tt.src || ev.Src.Port != tt.srcPort || ev.Dst == nil || ev.Dst.IP != tt.dst {
+				t.Fatalf("endpoints %s", out)
+			}
+			if ev.Connection == nil || ev.Connection.DirectionID == nil || ev.Connection.Protocol != tt.proto || ev.Connection.Num == 0 {
+				t.Fatalf("connection_info %s", out)
+			}
+			if len(finding.Observables) != 2 || finding.Observables[0].Value != tt.src || finding.Observables[1].TypeID != 2 {
+				t.Fatalf("observables %+v", finding.Observables)
+			}
+			if want := tt.verdict.Conn.Start; !want.IsZero() && finding.Time != want.UnixMilli() {
+				t.Fatalf("time %d, want the connection's start %d", finding.Time, want.UnixMilli())
+			}
+		})
+	}
+}
+
+func TestTechniques(t *testing.T) {
+	for _, c := range etl.Classes() {
+		got := Techniques(c)
+		if (c == etl.Normal) != (got == nil) {
+			t.Fatalf("%v: %v", c, got)
+		}
+		for _, tq := range got {
+			if !strings.HasPrefix(tq.ID, "T1") || !strings.HasPrefix(tq.TacticID, "TA00") || tq.Name == "" || tq.TacticName == "" {
+				t.Fatalf("%v: %+v", c, tq)
+			}
+		}
+	}
+	if got := Techniques(etl.Probe); got[0].ID != "T1046" {
+		t.Fatalf("probe → %v, want T1046 Network Service Discovery", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/internal/retry"
 )
 
@@ -143,6 +145,9 @@ type alert struct {
 	protocol string
 	flag     string
 	model    string
+	flow     string // "src:port → dst:port/transport", "" when the record named no connection
+	srcIP    string
+	dstIP    string
 }
 
 type alertBatch struct {
@@ -176,8 +181,38 @@ func alertOf(v *Verdict) alert {
 	return alert{
 		key: v.Source.Key(), time: v.Time, score: v.Result.Score,
 		category: v.Result.Category.String(), service: v.Record.Service,
-		protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name,
+		protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name, flow: flowOf(&v.Conn),
+		srcIP: addrString(v.Conn.OrigAddr), dstIP: addrString(v.Conn.RespAddr),
 	}
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// flowOf renders who talked to whom for an analyst:
+// "193.201.9.232:46563 → 147.32.81.167:3933/tcp" (IPv6 addresses bracketed).
+func flowOf(c *connlog.Conn) string {
+	if !c.OrigAddr.IsValid() && !c.RespAddr.IsValid() {
+		return ""
+	}
+	endpoint := func(a netip.Addr, port uint16) string {
+		if !a.IsValid() {
+			return "?"
+		}
+		return netip.AddrPortFrom(a, port).String()
+	}
+	flow := endpoint(c.OrigAddr, c.OrigPort) + " → " + endpoint(c.RespAddr, c.RespPort)
+	if c.Proto != "" {
+		flow += "/" + c.Proto
+	}
+	if c.Sensor != "" {
+		flow += " (sensor " + c.Sensor + ")"
+	}
+	return flow
 }
 
 // Write implements the stream's Sink. A batch without alerts is acknowledged at once.
@@ -397,6 +432,9 @@ func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry
 	}
 	fmt.Fprintf(&b, "\nexamples (%d of %d):\n", len(agg.examples), agg.count)
 	for _, a := range agg.examples {
+		if a.flow != "" {
+			fmt.Fprintf(&b, "  %s\n  ", a.flow)
+		}
 		fmt.Fprintf(&b, "  %s score=%s protocol=%s service=%s flag=%s model=%s\n",
 			a.key, strconv.FormatFloat(float64(a.score), 'f', 4, 32), a.protocol, a.service, a.flag, a.model)
 	}
@@ -411,6 +449,14 @@ func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry
 			"score":    {DataType: aws.String("Number"), StringValue: aws.String(strconv.FormatFloat(float64(agg.maxScore), 'f', 4, 32))},
 			"count":    {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(agg.count))},
 		},
+	}
+	if agg.count == 1 && len(agg.examples) == 1 {
+		// One connection: its addresses are filterable too.
+		for name, value := range map[string]string{"src_ip": agg.examples[0].srcIP, "dst_ip": agg.examples[0].dstIP} {
+			if value != "" {
+				e.MessageAttributes[name] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(value)}
+			}
+		}
 	}
 	if s.fifo {
 		// A FIFO topic rejects entries without a group. One group per

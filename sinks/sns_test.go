@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/scoring"
 )
@@ -345,5 +347,26 @@ func TestSNSFIFORetryKeepsDedupID(t *testing.T) {
 	}
 	if a, b := aws.ToString(sent[0].MessageDeduplicationId), aws.ToString(sent[1].MessageDeduplicationId); a == "" || a != b {
 		t.Errorf("dedup ids %q then %q, want the same", a, b)
+	}
+}
+
+// TestSNSAlertNamesTheConnection: an alert shows who talked to whom, and a
+// single-connection alert carries its addresses as filterable attributes.
+func TestSNSAlertNamesTheConnection(t *testing.T) {
+	s := newTestSNS(t)
+	v := verdict(7, 0.97, etl.Probe, "private")
+	v.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("193.201.9.232"), OrigPort: 46563,
+		RespAddr: netip.MustParseAddr("2001:db8::9"), RespPort: 3933, Proto: "tcp", Sensor: "edge-1"}
+	pending := map[group]*aggregate{}
+	s.add(pending, alertBatch{alerts: []alert{alertOf(&v)}, ack: &alertAck{done: func(error) {}}})
+	e := s.entry("0", sortedAggregates(pending)[0])
+	if msg, want := aws.ToString(e.Message), "193.201.9.232:46563 → [2001:db8::9]:3933/tcp (sensor edge-1)"; !strings.Contains(msg, want) {
+		t.Fatalf("message lacks %q:\n%s", want, msg)
+	}
+	if got := aws.ToString(e.MessageAttributes["src_ip"].StringValue); got != "193.201.9.232" {
+		t.Fatalf("src_ip attribute %q", got)
+	}
+	if got := aws.ToString(e.MessageAttributes["dst_ip"].StringValue); got != "2001:db8::9" {
+		t.Fatalf("dst_ip attribute %q", got)
 	}
 }
