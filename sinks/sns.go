@@ -181,7 +181,7 @@ func alertOf(v *Verdict) alert {
 	return alert{
 		key: v.Source.Key(), time: v.Time, score: v.Result.Score,
 		category: v.Result.Category.String(), service: v.Record.Service,
-		protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name, flow: flowOf(&v.Conn),
+		protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name, flow: FlowOf(&v.Conn),
 		srcIP: addrString(v.Conn.OrigAddr), dstIP: addrString(v.Conn.RespAddr),
 	}
 }
@@ -193,9 +193,9 @@ func addrString(a netip.Addr) string {
 	return a.String()
 }
 
-// flowOf renders who talked to whom for an analyst:
+// FlowOf renders who talked to whom for an analyst (SNS alerts, the dashboard):
 // "193.201.9.232:46563 → 147.32.81.167:3933/tcp" (IPv6 addresses bracketed).
-func flowOf(c *connlog.Conn) string {
+func FlowOf(c *connlog.Conn) string {
 	if !c.OrigAddr.IsValid() && !c.RespAddr.IsValid() {
 		return ""
 	}

@@ -71,6 +71,8 @@ type Alert struct {
 	Service  string    `json:"service"`
 	Flag     string    `json:"flag"`
 	Label    string    `json:"label,omitempty"`
+	Flow     string    `json:"flow,omitempty"` // "src:port → dst:port/transport (sensor s)", when the record named its connection
+	UID      string    `json:"uid,omitempty"`  // Zeek's connection uid
 }
 
 // LiveOption configures a Live.
@@ -180,6 +182,7 @@ func (l *Live) keepAlerts(verdicts []sinks.Verdict, now time.Time) {
 		a := Alert{
 			Time: at, Source: v.Source.Key(), Score: v.Result.Score, Category: predictedClass(v.Result),
 			Protocol: v.Record.ProtocolType, Service: v.Record.Service, Flag: v.Record.Flag, Label: v.Record.Label,
+			Flow: sinks.FlowOf(&v.Conn), UID: v.Conn.UID,
 		}
 		if len(l.alerts) < l.recentAlerts {
 			l.alerts = append(l.alerts, a)

@@ -2,10 +2,12 @@ package dashboard
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/sinks"
@@ -273,5 +275,30 @@ func BenchmarkLiveWrite(b *testing.B) {
 	})
 	if confusionNs > 0 {
 		b.Logf("live %.1f ns/verdict, confusion sink %.1f ns/verdict: ratio %.2f; budget at 100k records/s: 10000 ns/verdict", liveNs, confusionNs, liveNs/confusionNs)
+	}
+}
+
+// TestLiveAlertNamesTheConnection: an alert on a connection-log verdict
+// shows who talked to whom and the connection's uid; one on a record that
+// named no connection shows neither.
+func TestLiveAlertNamesTheConnection(t *testing.T) {
+	l := NewLive()
+	zeek := verdict("Malicious", 0.97, etl.Probe, 1)
+	zeek.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("193.201.9.232"), OrigPort: 46563,
+		RespAddr: netip.MustParseAddr("147.32.81.167"), RespPort: 3933, Proto: "tcp", UID: "CEL3aLvvNGvO6Ecoa"}
+	l.Write(t.Context(), []sinks.Verdict{verdict("neptune", 0.99, etl.DoS, 2), zeek}, func(error) {})
+	alerts := l.Summary(PipelineStatus{}).RecentAlerts
+	if len(alerts) != 2 {
+		t.Fatalf("%d alerts", len(alerts))
+	}
+	byUID := map[string]Alert{}
+	for _, a := range alerts {
+		byUID[a.UID] = a
+	}
+	if a := byUID["CEL3aLvvNGvO6Ecoa"]; a.Flow != "193.201.9.232:46563 → 147.32.81.167:3933/tcp" {
+		t.Fatalf("zeek alert flow %q", a.Flow)
+	}
+	if a := byUID[""]; a.Flow != "" || a.Source != "raw/1/2" {
+		t.Fatalf("nsl-kdd alert %+v", a)
 	}
 }

@@ -178,13 +178,18 @@ function renderLive(s) {
   if (s.model && s.model.name) $("model-badge").textContent = s.model.name + " " + s.model.version;
   $("alert-threshold-note").textContent = "· score ≥ " + s.alert_threshold.toFixed(2) + ", newest first";
 
+  // Who talked to whom (when the record named its connection), then what the model saw.
+  const connectionCell = (a) => {
+    const features = a.protocol_type + " · " + a.service + " · " + a.flag;
+    return a.flow ? [el("div", { class: "flow" }, a.flow), el("div", { class: "muted" }, features)] : [features];
+  };
   const alertRows = s.recent_alerts.map((a) => el("tr", {},
     el("td", { class: "conn" }, new Date(a.time).toLocaleTimeString("en-GB")),
     el("td", {}, categoryCell(a.category)),
     el("td", { class: "num conn" }, a.score.toFixed(4)),
-    el("td", { class: "conn" }, a.protocol_type + " · " + a.service + " · " + a.flag),
+    el("td", { class: "conn" }, ...connectionCell(a)),
     el("td", {}, a.label || el("span", { class: "muted" }, "—")),
-    el("td", { class: "src" }, a.source)));
+    el("td", { class: "src" }, a.uid ? a.source + " · " + a.uid : a.source)));
   if (!alertRows.length) alertRows.push(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, "No alert yet.")));
   $("alerts").tBodies[0].replaceChildren(...alertRows);
 
