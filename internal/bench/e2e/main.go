@@ -45,7 +45,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/internal/captures"
 	"github.com/sagewall/sagewall/stream"
 )
 
@@ -66,6 +68,7 @@ type options struct {
 	skipKcat     bool
 	storage      string
 	brokerPID    int
+	zeek         bool
 }
 
 func main() {
@@ -102,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "measure sagewall only (tuning runs)")
 	fs.IntVar(&o.brokerPID, "broker-pid", 0, "process of the broker, for the timeline's CPU split (0: the first process running kafka.Kafka)")
+	fs.BoolVar(&o.zeek, "zeek", false, "also measure sagewall on Zeek connection logs in the same run (the bundled capture as Zeek JSON keyed by destination host, features derived), throughput only, against the NSL-KDD path")
 	fs.StringVar(&o.storage, "broker-storage", "", "what the broker's log directory is on (e.g. \"ext4\", \"tmpfs\"), for the record")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -137,6 +141,9 @@ type bench struct {
 	client *kafka.Client
 	runID  string
 	lines  [][]byte
+	// zeek: the bundled capture's connections as the S3 bridge writes them.
+	zeekLines, zeekKeys [][]byte
+	zeekSpan            time.Duration
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -154,6 +161,8 @@ type results struct {
 	TunedRatio    float64     `json:"ratio_tuned_to_kcat,omitempty"`
 	TunedPaced    *latencyRun `json:"sagewall_tuned_paced,omitempty"`
 	Sagewall      *throughput `json:"sagewall"`
+	SagewallZeek  *throughput `json:"sagewall_zeek,omitempty"`
+	ZeekRatio     float64     `json:"ratio_zeek_to_nslkdd,omitempty"`
 	Kcat          *throughput `json:"kcat,omitempty"`
 	Ratio         float64     `json:"ratio_sagewall_to_kcat,omitempty"`
 	PacedRate     int         `json:"paced_rate"`
@@ -271,6 +280,27 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		return nil, err
 	}
 	defer b.deleteTopics(ctx, raw)
+	var zeekRaw string
+	var zeek *variant
+	if o.zeek {
+		if err := b.loadZeek(); err != nil {
+			return nil, err
+		}
+		zeekRaw = b.topic("zeek-raw")
+		// The hold time only matters at the end of the pre-filled topic,
+		// where the last connections wait for it.
+		zeek = &variant{name: "sagewall-zeek", args: append(strings.Fields(o.sagewallArgs), "--input-format", "zeek", "--input-hold-time", "100ms")}
+		res.SagewallZeek = &throughput{}
+		if err := phase("filling "+zeekRaw, func(ctx context.Context) error {
+			if err := b.createTopics(ctx, zeekRaw); err != nil {
+				return err
+			}
+			return b.fillZeek(ctx, zeekRaw, o.records)
+		}); err != nil {
+			return nil, err
+		}
+		defer b.deleteTopics(ctx, zeekRaw)
+	}
 	// The broker's JIT compiles the request paths each client exercises (kafka-go
 	// and librdkafka use different API versions) during the first run of each:
 	// without this the first of two identical sagewall runs measured 20–25%
@@ -310,13 +340,14 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		}
 		for _, v := range []struct {
 			v   *variant
+			raw string
 			res *throughput
-		}{{defaults, res.Sagewall}, {tuned, res.SagewallTuned}} {
+		}{{defaults, raw, res.Sagewall}, {tuned, raw, res.SagewallTuned}, {zeek, zeekRaw, res.SagewallZeek}} {
 			if v.v == nil {
 				continue
 			}
 			if err := phase(fmt.Sprintf("%s throughput %d/%d", v.v.name, round+1, o.repeat), func(ctx context.Context) error {
-				r, err := b.sagewallThroughput(ctx, raw, v.v.inRound(round))
+				r, err := b.sagewallThroughput(ctx, v.raw, v.v.inRound(round))
 				if err == nil {
 					v.res.add(*r)
 				}
@@ -331,6 +362,9 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		if tuned != nil {
 			res.TunedRatio = res.SagewallTuned.RecordsPerSec / res.Kcat.RecordsPerSec
 		}
+	}
+	if res.SagewallZeek != nil {
+		res.ZeekRatio = res.SagewallZeek.RecordsPerSec / res.Sagewall.RecordsPerSec
 	}
 	res.PacedRate = o.rate
 	if res.PacedRate == 0 {
@@ -385,6 +419,72 @@ func (b *bench) loadLines() error {
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("reading the bundled records: %w", err)
+	}
+	return nil
+}
+
+// loadZeek parses the bundled labelled capture and renders its
+// connections as the S3 bridge writes them.
+func (b *bench) loadZeek() error {
+	rc, err := captures.Open("ctu-normal-40-day1.conn.log.labeled.gz")
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	parser := connlog.NewParser(connlog.Zeek)
+	sc := bufio.NewScanner(rc)
+	var first, last time.Time
+	for line := 1; sc.Scan(); line++ {
+		var c connlog.Conn
+		ok, err := parser.Parse(sc.Bytes(), &c)
+		if err != nil {
+			return fmt.Errorf("parsing the bundled capture: line %d: %w", line, err)
+		}
+		if !ok {
+			continue
+		}
+		if first.IsZero() || c.Start.Before(first) {
+			first = c.Start
+		}
+		if c.Start.After(last) {
+			last = c.Start
+		}
+		b.zeekLines = append(b.zeekLines, connlog.AppendZeekJSON(nil, &c))
+		b.zeekKeys = append(b.zeekKeys, c.RespAddr.AppendTo(nil))
+	}
+	b.zeekSpan = last.Sub(first) + time.Hour
+	return sc.Err()
+}
+
+// fillZeek writes n connections of the capture, cycled, keyed by
+// destination host; each pass is shifted forward by the capture's span so
+// event time keeps moving (the timestamps are rewritten in place).
+func (b *bench) fillZeek(ctx context.Context, topic string, n int) error {
+	w := b.writer(topic)
+	w.Balancer = &kafka.Hash{}
+	defer w.Close()
+	parser := connlog.NewParser(connlog.Zeek)
+	const chunk = 10000
+	msgs := make([]kafka.Message, 0, chunk)
+	for i := 0; i < n; {
+		msgs = msgs[:0]
+		for ; len(msgs) < chunk && i < n; i++ {
+			k := i % len(b.zeekLines)
+			value := b.zeekLines[k]
+			if pass := i / len(b.zeekLines); pass > 0 {
+				var c connlog.Conn
+				if _, err := parser.Parse(value, &c); err != nil {
+					return err
+				}
+				c.Start = c.Start.Add(time.Duration(pass) * b.zeekSpan)
+				c.UID += "-" + strconv.Itoa(pass)
+				value = connlog.AppendZeekJSON(nil, &c)
+			}
+			msgs = append(msgs, kafka.Message{Key: b.zeekKeys[k], Value: value})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("writing connections to %s: %w", topic, err)
+		}
 	}
 	return nil
 }
@@ -1078,6 +1178,10 @@ func (r *results) printTable(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %.0f (%.0f–%.0f) | %.0f (%.0f–%.0f) |\n", name, t.RecordsPerSec, lo, hi, t.SteadyPerSec, slo, shi)
 	}
 	row("sagewall run", r.Sagewall)
+	if r.SagewallZeek != nil {
+		row("sagewall run, Zeek conn.log (features derived)", r.SagewallZeek)
+		fmt.Fprintf(w, "| ratio Zeek / NSL-KDD path | %.2f× | %.2f× |\n", r.ZeekRatio, r.SagewallZeek.SteadyPerSec/r.Sagewall.SteadyPerSec)
+	}
 	if r.SagewallTuned != nil {
 		row("sagewall run, tuned: "+r.Tuned, r.SagewallTuned)
 	}
