@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/features"
-	"github.com/sagewall/sagewall/scoring"
 )
 
 // deriveFlags are the connection-log flags of score, eval and features:
@@ -41,15 +39,6 @@ func (f deriveFlags) lineInput() (lineInput, error) {
 	return lineInput{conn: conn, input: input, derive: []features.Option{
 		features.WithReorderWindow(*f.reorderWindow), features.WithHostHorizon(*f.hostHorizon),
 	}}, nil
-}
-
-// loadDetectorFor is loadDetector with the default model chosen by the
-// input format.
-func loadDetectorFor(path string, threshold float64, format string) (*scoring.Detector, error) {
-	if threshold < 0 || threshold > 1 || math.IsNaN(threshold) {
-		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", threshold)}
-	}
-	return openModel(path, format, threshold)
 }
 
 // lineDeriver turns the connection-log lines of one file or stream into

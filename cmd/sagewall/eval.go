@@ -56,7 +56,7 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
-	detector, err := loadDetectorFor(*model, *threshold, *derive.format)
+	detector, err := loadDetector(*model, *threshold, *derive.format)
 	if err != nil {
 		return err
 	}

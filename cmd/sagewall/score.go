@@ -58,7 +58,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
-	detector, err := loadDetectorFor(*model, *threshold, *derive.format)
+	detector, err := loadDetector(*model, *threshold, *derive.format)
 	if err != nil {
 		return err
 	}
@@ -124,12 +124,13 @@ func openScoreInput(args []string, stdin io.Reader, stdinIsTTY bool, stderr io.W
 	}
 }
 
-// loadDetector returns the detector of the model at path, or the bundled one.
-func loadDetector(path string, threshold float64) (*scoring.Detector, error) {
+// loadDetector returns the detector of the model at path, or the embedded
+// default for the input format (see openModel).
+func loadDetector(path string, threshold float64, format string) (*scoring.Detector, error) {
 	if threshold < 0 || threshold > 1 || math.IsNaN(threshold) {
 		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", threshold)}
 	}
-	return openModel(path, "", threshold)
+	return openModel(path, format, threshold)
 }
 
 // Names of the models embedded in the binary, for --model and model.path.
