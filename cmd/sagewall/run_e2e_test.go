@@ -27,10 +27,7 @@ import (
 // SIGTERM then stops it cleanly.
 func TestE2EKillAndRestart(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
-	bin := filepath.Join(t.TempDir(), "sagewall")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building sagewall: %v\n%s", err, out)
-	}
+	bin := buildSagewall(t)
 	raw, verdicts, dead := testenv.NewTopic(t, brokers, 4), testenv.NewTopic(t, brokers, 4), testenv.NewTopic(t, brokers, 1)
 	group := testenv.UniqueName(t)
 	const n = 300_000
@@ -51,29 +48,8 @@ func TestE2EKillAndRestart(t *testing.T) {
 		}
 		return cmd
 	}
-	client := stream.NewClient(brokers, nil)
-	committed := func() int64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		offsets, err := stream.GroupOffsets(ctx, client, group, raw)
-		if err != nil {
-			return 0
-		}
-		var sum int64
-		for _, p := range offsets {
-			sum += max(p.Committed, 0)
-		}
-		return sum
-	}
-	waitUntil := func(what string, cond func() bool) {
-		deadline := time.Now().Add(5 * time.Minute)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 5 minutes", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	committed := groupCommitted(brokers, group, raw)
+	waitUntil := func(what string, cond func() bool) { waitWithin(t, 5*time.Minute, what, cond) }
 
 	first := start()
 	waitUntil("first run commits a third", func() bool { return committed() >= n/3 })
@@ -115,6 +91,47 @@ func TestE2EKillAndRestart(t *testing.T) {
 	// the fetch buffer, the reader's queue) plus a commit interval's worth.
 	if limit := n - int(atKill); duplicates > limit {
 		t.Fatalf("%d duplicates, more than the %d records not committed at the kill", duplicates, limit)
+	}
+}
+
+// buildSagewall builds the binary under test.
+func buildSagewall(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sagewall")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building sagewall: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// groupCommitted returns a function reading how many records of topic the
+// group has committed (0 while it cannot tell).
+func groupCommitted(brokers []string, group, topic string) func() int64 {
+	client := stream.NewClient(brokers, nil)
+	return func() int64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		offsets, err := stream.GroupOffsets(ctx, client, group, topic)
+		if err != nil {
+			return 0
+		}
+		var sum int64
+		for _, p := range offsets {
+			sum += max(p.Committed, 0)
+		}
+		return sum
+	}
+}
+
+// waitWithin polls cond until it holds, failing the test after limit.
+func waitWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,7 +21,6 @@ import (
 	"github.com/sagewall/sagewall/features"
 	"github.com/sagewall/sagewall/internal/captures"
 	"github.com/sagewall/sagewall/internal/testenv"
-	"github.com/sagewall/sagewall/stream"
 )
 
 // TestE2EZeekKillAndRestart runs the real binary on Zeek connections
@@ -34,10 +32,7 @@ import (
 // rebuilds each partition's state from the records before its commit point.
 func TestE2EZeekKillAndRestart(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
-	bin := filepath.Join(t.TempDir(), "sagewall")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building sagewall: %v\n%s", err, out)
-	}
+	bin := buildSagewall(t)
 	raw, verdicts, dead := testenv.NewTopic(t, brokers, 4), testenv.NewTopic(t, brokers, 2), testenv.NewTopic(t, brokers, 1)
 	group := testenv.UniqueName(t)
 	n := produceCapture(t, brokers, raw, 11)
@@ -59,29 +54,8 @@ func TestE2EZeekKillAndRestart(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		return cmd
 	}
-	client := stream.NewClient(brokers, nil)
-	committed := func() int64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		offsets, err := stream.GroupOffsets(ctx, client, group, raw)
-		if err != nil {
-			return 0
-		}
-		var sum int64
-		for _, p := range offsets {
-			sum += max(p.Committed, 0)
-		}
-		return sum
-	}
-	waitUntil := func(what string, cond func() bool) {
-		deadline := time.Now().Add(4 * time.Minute)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 4 minutes (committed %d of %d)", what, committed(), n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	committed := groupCommitted(brokers, group, raw)
+	waitUntil := func(what string, cond func() bool) { waitWithin(t, 4*time.Minute, what, cond) }
 	first := start()
 	waitUntil("first run commits a third", func() bool { return committed() >= int64(n/3) })
 	if err := first.Process.Kill(); err != nil { // SIGKILL: no shutdown, no final commit
