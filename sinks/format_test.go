@@ -434,3 +434,15 @@ func TestTechniques(t *testing.T) {
 		t.Fatalf("probe → %v, want T1046 Network Service Discovery", got)
 	}
 }
+
+// TestFormatsDoNotAllocate: a verdict with a connection is appended, in
+// both formats, without allocating (the buffer has room).
+func TestFormatsDoNotAllocate(t *testing.T) {
+	v := zeekVerdict(t)
+	buf := make([]byte, 0, 8192)
+	for _, f := range []Format{JSONFormat{}, OCSFFormat{}} {
+		if n := testing.AllocsPerRun(100, func() { buf = f.Append(buf[:0], &v) }); n != 0 {
+			t.Errorf("%T: %v allocations per verdict", f, n)
+		}
+	}
+}
