@@ -22,6 +22,9 @@ const (
 	DefaultHostHorizon = 10 * time.Minute
 	// DefaultMaxHosts bounds the destination hosts with state.
 	DefaultMaxHosts = 100_000
+	// DefaultMaxHeld bounds the connections held for reordering: about
+	// 60 MB of them, 20 s of a 10,000 connections/s stream.
+	DefaultMaxHeld = 200_000
 )
 
 // Fixed by the KDD feature definitions.
@@ -52,6 +55,9 @@ type Hooks struct {
 	Evicted func(n int)
 	// Late runs once per late connection, before it is emitted.
 	Late func()
+	// Forced runs once per connection released early because MaxHeld
+	// connections were held, before it is emitted.
+	Forced func()
 }
 
 // Stats is a snapshot of a Deriver's state.
@@ -60,6 +66,7 @@ type Stats struct {
 	Hosts   int    // destination hosts with state
 	Evicted uint64 // host states evicted so far
 	Late    uint64 // late connections so far
+	Forced  uint64 // connections released early because MaxHeld were held
 }
 
 // Option configures a Deriver.
@@ -70,6 +77,7 @@ type config struct {
 	hold        time.Duration
 	hostHorizon time.Duration
 	maxHosts    int
+	maxHeld     int
 	hooks       Hooks
 }
 
@@ -119,6 +127,19 @@ func WithMaxHosts(n int) Option {
 	}
 }
 
+// WithMaxHeld bounds the connections held for reordering, and so the
+// memory they take whatever the input rate: when one more would be held,
+// the earliest-starting held connection is released at once, as the
+// watermark would have released it later. A connection that then arrives
+// starting before it is late. Zero or negative: DefaultMaxHeld.
+func WithMaxHeld(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxHeld = n
+		}
+	}
+}
+
 // WithHooks sets the metric callbacks.
 func WithHooks(h Hooks) Option {
 	return func(c *config) { c.hooks = h }
@@ -145,7 +166,7 @@ type Deriver struct {
 	state state
 	out   Derived
 
-	late, evicted uint64
+	late, evicted, forced uint64
 }
 
 // heldConn is a held connection; extra keeps its Extra fields so the
@@ -180,6 +201,7 @@ func New(opts ...Option) *Deriver {
 		hold:        DefaultHoldTime,
 		hostHorizon: DefaultHostHorizon,
 		maxHosts:    DefaultMaxHosts,
+		maxHeld:     DefaultMaxHeld,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -205,6 +227,17 @@ func (d *Deriver) Add(c *connlog.Conn, ticket uint64, now time.Time, emit func(*
 		return
 	}
 	start := c.Start.UnixNano()
+	if !(d.released && start < d.lastReleased) {
+		// It is to be held: make room first, so that the late check below
+		// sees the release this forces.
+		for len(d.heap) >= d.cfg.maxHeld {
+			d.forced++
+			if d.cfg.hooks.Forced != nil {
+				d.cfg.hooks.Forced()
+			}
+			d.releaseTop(emit)
+		}
+	}
 	if d.released && start < d.lastReleased {
 		d.late++
 		if d.cfg.hooks.Late != nil {
@@ -254,7 +287,7 @@ func (d *Deriver) Deadline() (deadline time.Time, ok bool) {
 
 // Stats returns a snapshot of the Deriver's state.
 func (d *Deriver) Stats() Stats {
-	return Stats{Held: len(d.heap), Hosts: d.state.hostCount(), Evicted: d.evicted, Late: d.late}
+	return Stats{Held: len(d.heap), Hosts: d.state.hostCount(), Evicted: d.evicted, Late: d.late, Forced: d.forced}
 }
 
 // watermark is the latest start that is final by event time: no

@@ -586,3 +586,39 @@ func TestCountCap(t *testing.T) {
 	out := byTicket(run(t, conns))
 	want(t, "600th", &out[599].Record, map[string]float64{"count": 511, "srv_count": 511, "serror_rate": 1})
 }
+
+// TestMaxHeld: with MaxHeld connections held, one more releases the
+// earliest at once; a connection then arriving with an earlier start is
+// late; what is held never exceeds the bound.
+func TestMaxHeld(t *testing.T) {
+	var forcedHook int
+	d := New(WithReorderWindow(time.Hour), WithMaxHeld(3), WithHooks(Hooks{Forced: func() { forcedHook++ }}))
+	var out []derived
+	add := func(at time.Duration, ticket uint64) {
+		c := conn(at, victim, uint16(40000+ticket), 80, "S0")
+		d.Add(&c, ticket, wall0, collect(&out))
+	}
+	for i := range 3 {
+		add(time.Duration(10+i)*time.Second, uint64(i)) // an hour's reorder window holds them all
+	}
+	if len(out) != 0 || d.Stats().Held != 3 {
+		t.Fatalf("released %d, holding %d; want 0 and 3", len(out), d.Stats().Held)
+	}
+	add(20*time.Second, 3)
+	if len(out) != 1 || out[0].Ticket != 0 || out[0].Late || d.Stats().Held != 3 {
+		t.Fatalf("a fourth connection: released %+v, holding %d; want the earliest (0) released, 3 held", out, d.Stats().Held)
+	}
+	add(5*time.Second, 4) // before the forced release at 10 s
+	if len(out) != 2 || out[1].Ticket != 4 || !out[1].Late {
+		t.Fatalf("a connection starting before the forced release: %+v, want it late", out)
+	}
+	for i := range 100 {
+		add(time.Duration(30+i)*time.Second, uint64(5+i))
+		if held := d.Stats().Held; held > 3 {
+			t.Fatalf("holding %d, bound 3", held)
+		}
+	}
+	if st := d.Stats(); st.Forced != 101 || forcedHook != 101 {
+		t.Fatalf("forced releases: stats %d, hook %d, want 101", st.Forced, forcedHook)
+	}
+}

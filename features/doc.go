@@ -146,7 +146,10 @@
 // if it has connections in the time window (its counts then restart; the
 // per-service counts keep them). Hooks.Evicted and Stats.Evicted count
 // evictions. Held connections are bounded by the input rate times the
-// reorder window or hold time. Buffers are reused: no allocation per
+// reorder window or hold time, and by MaxHeld (default 200,000, ~60 MB):
+// one more releases the earliest-starting held connection at once, as the
+// watermark would have later (Hooks.Forced, Stats.Forced); a connection
+// then arriving with an earlier start is late. Buffers are reused: no allocation per
 // connection in steady state.
 //
 // Services are counted across all hosts a Deriver sees: with the input

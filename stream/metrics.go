@@ -28,6 +28,7 @@ type Metrics struct {
 	connHosts       prometheus.Gauge
 	connEvicted     prometheus.Counter
 	connLate        prometheus.Counter
+	connForced      prometheus.Counter
 }
 
 // NewMetrics creates the pipeline metrics and registers them on reg.
@@ -81,13 +82,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		connEvicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sagewall_conn_hosts_evicted_total", Help: "Destination hosts whose feature state was dropped (idle past input.host_horizon, or beyond input.max_hosts).",
 		}),
+		connForced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_conn_forced_total", Help: "Connections judged before their reorder window passed because input.max_held were held.",
+		}),
 		connLate: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sagewall_conn_late_total", Help: "Connections that arrived after later-starting ones had been judged (beyond input.reorder_window).",
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
 		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices, m.rebuilds,
-		m.connHeld, m.connHosts, m.connEvicted, m.connLate} {
+		m.connHeld, m.connHosts, m.connEvicted, m.connLate, m.connForced} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -176,6 +180,7 @@ func (m *Metrics) derivationHooks() features.Hooks {
 	return features.Hooks{
 		Evicted: func(n int) { m.connEvicted.Add(float64(n)) },
 		Late:    func() { m.connLate.Inc() },
+		Forced:  func() { m.connForced.Inc() },
 	}
 }
 

@@ -50,6 +50,7 @@ func deriveOptions(c *runConfig) []features.Option {
 		features.WithHoldTime(c.Input.HoldTime),
 		features.WithHostHorizon(c.Input.HostHorizon),
 		features.WithMaxHosts(c.Input.MaxHosts),
+		features.WithMaxHeld(c.Input.MaxHeld),
 	}
 }
 
@@ -84,6 +85,7 @@ type runConfig struct {
 		HoldTime       time.Duration
 		HostHorizon    time.Duration
 		MaxHosts       int
+		MaxHeld        int
 		SensorHeader   string
 		SensorFromKey  bool
 		Passthrough    []string
@@ -271,6 +273,8 @@ func settings() []setting {
 			func(c *runConfig) *time.Duration { return &c.Input.HostHorizon }),
 		intSetting("input.max_hosts", "connection logs: destination hosts tracked per partition (least recently seen evicted)",
 			func(c *runConfig) *int { return &c.Input.MaxHosts }),
+		intSetting("input.max_held", "connection logs: connections held for reordering per partition; beyond it the earliest is judged at once",
+			func(c *runConfig) *int { return &c.Input.MaxHeld }),
 		stringSetting("input.sensor_header", "Kafka header naming the sensor of a connection whose record names none",
 			func(c *runConfig) *string { return &c.Input.SensorHeader }),
 		listSetting("input.passthrough", "fields of a record (Zeek extension fields, extra JSON keys) its verdict carries under connection.fields; * for all",
@@ -356,6 +360,7 @@ func defaultRunConfig() runConfig {
 	c.Input.HoldTime = features.DefaultHoldTime
 	c.Input.HostHorizon = features.DefaultHostHorizon
 	c.Input.MaxHosts = features.DefaultMaxHosts
+	c.Input.MaxHeld = features.DefaultMaxHeld
 	c.Input.RebuildRecords = 100000
 	c.Output.Topic = "nslkdd.verdicts"
 	c.Output.DeadLetterTopic = "nslkdd.dead-letters"
@@ -620,6 +625,9 @@ func (src *configSources) validate() error {
 	}
 	if c.Input.RebuildRecords < 0 {
 		return src.invalid("input.rebuild_records", "%d: want 0 or more", c.Input.RebuildRecords)
+	}
+	if c.Input.MaxHeld < 1 {
+		return src.invalid("input.max_held", "%d: want at least 1", c.Input.MaxHeld)
 	}
 	if c.Input.MaxHosts < 1 {
 		return src.invalid("input.max_hosts", "%d: want at least 1", c.Input.MaxHosts)
