@@ -28,6 +28,7 @@
 package connlog
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 	"time"
@@ -127,4 +128,27 @@ func KDDLabel(label string) string {
 		return "normal"
 	}
 	return label
+}
+
+// IsConnLogLine reports whether line is a connection-log line on its own,
+// with no header seen before it: a Zeek header (#...), a Zeek JSON object,
+// or a space-separated line (a flow log's header or record; NSL-KDD lines
+// are comma-separated). With auto input, the other lines of a stream are
+// NSL-KDD records until a header says otherwise.
+func IsConnLogLine(line []byte) bool {
+	for len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+		line = line[1:]
+	}
+	if len(line) >= 3 && line[0] == 0xef && line[1] == 0xbb && line[2] == 0xbf {
+		line = line[3:]
+	}
+	switch {
+	case len(line) == 0:
+		return false
+	case line[0] == '#':
+		return true
+	case line[0] == '{':
+		return IsConnLogJSON(line)
+	}
+	return bytes.IndexByte(line, ',') < 0 && bytes.IndexByte(line, ' ') > 0
 }

@@ -71,3 +71,24 @@ func FuzzParseIdentity(f *testing.F) {
 		NewParser(Auto).ParseIdentity(line, &c, []string{passthrough})
 	})
 }
+
+func TestIsConnLogLine(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want bool
+	}{
+		{"#fields\tts\tuid", true},
+		{`{"ts":1655071198.44,"uid":"C1","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","proto":"tcp"}`, true},
+		{"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status", true},
+		{"2 123456789012 eni-0a1b2c3d 10.0.0.5 10.0.0.9 51514 22 6 10 840 1655071198 1655071258 ACCEPT OK", true},
+		{"\ufeff#separator \\x09", true},
+		{"0,tcp,http,SF,181,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0,0,0,0,1,0,0,9,9,1,0,0.11,0,0,0,0,0,normal,21", false},
+		{`{"duration":0,"protocol_type":"tcp","service":"http"}`, false},
+		{"", false},
+		{"   ", false},
+	} {
+		if got := IsConnLogLine([]byte(tt.line)); got != tt.want {
+			t.Errorf("IsConnLogLine(%q) = %v, want %v", tt.line, got, tt.want)
+		}
+	}
+}

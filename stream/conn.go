@@ -144,29 +144,7 @@ func (s *connState) partition(tp topicPartition, rewound bool) (*connPartition, 
 
 // wants reports whether line goes the connection-log way in partition p.
 func (s *connState) wants(p *connPartition, line []byte) bool {
-	if s.cfg.input != connlog.Auto {
-		return true
-	}
-	line = trimLeft(line)
-	switch {
-	case len(line) == 0:
-		return p.sawHeader
-	case line[0] == '#':
-		return true
-	case line[0] == '{':
-		return connlog.IsConnLogJSON(line)
-	}
-	return p.sawHeader
-}
-
-func trimLeft(b []byte) []byte {
-	if len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf {
-		b = b[3:]
-	}
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
+	return s.cfg.input != connlog.Auto || p.sawHeader || connlog.IsConnLogLine(line)
 }
 
 // addConn parses m as a connection-log line and hands it to its partition's

@@ -90,6 +90,7 @@ type runConfig struct {
 		SensorFromKey  bool
 		Passthrough    []string
 		RebuildRecords int
+		RekeyTopic     string
 	}
 	Output struct {
 		Topic           string
@@ -279,6 +280,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Input.SensorHeader }),
 		listSetting("input.passthrough", "fields of a record (Zeek extension fields, extra JSON keys) its verdict carries under connection.fields; * for all",
 			func(c *runConfig) *[]string { return &c.Input.Passthrough }),
+		stringSetting("input.rekey_topic", "connection logs: repartition input.topic by destination host into this topic (group <input.group>.rekey) and judge it from there; for producers that do not key by destination host (empty: off)",
+			func(c *runConfig) *string { return &c.Input.RekeyTopic }),
 		intSetting("input.rebuild_records", "connection logs (zeek, vpcflow): records before the commit point replayed into a partition's feature state when it is assigned (0: off)",
 			func(c *runConfig) *int { return &c.Input.RebuildRecords }),
 		boolSetting("input.sensor_from_key", "use the Kafka message key as the sensor when neither the record nor the header names one",
@@ -601,6 +604,16 @@ func (src *configSources) validate() error {
 	} {
 		if strings.TrimSpace(t.value) == "" {
 			return src.invalid(t.key, "empty")
+		}
+	}
+	if c.Input.RekeyTopic != "" {
+		if _, conn, _ := parseInputFormat(c.Input.Format); !conn {
+			return src.invalid("input.rekey_topic", "needs input.format zeek, vpcflow or auto (not nslkdd)")
+		}
+		for _, other := range []string{c.Input.Topic, c.Output.Topic, c.Output.DeadLetterTopic} {
+			if c.Input.RekeyTopic == other {
+				return src.invalid("input.rekey_topic", "%q must differ from the input, output and dead-letter topics", other)
+			}
 		}
 	}
 	if c.Output.Topic == c.Input.Topic {

@@ -121,6 +121,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"input format", "input:\n  format: pcap\n", nil, nil, []string{"input.format", "sagewall.yaml:2", `"pcap"`}},
 		{"negative reorder window", "", []string{"--input-reorder-window", "-1s"}, nil, []string{"input.reorder_window", "want 0 or more"}},
 		{"no hosts", "", nil, map[string]string{"SAGEWALL_INPUT_MAX_HOSTS": "0"}, []string{"input.max_hosts", "want at least 1"}},
+		{"rekey nsl-kdd", "", []string{"--input-format", "nslkdd", "--input-rekey-topic", "zeek.by-host"}, nil, []string{"input.rekey_topic", "not nslkdd"}},
+		{"rekey onto the output", "", []string{"--input-rekey-topic", "nslkdd.verdicts"}, nil, []string{"input.rekey_topic", "must differ"}},
 		{"mapping where a value goes", "input:\n  topic:\n    name: x\n", nil, nil, []string{":3:", "input.topic", "not a mapping"}},
 		{"unknown flag", "", []string{"--batch-size", "3"}, nil, []string{"batch-size"}},
 		{"stray argument", "", []string{"extra"}, nil, []string{`unexpected argument "extra"`}},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"time"
@@ -60,19 +59,7 @@ func newLineDeriver(input connlog.Input, opts []features.Option) *lineDeriver {
 // wants reports whether line is a connection-log line; with auto input an
 // NSL-KDD record is not (a header line switches plain lines over).
 func (l *lineDeriver) wants(line []byte) bool {
-	if l.input != connlog.Auto {
-		return true
-	}
-	line = bytes.TrimLeft(line, " \t\ufeff")
-	switch {
-	case len(line) == 0:
-		return l.sawHeader
-	case line[0] == '#':
-		return true
-	case line[0] == '{':
-		return connlog.IsConnLogJSON(line)
-	}
-	return l.sawHeader
+	return l.input != connlog.Auto || l.sawHeader || connlog.IsConnLogLine(line)
 }
 
 // add parses line lineNo and feeds it to the deriver; emit receives every

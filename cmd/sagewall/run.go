@@ -28,6 +28,7 @@ import (
 	"github.com/sagewall/sagewall/scoring/sagemaker"
 	"github.com/sagewall/sagewall/sinks"
 	"github.com/sagewall/sagewall/stream"
+	"github.com/sagewall/sagewall/stream/s3bridge"
 )
 
 // runRun is `sagewall run`: the streaming pipeline until SIGTERM/SIGINT.
@@ -61,6 +62,12 @@ type service struct {
 	metrics  *stream.Metrics
 	listener net.Listener
 	alerts   *sinks.SNS // nil without alerts.sns_topic_arn
+	// rekeyer repartitions input.topic into input.rekey_topic by destination
+	// host, which the pipeline then reads; nil without input.rekey_topic.
+	rekeyer       *stream.Rekeyer
+	rekeyReader   *kafka.Reader
+	rekeyWriter   *kafka.Writer
+	pipelineTopic string // the topic the pipeline consumes
 	// dashboard is the web page at /dashboard/, nil with http.dashboard false.
 	dashboard *dashboard.Handler
 
@@ -131,19 +138,31 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		startOffset = kafka.LastOffset
 	}
 	s := &service{
-		cfg:      cfg,
-		logger:   logger,
-		detector: det,
-		registry: reg,
-		metrics:  metrics,
-		alerts:   alerts,
-		client:   stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
-		reader: stream.NewReader(conn, cfg.Input.Group, cfg.Input.Topic,
-			stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger)),
-		sink: sinks.NewKafka(cfg.Kafka.Brokers, cfg.Output.Topic,
-			sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
-			sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression)),
+		cfg:           cfg,
+		logger:        logger,
+		detector:      det,
+		registry:      reg,
+		metrics:       metrics,
+		alerts:        alerts,
+		client:        stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
+		pipelineTopic: cfg.Input.Topic,
 	}
+	if cfg.Input.RekeyTopic != "" {
+		input, _, _ := parseInputFormat(cfg.Input.Format)
+		s.pipelineTopic = cfg.Input.RekeyTopic
+		s.rekeyReader = stream.NewReader(conn, cfg.Input.Group+".rekey", cfg.Input.Topic,
+			stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger))
+		s.rekeyWriter = s3bridge.NewWriter(cfg.Kafka.Brokers, cfg.Input.RekeyTopic, conn.Transport())
+		if s.rekeyer, err = stream.NewRekeyer(s.rekeyReader, s.rekeyWriter, input, stream.WithRekeyLogger(logger)); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	s.reader = stream.NewReader(conn, cfg.Input.Group, s.pipelineTopic,
+		stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger))
+	s.sink = sinks.NewKafka(cfg.Kafka.Brokers, cfg.Output.Topic,
+		sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
+		sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression))
 	if cfg.HTTP.Dashboard {
 		if err := s.addDashboard(scorer, &extras); err != nil {
 			s.close()
@@ -163,6 +182,9 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		stream.WithGroupCheck(s.client, cfg.Input.Group),
 	}
 	if input, conn, _ := parseInputFormat(cfg.Input.Format); conn {
+		if cfg.Input.RekeyTopic != "" && input == connlog.VPC {
+			input = connlog.Zeek // the rekeyer wrote every connection as Zeek JSON
+		}
 		pipeOpts = append(pipeOpts, stream.WithConnLogs(input, nil, deriveOptions(&cfg)...),
 			stream.WithSensorHeader(cfg.Input.SensorHeader, cfg.Input.SensorFromKey),
 			stream.WithPassthrough(cfg.Input.Passthrough...))
@@ -210,7 +232,7 @@ func (s *service) run(ctx context.Context) error {
 
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
-	monitor := stream.NewLagMonitor(s.client, s.cfg.Input.Group, s.cfg.Input.Topic,
+	monitor := stream.NewLagMonitor(s.client, s.cfg.Input.Group, s.pipelineTopic,
 		stream.WithLagInterval(s.lagInterval), stream.WithLagMetrics(s.metrics), stream.WithLagLogger(s.logger),
 		stream.WithLagCallback(s.observeLag))
 	go func() { _ = monitor.Run(lagCtx) }()
@@ -223,7 +245,29 @@ func (s *service) run(ctx context.Context) error {
 		go func() { _ = s.alerts.Run(alertsCtx) }()
 	}
 
+	rekeyDone := make(chan error, 1)
+	if s.rekeyer != nil {
+		// The pipeline stops when the rekeyer fails: its input would dry up.
+		pipeCtx, stopPipeline := context.WithCancelCause(ctx)
+		defer stopPipeline(nil)
+		go func() {
+			err := s.rekeyer.Run(ctx)
+			if err != nil {
+				stopPipeline(err)
+			}
+			rekeyDone <- err
+		}()
+		ctx = pipeCtx
+	} else {
+		rekeyDone <- nil
+	}
 	err := s.pipeline.Run(ctx)
+	if rerr := context.Cause(ctx); err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
+		err = rerr
+	}
+	if rerr := <-rekeyDone; err == nil {
+		err = rerr
+	}
 	st := s.pipeline.Stats()
 	s.logger.Info("stopped", "consumed", st.Consumed, "verdicts", st.Verdicts, "rejected", st.Rejected,
 		"attacks", st.Attacks, "commits", st.Committed, "err", err)
@@ -287,6 +331,16 @@ func (s *service) close() {
 	if s.reader != nil {
 		if err := s.reader.Close(); err != nil {
 			s.logger.Warn("closing reader", "err", err)
+		}
+	}
+	if s.rekeyReader != nil {
+		if err := s.rekeyReader.Close(); err != nil {
+			s.logger.Warn("closing the rekey reader", "err", err)
+		}
+	}
+	if s.rekeyWriter != nil {
+		if err := s.rekeyWriter.Close(); err != nil {
+			s.logger.Warn("closing the rekey writer", "err", err)
 		}
 	}
 	if s.listener != nil {

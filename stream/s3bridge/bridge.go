@@ -447,7 +447,7 @@ type connLines struct {
 // rewrite turns msg's line into a Zeek JSON line keyed by destination host;
 // it returns false for a header line, which is not produced.
 func (c *connLines) rewrite(line []byte, msg *kafka.Message) bool {
-	if c.input == connlog.Auto && !c.sawHeader && line[0] != '#' && (line[0] != '{' || !connlog.IsConnLogJSON(line)) {
+	if c.input == connlog.Auto && !c.sawHeader && !connlog.IsConnLogLine(line) {
 		return true // an NSL-KDD record: as it is
 	}
 	ok, err := c.parser.Parse(line, &c.conn)
