@@ -37,13 +37,13 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"run":      {"the streaming pipeline: raw topic → encode → micro-batch → score → verdict topic, at-least-once", runRun},
-		"demo":     {"everything in one process: a Kafka-protocol broker, the bundled records replayed, the pipeline over them", runDemo},
+		"demo":     {"everything in one process: a Kafka-protocol broker, the bundled records (or, --source zeek, a real Zeek conn.log) replayed, the pipeline over them", runDemo},
 		"bridge":   {"S3 → Kafka bridge: SQS ObjectCreated notifications to one raw-topic message per line", runBridge},
 		"serve":    {"SageMaker inference server (GET /ping, POST /invocations) over the bundled or a given model", runServe},
 		"deploy":   {"SageMaker training and endpoints: train, endpoint, status, delete", runDeploy},
-		"score":    {"score NSL-KDD records with the bundled or a given model, one JSON verdict per line", runScore},
+		"score":    {"score NSL-KDD records or connection logs with the bundled or a given model, one JSON verdict per line", runScore},
 		"features": {"connection logs (Zeek conn.log, VPC Flow Logs) → NSL-KDD CSV with derived features, to label and retrain", runFeatures},
-		"eval":     {"measure a model on a labelled NSL-KDD file: accuracy, detection and false-alarm rates, ROC-AUC", runEval},
+		"eval":     {"measure a model on a labelled NSL-KDD file or connection log: accuracy, detection and false-alarm rates, ROC-AUC", runEval},
 	}
 }
 
