@@ -23,7 +23,7 @@ func Bundled(opts ...Option) (*Detector, error) { return loadBundled("bundled", 
 // (sagewall-nslkdd-connlog): the same recipe and layout, trained with the 15
 // features a connection log cannot carry (wrong_fragment, urgent and the 13
 // content features) at 0, as the feature deriver sets them. Its
-// ZeroedFeatures names them.
+// ZeroedFeatures names them and its Features the other 26, which it uses.
 func BundledConnLog(opts ...Option) (*Detector, error) { return loadBundled("bundled-connlog", opts) }
 
 func loadBundled(name string, opts []Option) (*Detector, error) {

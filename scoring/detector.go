@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sagewall/sagewall/etl"
@@ -64,6 +65,7 @@ type Detector struct {
 	info      Info
 	threshold float64
 	zeroed    []string // features held at 0 in training (manifest zeroed_features)
+	features  []string // the features the model can use, file order; nil for all 41
 }
 
 // numCategories is the width of the category model: one probability per etl.Class.
@@ -90,6 +92,69 @@ type manifest struct {
 	// ZeroedFeatures are the features the training data held at 0 (a
 	// connection-log model's content features): the model never uses them.
 	ZeroedFeatures []string `json:"zeroed_features"`
+	// UsedFeatures are the features of the 41 the model can use: the others
+	// are ZeroedFeatures. (The manifest's "features" is the vector width, a
+	// number; it is not read.) Absent from manifests of all-41 models.
+	UsedFeatures []string `json:"used_features"`
+}
+
+// featureSets checks a manifest's zeroed_features and used_features and
+// returns both, the used ones in file order: nil, nil when the manifest
+// names neither (a model of all 41). A zeroed feature must be a numeric
+// column of spec (the one-hot categoricals cannot be held at 0), and when
+// the manifest names both, they must split the 41 between them.
+func (m *manifest) featureSets(spec *etl.Spec) (zeroed, used []string, err error) {
+	if m.ZeroedFeatures == nil && m.UsedFeatures == nil {
+		return nil, nil, nil
+	}
+	all := etl.FieldNames()
+	inUsed := map[string]bool{}
+	for _, name := range m.UsedFeatures {
+		if !slices.Contains(all, name) {
+			return nil, nil, fmt.Errorf("%s: used_features: %q is not an NSL-KDD feature", manifestName, name)
+		}
+		if inUsed[name] {
+			return nil, nil, fmt.Errorf("%s: used_features: %q twice", manifestName, name)
+		}
+		inUsed[name] = true
+	}
+	inZeroed := map[string]bool{}
+	for _, name := range m.ZeroedFeatures {
+		if !slices.Contains(spec.Numeric, name) {
+			return nil, nil, fmt.Errorf("%s: zeroed_features: %q is not a numeric feature of the spec", manifestName, name)
+		}
+		if inZeroed[name] {
+			return nil, nil, fmt.Errorf("%s: zeroed_features: %q twice", manifestName, name)
+		}
+		if m.UsedFeatures != nil && inUsed[name] {
+			return nil, nil, fmt.Errorf("%s: %q is in both zeroed_features and used_features", manifestName, name)
+		}
+		inZeroed[name] = true
+	}
+	for _, name := range all {
+		switch {
+		case m.UsedFeatures == nil:
+			if !inZeroed[name] {
+				used = append(used, name)
+			}
+		case inUsed[name]:
+			used = append(used, name)
+		case m.ZeroedFeatures == nil:
+			if !slices.Contains(spec.Numeric, name) {
+				return nil, nil, fmt.Errorf("%s: used_features leaves out %q, which is not a numeric feature of the spec", manifestName, name)
+			}
+			zeroed = append(zeroed, name)
+		case !inZeroed[name]:
+			return nil, nil, fmt.Errorf("%s: %q is in neither zeroed_features nor used_features", manifestName, name)
+		}
+	}
+	if m.ZeroedFeatures != nil {
+		zeroed = m.ZeroedFeatures
+	}
+	if len(used) == len(all) {
+		return nil, nil, nil // all 41: the manifest only spelt that out
+	}
+	return zeroed, used, nil
 }
 
 // LoadDetector loads a model directory (binary model, optional category
@@ -167,7 +232,7 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 	}
 
 	info := Info{Name: defaultName, SHA256: hex.EncodeToString(hash.Sum(nil))}
-	var zeroed []string
+	var zeroed, used []string
 	if manifestData, err := readOptional(dir, manifestName); err != nil {
 		return nil, err
 	} else if manifestData != nil {
@@ -179,13 +244,15 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 			info.Name = m.Name
 		}
 		info.Version = m.Version
-		zeroed = m.ZeroedFeatures
+		if zeroed, used, err = m.featureSets(spec); err != nil {
+			return nil, err
+		}
 	}
 	d, err := newDetector(spec, binary, category, info, opts)
 	if err != nil {
 		return nil, err
 	}
-	d.zeroed = zeroed
+	d.zeroed, d.features = zeroed, used
 	return d, nil
 }
 
@@ -263,7 +330,15 @@ func newDetector(spec *etl.Spec, binary, category *Forest, info Info, opts []Opt
 
 // ZeroedFeatures names the features the model was trained with at 0 and so
 // never uses (the manifest's zeroed_features; nil for a model of all 41).
+// The caller may keep and change the slice.
 func (d *Detector) ZeroedFeatures() []string { return append([]string(nil), d.zeroed...) }
+
+// Features names the features of the 41 the model can use, in file order:
+// the manifest's used_features (or all but its zeroed_features). It is nil
+// for a model of all 41, including one loaded without a manifest. For the
+// connection-log model these are the 26 a connection log supplies. The
+// caller may keep and change the slice.
+func (d *Detector) Features() []string { return append([]string(nil), d.features...) }
 
 // Spec returns the feature layout the models were trained on (a copy the caller may keep).
 func (d *Detector) Spec() *etl.Spec {

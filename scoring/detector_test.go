@@ -586,7 +586,123 @@ func TestConnLogModelUsesNoZeroedFeature(t *testing.T) {
 			t.Fatalf("%s model has no split", model)
 		}
 	}
-	if b, err := Bundled(); err != nil || b.ZeroedFeatures() != nil {
-		t.Fatalf("the default model zeroes %v (%v), want none", b.ZeroedFeatures(), err)
+	if b, err := Bundled(); err != nil || b.ZeroedFeatures() != nil || b.Features() != nil {
+		t.Fatalf("the default model zeroes %v and uses %v (%v), want nil, nil", b.ZeroedFeatures(), b.Features(), err)
+	}
+}
+
+// TestBundledConnLogInfoAndFeatures: the connection-log model identifies
+// itself, hashes its files as the default model does, shares its layout,
+// and uses exactly the 41 features less the zeroed 15, in file order.
+func TestBundledConnLogInfoAndFeatures(t *testing.T) {
+	d, err := BundledConnLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := sha256.New()
+	for _, name := range []string{"binary.json.gz", "category.json.gz", "spec.json"} {
+		data, err := os.ReadFile(filepath.Join("bundled-connlog", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash.Write(data)
+	}
+	want := Info{Name: "sagewall-nslkdd-connlog", Version: "1.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
+	if d.Info() != want {
+		t.Errorf("Info() = %+v, want %+v", d.Info(), want)
+	}
+	if d.Info().SHA256 == bundled(t).Info().SHA256 {
+		t.Error("the connection-log model hashes like the default one")
+	}
+	if !reflect.DeepEqual(d.Spec(), etl.DefaultSpec()) || !d.HasCategory() || d.Threshold() != DefaultThreshold {
+		t.Errorf("spec %+v, HasCategory() = %v, Threshold() = %v", d.Spec(), d.HasCategory(), d.Threshold())
+	}
+	features := d.Features()
+	if len(features) != 26 {
+		t.Fatalf("Features() = %v: %d, want 26", features, len(features))
+	}
+	var rest []string
+	for _, name := range etl.FieldNames() {
+		if !slices.Contains(d.ZeroedFeatures(), name) {
+			rest = append(rest, name)
+		}
+	}
+	if !slices.Equal(features, rest) {
+		t.Errorf("Features() = %v, want the 41 less the zeroed: %v", features, rest)
+	}
+	features[0] = "changed"
+	if d.Features()[0] == "changed" {
+		t.Error("Features() shares its slice with the detector")
+	}
+}
+
+// TestManifestFeatureSets loads a model directory whose manifest names the
+// zeroed features, the used ones, both or neither.
+func TestManifestFeatureSets(t *testing.T) {
+	connlog, err := BundledConnLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroed, used := connlog.ZeroedFeatures(), connlog.Features()
+	quote := func(list []string) string {
+		data, err := json.Marshal(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	tests := []struct {
+		name       string
+		manifest   string // extra manifest keys, after name and version
+		wantZeroed []string
+		wantUsed   []string
+		wantErr    string
+	}{
+		{name: "neither (an old manifest, features the width)", manifest: `"features": 122`},
+		{name: "zeroed only", manifest: `"zeroed_features": ` + quote(zeroed), wantZeroed: zeroed, wantUsed: used},
+		{name: "used only", manifest: `"used_features": ` + quote(used), wantZeroed: zeroed, wantUsed: used},
+		{name: "both, as train.py writes them", manifest: `"features": 122, "zeroed_features": ` + quote(zeroed) + `, "used_features": ` + quote(used),
+			wantZeroed: zeroed, wantUsed: used},
+		{name: "used in another order", manifest: `"used_features": ` + quote(slices.Concat(used[10:], used[:10])), wantZeroed: zeroed, wantUsed: used},
+		{name: "all 41 spelt out", manifest: `"zeroed_features": [], "used_features": ` + quote(etl.FieldNames())},
+		{name: "one zeroed", manifest: `"zeroed_features": ["urgent"]`, wantZeroed: []string{"urgent"},
+			wantUsed: slices.DeleteFunc(etl.FieldNames(), func(s string) bool { return s == "urgent" })},
+		{name: "unknown used", manifest: `"used_features": ["duration", "bogus"]`, wantErr: `used_features: "bogus" is not an NSL-KDD feature`},
+		{name: "unknown zeroed", manifest: `"zeroed_features": ["bogus"]`, wantErr: `zeroed_features: "bogus" is not a numeric feature`},
+		{name: "categorical zeroed", manifest: `"zeroed_features": ["service"]`, wantErr: `zeroed_features: "service" is not a numeric feature`},
+		{name: "categorical left out of used", manifest: `"used_features": ` + quote(slices.Delete(slices.Clone(used), 2, 3)),
+			wantErr: `used_features leaves out "service"`},
+		{name: "used twice", manifest: `"used_features": ["duration", "duration"]`, wantErr: `used_features: "duration" twice`},
+		{name: "zeroed twice", manifest: `"zeroed_features": ["urgent", "urgent"]`, wantErr: `zeroed_features: "urgent" twice`},
+		{name: "in both", manifest: `"zeroed_features": ` + quote(zeroed) + `, "used_features": ` + quote(append(slices.Clone(used), "urgent")),
+			wantErr: `"urgent" is in both`},
+		{name: "in neither", manifest: `"zeroed_features": ` + quote(zeroed[1:]) + `, "used_features": ` + quote(used),
+			wantErr: `"wrong_fragment" is in neither`},
+		{name: "not a list", manifest: `"used_features": 26`, wantErr: "decoding manifest.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := modelDir(t, "manifest.json")
+			writeFile(t, filepath.Join(dir, "manifest.json"), []byte(`{"name": "m", "version": "1", `+tt.manifest+"}"))
+			d, err := LoadDetector(dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(d.ZeroedFeatures(), tt.wantZeroed) || (d.ZeroedFeatures() == nil) != (tt.wantZeroed == nil) {
+				t.Errorf("ZeroedFeatures() = %#v, want %#v", d.ZeroedFeatures(), tt.wantZeroed)
+			}
+			if !slices.Equal(d.Features(), tt.wantUsed) || (d.Features() == nil) != (tt.wantUsed == nil) {
+				t.Errorf("Features() = %#v, want %#v", d.Features(), tt.wantUsed)
+			}
+			if d.Info().Name != "m" {
+				t.Errorf("name %q", d.Info().Name)
+			}
+		})
 	}
 }

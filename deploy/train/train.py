@@ -12,6 +12,8 @@ It writes, relative to the repository root:
   scoring/bundled/category.json.gz   5-class multi:softprob model      (XGBoost JSON, gzipped)
   scoring/bundled/spec.json          feature layout (etl.Spec JSON)
   scoring/bundled/manifest.json      name, version, data sha256, recipe, xgboost version, date
+                                     (connlog: also zeroed_features, the 15 held at 0, and
+                                     used_features, the 26 the model can use)
   scoring/testdata/bundled/predictions.f32.gz
                                      XGBoost's own predictions for every KDDTrain+ row (goldens)
   deploy/train/random-split-metrics.json
@@ -140,6 +142,14 @@ def zero_columns(x, names):
     """Sets the numeric features names to 0 (in place)."""
     for name in names:
         x[:, NUMERIC.index(name)] = 0.0
+
+
+def used_features(zeroed):
+    """The features of the 41, in file order, that a model trained with zeroed at 0 can use."""
+    unknown = [f for f in zeroed if f not in NUMERIC]
+    if unknown:
+        sys.exit(f"zeroed features {unknown}: not numeric features of NSL-KDD")
+    return [f for f in FIELD_NAMES if f not in zeroed]
 
 
 def labels(rows, path):
@@ -326,9 +336,11 @@ def main():
         "features": x.shape[1],
     }
     if feature_set["zeroed"]:
-        # Which of the 41 features the model uses; the others are always 0 in its training data.
+        # Which of the 41 features the model uses, and which are always 0 in its training data
+        # (scoring.Detector.Features reads used_features; "features" above is the vector width).
         manifest["feature_set"] = args.features
         manifest["zeroed_features"] = feature_set["zeroed"]
+        manifest["used_features"] = used_features(feature_set["zeroed"])
     write_json(os.path.join(args.out, "manifest.json"), manifest)
 
     # Goldens: one record per row, 6 little-endian float32 values: P(attack), then the five
