@@ -230,7 +230,10 @@ func TestPipelineZeekRebuildAfterRestart(t *testing.T) {
 				stall = &stallingSink{Sink: s, limit: 2000}
 				return stall
 			}, append([]Option{WithShutdownTimeout(200 * time.Millisecond), WithBatch(100, 1<<20, 5*time.Millisecond), WithMaxInFlight(4)}, opts...)...)
-			waitUntil(t, func() bool { return first.p.Stats().Verdicts >= 2000 })
+			// Stalled: past the limit, writes are never acknowledged. Batches
+			// close by size or time, so the acknowledged count stops at or
+			// below the limit.
+			waitUntil(t, func() bool { return stall.written.Load() > stall.limit && first.p.Stats().Verdicts >= 1000 })
 			_ = first.stop(t) // a shutdown timeout: batches are stalled
 			second := startPipeline(t, brokers, "restart", nil, opts...)
 			waitCommitted(t, brokers, "restart", second, 60*time.Second)
