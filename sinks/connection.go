@@ -1,6 +1,8 @@
 package sinks
 
 import (
+	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -11,7 +13,7 @@ import (
 // namesConnection reports whether c names anything a verdict can show.
 func namesConnection(c *connlog.Conn) bool {
 	return c.OrigAddr.IsValid() || c.RespAddr.IsValid() || !c.Start.IsZero() || c.UID != "" ||
-		c.Sensor != "" || c.Proto != "" || len(c.Extra) > 0 || c.Label != ""
+		c.Sensor != "" || c.Proto != "" || len(c.Extra) > 0 || c.Label != "" || c.DetailLbl != ""
 }
 
 // featuresSource is the verdict's features_source: where the 41 features
@@ -101,35 +103,54 @@ type Technique struct {
 	TacticID, TacticName string // e.g. TA0007, Discovery
 }
 
-// Techniques maps an attack category to the ATT&CK techniques an analyst
-// should look at; nil for normal traffic. NSL-KDD's categories are coarse,
-// so each maps to the techniques its attacks are instances of: probe
-// (ipsweep, portsweep, nmap, satan) is service discovery; dos (neptune,
-// smurf, teardrop, back) floods the network or the endpoint; r2l
-// (guess_passwd, ftp_write, imap, phf, warezmaster) guesses passwords or
-// exploits a public service; u2r (buffer_overflow, rootkit, perl,
-// loadmodule) escalates privileges.
-func Techniques(c etl.Class) []Technique {
+// ATTACKVersion is the ATT&CK matrix version the Techniques table was
+// checked against (IDs, names and tactics); OCSF attack objects carry it.
+const ATTACKVersion = "v16.1"
+
+// Techniques maps an attack category to the ATT&CK (Enterprise) techniques
+// an analyst should look at; nil for normal traffic. NSL-KDD's categories
+// are coarse, so each maps to the techniques its attacks are instances of:
+//
+//	probe  T1046 Network Service Discovery (TA0007 Discovery): ipsweep, portsweep, nmap, satan
+//	dos    T1498 Network Denial of Service, T1499 Endpoint Denial of Service (TA0040 Impact):
+//	       smurf floods the network; neptune, teardrop, back, land exhaust the endpoint
+//	r2l    T1110 Brute Force (TA0006 Credential Access): guess_passwd;
+//	       T1190 Exploit Public-Facing Application (TA0001 Initial Access): ftp_write, imap, phf, warezmaster
+//	u2r    T1068 Exploitation for Privilege Escalation (TA0004 Privilege Escalation):
+//	       buffer_overflow, rootkit, perl, loadmodule
+func Techniques(c etl.Class) []Technique { return slices.Clone(techniques(c)) }
+
+// techniques is Techniques without the copy, for the per-record path.
+func techniques(c etl.Class) []Technique {
 	switch c {
 	case etl.Probe:
-		return []Technique{{"T1046", "Network Service Discovery", "TA0007", "Discovery"}}
+		return probeTechniques
 	case etl.DoS:
-		return []Technique{
-			{"T1498", "Network Denial of Service", "TA0040", "Impact"},
-			{"T1499", "Endpoint Denial of Service", "TA0040", "Impact"},
-		}
+		return dosTechniques
 	case etl.R2L:
-		return []Technique{
-			{"T1110", "Brute Force", "TA0006", "Credential Access"},
-			{"T1190", "Exploit Public-Facing Application", "TA0001", "Initial Access"},
-		}
+		return r2lTechniques
 	case etl.U2R:
-		return []Technique{{"T1068", "Exploitation for Privilege Escalation", "TA0004", "Privilege Escalation"}}
+		return u2rTechniques
 	}
 	return nil
 }
 
-// appendOCSFAttacks writes finding_info.attacks: OCSF attack objects.
+var (
+	probeTechniques = []Technique{{"T1046", "Network Service Discovery", "TA0007", "Discovery"}}
+	dosTechniques   = []Technique{
+		{"T1498", "Network Denial of Service", "TA0040", "Impact"},
+		{"T1499", "Endpoint Denial of Service", "TA0040", "Impact"},
+	}
+	r2lTechniques = []Technique{
+		{"T1110", "Brute Force", "TA0006", "Credential Access"},
+		{"T1190", "Exploit Public-Facing Application", "TA0001", "Initial Access"},
+	}
+	u2rTechniques = []Technique{{"T1068", "Exploitation for Privilege Escalation", "TA0004", "Privilege Escalation"}}
+)
+
+// appendOCSFAttacks writes finding_info.attacks: OCSF 1.3.0 attack objects
+// (tactic, technique, version; no sub-technique: the categories are too
+// coarse to name one).
 func appendOCSFAttacks(dst []byte, techniques []Technique) []byte {
 	dst = append(dst, '[')
 	for i, t := range techniques {
@@ -144,7 +165,7 @@ func appendOCSFAttacks(dst []byte, techniques []Technique) []byte {
 		dst = append(dst, t.ID...)
 		dst = append(dst, `","name":"`...)
 		dst = append(dst, t.Name...)
-		dst = append(dst, `"}}`...)
+		dst = append(dst, `"},"version":"`+ATTACKVersion+`"}`...)
 	}
 	return append(dst, ']')
 }
@@ -165,8 +186,11 @@ func appendOCSFEndpoint(dst []byte, name string, c *connlog.Conn, orig bool) []b
 }
 
 // appendOCSFConnection writes the evidence's src_endpoint, dst_endpoint and
-// connection_info (network_connection_info; direction is unknown to a
-// connection log, and direction_id is required).
+// connection_info (network_connection_info). direction_id is required there
+// in OCSF 1.3.0: 0 Unknown for Zeek and NSL-KDD, which do not say which side
+// is inside the network; a flow log's flow-direction is relative to the
+// interface that logged it, not to the network, so it is 99 Other with the
+// log's value ("ingress", "egress") as direction.
 func appendOCSFConnection(dst []byte, c *connlog.Conn) []byte {
 	if c.OrigAddr.IsValid() {
 		dst = appendOCSFEndpoint(dst, "src_endpoint", c, true)
@@ -174,37 +198,66 @@ func appendOCSFConnection(dst []byte, c *connlog.Conn) []byte {
 	if c.RespAddr.IsValid() {
 		dst = appendOCSFEndpoint(dst, "dst_endpoint", c, false)
 	}
-	if c.UID == "" && c.Proto == "" {
+	if c.UID == "" && c.Proto == "" && c.Direction == "" && !c.OrigAddr.IsValid() && !c.RespAddr.IsValid() {
 		return dst
 	}
-	dst = append(dst, `,"connection_info":{"direction_id":0,"direction":"Unknown"`...)
+	if c.Direction == "" {
+		dst = append(dst, `,"connection_info":{"direction_id":0,"direction":"Unknown"`...)
+	} else {
+		dst = append(dst, `,"connection_info":{"direction_id":99,"direction":"`...)
+		dst = appendEscaped(dst, c.Direction)
+		dst = append(dst, '"')
+	}
 	if c.UID != "" {
 		dst = append(dst, `,"uid":"`...)
 		dst = appendEscaped(dst, c.UID)
 		dst = append(dst, '"')
 	}
+	v6 := isIPv6(c.OrigAddr) || isIPv6(c.RespAddr)
 	if c.Proto != "" {
-		dst = append(dst, `,"protocol_name":"`...)
-		dst = appendEscaped(dst, c.Proto)
-		dst = append(dst, '"')
-		if num, ok := ianaProtocol(c.Proto); ok {
+		name, num, ok := ianaProtocol(c.Proto, v6)
+		if name != "" {
+			dst = append(dst, `,"protocol_name":"`...)
+			dst = appendEscaped(dst, name)
+			dst = append(dst, '"')
+		}
+		if ok {
 			dst = append(dst, `,"protocol_num":`...)
 			dst = strconv.AppendInt(dst, int64(num), 10)
 		}
 	}
+	switch {
+	case v6:
+		dst = append(dst, `,"protocol_ver_id":6,"protocol_ver":"Internet Protocol version 6 (IPv6)"`...)
+	case c.OrigAddr.IsValid() || c.RespAddr.IsValid():
+		dst = append(dst, `,"protocol_ver_id":4,"protocol_ver":"Internet Protocol version 4 (IPv4)"`...)
+	}
 	return append(dst, '}')
 }
 
-func ianaProtocol(name string) (int, bool) {
-	switch name {
+func isIPv6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
+
+// ianaProtocol gives OCSF's protocol_name (the IANA keyword in lower case)
+// and protocol_num for a transport as connlog names it. Zeek logs ICMPv6 as
+// icmp: over IPv6 it is ipv6-icmp, 58. A flow log's transport without a
+// name is its number: protocol_num only. Any other name is kept, without a
+// number.
+func ianaProtocol(proto string, v6 bool) (name string, num int, ok bool) {
+	switch proto {
 	case "tcp":
-		return 6, true
+		return proto, 6, true
 	case "udp":
-		return 17, true
+		return proto, 17, true
 	case "icmp":
-		return 1, true
+		if v6 {
+			return "ipv6-icmp", 58, true
+		}
+		return proto, 1, true
 	}
-	return 0, false
+	if n, err := strconv.ParseUint(proto, 10, 8); err == nil {
+		return "", int(n), true
+	}
+	return proto, 0, false
 }
 
 // appendOCSFObservables writes the finding's observables: the addresses,

@@ -86,12 +86,29 @@ const OCSFVersion = "1.3.0"
 
 // OCSFFormat is an OCSF Detection Finding (class_uid 2004, activity Create).
 // Every record gets one, benign ones with severity Informational, so the
-// output topic keeps one document per source record. time is the
-// connection's start when the record names it (the Kafka record's time
-// otherwise); the connection goes where OCSF 1.3 puts a detection's network
-// activity, the evidence's src_endpoint, dst_endpoint and connection_info,
-// with the addresses as observables; an attack's finding_info.attacks lists
-// the ATT&CK techniques of its category (Techniques).
+// output topic keeps one document per source record.
+//
+// When the record names its connection:
+//   - time is the connection's start (the Kafka record's time otherwise);
+//   - the connection goes where OCSF 1.3.0 puts a detection's network
+//     activity, the evidence (Detection Finding has no top-level endpoints):
+//     evidences[0].src_endpoint and dst_endpoint {ip, port}, and
+//     connection_info {direction_id, direction, uid, protocol_name,
+//     protocol_num, protocol_ver_id, protocol_ver} (see appendOCSFConnection);
+//   - the addresses are observables (type_id 2, IP Address), named by the
+//     path of the attribute they point to ("evidences[0].src_endpoint.ip");
+//   - the sensor is metadata.loggers[0].name: a logger is "the device and
+//     product where events are stored ... at the source device where the
+//     event occurred, a remote scanning device, intermediate hops", which is
+//     what a Zeek sensor or a flow log's interface is. The finding's device
+//     (and the evidence's) is the affected host, not the observer, so it
+//     would mislead; metadata.product stays sagewall, which wrote the finding.
+//
+// An attack's finding_info.attacks lists the ATT&CK techniques of its
+// category (Techniques), with ATTACKVersion. What OCSF has no attribute for
+// is in unmapped: the source record, features_source, the connection's
+// passthrough fields (fields), its labels, score, threshold and category
+// probability.
 type OCSFFormat struct{}
 
 // Append implements Format.
@@ -124,7 +141,13 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = strconv.AppendInt(dst, int64(math.Round(clamp01(confidence)*100)), 10)
 	dst = append(dst, `,"metadata":{"version":"`+OCSFVersion+`","product":{"name":"sagewall","vendor_name":"sagewall"},"uid":"`...)
 	dst = appendEscaped(dst, string(key))
-	dst = append(dst, `"},"finding_info":{"uid":"`...)
+	dst = append(dst, '"')
+	if v.Conn.Sensor != "" {
+		dst = append(dst, `,"loggers":[{"name":"`...)
+		dst = appendEscaped(dst, v.Conn.Sensor)
+		dst = append(dst, `"}]`...)
+	}
+	dst = append(dst, `},"finding_info":{"uid":"`...)
 	dst = appendEscaped(dst, string(key))
 	dst = append(dst, `","title":"`...)
 	if v.Result.Attack {
@@ -142,9 +165,11 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `","version":"`...)
 	dst = appendEscaped(dst, v.Model.Version)
 	dst = append(dst, `"}`...)
-	if techniques := Techniques(v.Result.Category); v.Result.Attack && techniques != nil {
-		dst = append(dst, `,"attacks":`...)
-		dst = appendOCSFAttacks(dst, techniques)
+	if v.Result.Attack {
+		if t := techniques(v.Result.Category); t != nil {
+			dst = append(dst, `,"attacks":`...)
+			dst = appendOCSFAttacks(dst, t)
+		}
 	}
 	dst = append(dst, `},"evidences":[{"data":{`...)
 	dst = v.Record.AppendJSONFields(dst)
@@ -159,11 +184,6 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `,"features_source":"`...)
 	dst = append(dst, featuresSource(v)...)
 	dst = append(dst, '"')
-	if v.Conn.Sensor != "" {
-		dst = append(dst, `,"sensor":"`...)
-		dst = appendEscaped(dst, v.Conn.Sensor)
-		dst = append(dst, '"')
-	}
 	if len(v.Conn.Extra) > 0 {
 		dst = append(dst, `,"fields":`...)
 		dst = appendFields(dst, v.Conn.Extra)
@@ -177,6 +197,11 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	if v.Record.Label != "" {
 		dst = append(dst, `,"label":"`...)
 		dst = appendEscaped(dst, v.Record.Label)
+		dst = append(dst, '"')
+	}
+	if v.Conn.DetailLbl != "" {
+		dst = append(dst, `,"detailed_label":"`...)
+		dst = appendEscaped(dst, v.Conn.DetailLbl)
 		dst = append(dst, '"')
 	}
 	return append(dst, "}}"...)

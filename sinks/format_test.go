@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -299,15 +300,22 @@ func BenchmarkFormat(b *testing.B) {
 		}
 		nsJSON = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	})
+	withConn := zeekVerdict(b)
 	for _, bc := range []struct {
-		name   string
-		format Format
-	}{{"append_json", JSONFormat{}}, {"append_ocsf", OCSFFormat{}}} {
+		name    string
+		format  Format
+		verdict *Verdict
+	}{
+		{"append_json", JSONFormat{}, &v}, {"append_ocsf", OCSFFormat{}, &v},
+		// A Zeek verdict: the connection, features_source, sensor, labels
+		// and two passthrough fields.
+		{"append_json_conn", JSONFormat{}, &withConn}, {"append_ocsf_conn", OCSFFormat{}, &withConn},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			buf := make([]byte, 0, 4096)
 			for b.Loop() {
-				buf = bc.format.Append(buf[:0], &v)
+				buf = bc.format.Append(buf[:0], bc.verdict)
 			}
 			if ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N); nsJSON > 0 && ns > 0 {
 				b.ReportMetric(nsJSON/ns, "x_faster_than_encoding_json")
@@ -316,105 +324,361 @@ func BenchmarkFormat(b *testing.B) {
 	}
 }
 
-// TestConnectionInVerdicts: both formats name the connection when the
-// record did, and carry no connection when it did not.
-func TestConnectionInVerdicts(t *testing.T) {
-	icmp := zeekVerdict(t)
-	icmp.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("2001:db8::1"), OrigPort: 8, RespAddr: netip.MustParseAddr("2001:db8::2"), Proto: "icmp"}
-	for _, tt := range []struct {
-		name             string
-		verdict          Verdict
-		src, dst, proto  string
-		srcPort, dstPort float64
-		source           string
-		techniques       int
+// connCases are verdicts on the connections the pipeline fills in: from
+// Zeek (IPv4 TCP with passthrough fields that need escaping, ICMP over IPv6
+// with type and code in the ports), a VPC flow log (a transport known only
+// by number, a flow direction), an NSL-KDD JSON record's identity keys
+// (addresses only), a connection named only by its fields, and none.
+func connCases(t testing.TB) []struct {
+	name    string
+	verdict Verdict
+} {
+	icmp6 := zeekVerdict(t)
+	icmp6.Conn = connlog.Conn{Format: connlog.ZeekJSON, Start: time.Date(2022, 6, 12, 22, 1, 0, 0, time.UTC), UID: "Cicmp6",
+		OrigAddr: netip.MustParseAddr("2001:db8::1"), OrigPort: 128, RespAddr: netip.MustParseAddr("2001:db8::2"), RespPort: 0, Proto: "icmp"}
+	vpc := testVerdict(t, neptuneLine, scoring.Result{Score: 0.97, Attack: true, Category: etl.DoS, CategoryProb: 0.9})
+	vpc.FeaturesSource = "vpcflow"
+	vpc.Conn = connlog.Conn{Format: connlog.VPCFlow, Start: time.Date(2026, 11, 25, 11, 59, 0, 0, time.UTC),
+		OrigAddr: netip.MustParseAddr("10.0.0.5"), OrigPort: 0, RespAddr: netip.MustParseAddr("10.0.0.9"), RespPort: 0,
+		Proto: "47", Sensor: "eni-0a1b2c3d", Direction: "egress"}
+	identity := testVerdict(t, normalLine, scoring.Result{Score: 0.02})
+	identity.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("10.0.0.5"), OrigPort: 51514, RespAddr: netip.MustParseAddr("10.0.0.9"), RespPort: 22}
+	fieldsOnly := testVerdict(t, normalLine, scoring.Result{Score: 0.02})
+	fieldsOnly.Conn = connlog.Conn{Extra: []connlog.Field{{Name: "</script>", Value: "\u0000\x00\n"}}}
+	return []struct {
+		name    string
+		verdict Verdict
 	}{
-		{"zeek tcp", zeekVerdict(t), "193.201.9.232", "147.32.81.167", "tcp", 46563, 3933, "zeek", 1},
-		{"icmp over ipv6", icmp, "2001:db8::1", "2001:db8::2", "icmp", 8, 0, "zeek", 1},
-		{"nsl-kdd without identity", testVerdict(t, normalLine, scoring.Result{Score: 0.01}), "", "", "", 0, 0, "nslkdd", 0},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var doc struct {
-				FeaturesSource string `json:"features_source"`
-				Connection     *struct {
-					SrcIP     string            `json:"src_ip"`
-					SrcPort   float64           `json:"src_port"`
-					DstIP     string            `json:"dst_ip"`
-					DstPort   float64           `json:"dst_port"`
-					Transport string            `json:"transport"`
-					Fields    map[string]string `json:"fields"`
-				} `json:"connection"`
-			}
-			out := JSONFormat{}.Append(nil, &tt.verdict)
-			if err := json.Unmarshal(out, &doc); err != nil {
-				t.Fatalf("%s: %v", out, err)
-			}
-			if doc.FeaturesSource != tt.source {
-				t.Fatalf("features_source %q, want %q", doc.FeaturesSource, tt.source)
-			}
-			if tt.src == "" {
-				if doc.Connection != nil {
-					t.Fatalf("a record that named no connection got %+v", doc.Connection)
-				}
-			} else if c := doc.Connection; c == nil || c.SrcIP != tt.src || c.DstIP != tt.dst || c.Transport != tt.proto ||
-				c.SrcPort != tt.srcPort || c.DstPort != tt.dstPort {
-				t.Fatalf("connection %+v", doc.Connection)
-			}
+		{"zeek ipv4 tcp", zeekVerdict(t)},
+		{"zeek icmp over ipv6", icmp6},
+		{"vpc flow", vpc},
+		{"nsl-kdd identity keys", identity},
+		{"fields only", fieldsOnly},
+		{"no connection", testVerdict(t, normalLine, scoring.Result{Score: 0.01})},
+	}
+}
 
-			var finding struct {
-				Time        int64 `json:"time"`
+// TestJSONConnection: the JSON verdict's features_source and connection
+// object say exactly what the Conn held, and nothing when it held nothing.
+func TestJSONConnection(t *testing.T) {
+	for _, tt := range connCases(t) {
+		t.Run(tt.name, func(t *testing.T) {
+			c, v := &tt.verdict.Conn, &tt.verdict
+			out := JSONFormat{}.Append(nil, v)
+			if !json.Valid(out) {
+				t.Fatalf("not valid JSON: %s", out)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(out, &doc); err != nil {
+				t.Fatal(err)
+			}
+			wantSource := v.FeaturesSource
+			if wantSource == "" {
+				wantSource = "nslkdd"
+			}
+			if doc["features_source"] != wantSource {
+				t.Errorf("features_source %v, want %q", doc["features_source"], wantSource)
+			}
+			if doc["time"] != v.Time.UTC().Format(time.RFC3339Nano) {
+				t.Errorf("time %v, want the record's time", doc["time"])
+			}
+			if rec, _ := doc["record"].(map[string]any); len(rec) != etl.NumFields {
+				t.Errorf("record has %d features, want %d", len(rec), etl.NumFields)
+			}
+			got, has := doc["connection"].(map[string]any)
+			if !namesConnection(c) {
+				if _, present := doc["connection"]; present {
+					t.Fatalf("a record that named no connection got one: %s", out)
+				}
+				return
+			}
+			if !has {
+				t.Fatalf("no connection object: %s", out)
+			}
+			want := map[string]any{}
+			if !c.Start.IsZero() {
+				want["time"] = c.Start.UTC().Format(time.RFC3339Nano)
+			}
+			str := func(k, v string) {
+				if v != "" {
+					want[k] = v
+				}
+			}
+			str("uid", c.UID)
+			if c.OrigAddr.IsValid() {
+				want["src_ip"], want["src_port"] = c.OrigAddr.String(), float64(c.OrigPort)
+			}
+			if c.RespAddr.IsValid() {
+				want["dst_ip"], want["dst_port"] = c.RespAddr.String(), float64(c.RespPort)
+			}
+			str("transport", c.Proto)
+			str("sensor", c.Sensor)
+			str("label", c.Label)
+			str("detailed_label", c.DetailLbl)
+			if len(c.Extra) > 0 {
+				fields := map[string]any{}
+				for _, f := range c.Extra {
+					fields[f.Name] = f.Value
+				}
+				want["fields"] = fields
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("connection\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+// TestOCSFConnection: the finding's time, endpoints, connection_info,
+// observables, loggers, attacks and unmapped members follow the Conn.
+func TestOCSFConnection(t *testing.T) {
+	type endpoint struct {
+		IP   string `json:"ip"`
+		Port *int   `json:"port"`
+	}
+	for _, tt := range connCases(t) {
+		t.Run(tt.name, func(t *testing.T) {
+			c, v := &tt.verdict.Conn, &tt.verdict
+			out := OCSFFormat{}.Append(nil, v)
+			if !json.Valid(out) {
+				t.Fatalf("not valid JSON: %s", out)
+			}
+			var f struct {
+				Time     int64 `json:"time"`
+				Metadata struct {
+					Loggers []map[string]any `json:"loggers"`
+				} `json:"metadata"`
 				FindingInfo struct {
 					Attacks []struct {
 						Tactic    struct{ UID, Name string } `json:"tactic"`
 						Technique struct{ UID, Name string } `json:"technique"`
+						Version   string                     `json:"version"`
 					} `json:"attacks"`
 				} `json:"finding_info"`
 				Evidences []struct {
-					Src *struct {
-						IP   string  `json:"ip"`
-						Port float64 `json:"port"`
-					} `json:"src_endpoint"`
-					Dst *struct {
-						IP string `json:"ip"`
-					} `json:"dst_endpoint"`
-					Connection *struct {
-						DirectionID *int   `json:"direction_id"`
-						Protocol    string `json:"protocol_name"`
-						Num         int    `json:"protocol_num"`
-					} `json:"connection_info"`
+					Data           map[string]any  `json:"data"`
+					Src            *endpoint       `json:"src_endpoint"`
+					Dst            *endpoint       `json:"dst_endpoint"`
+					ConnectionInfo *map[string]any `json:"connection_info"`
 				} `json:"evidences"`
-				Observables []struct {
-					TypeID int    `json:"type_id"`
-					Value  string `json:"value"`
-				} `json:"observables"`
+				Observables []map[string]any `json:"observables"`
+				Unmapped    map[string]any   `json:"unmapped"`
 			}
-			out = OCSFFormat{}.Append(nil, &tt.verdict)
-			if err := json.Unmarshal(out, &finding); err != nil {
-				t.Fatalf("%s: %v", out, err)
+			if err := json.Unmarshal(out, &f); err != nil {
+				t.Fatal(err)
 			}
-			if len(finding.FindingInfo.Attacks) != tt.techniques {
-				t.Fatalf("attacks %+v, want %d", finding.FindingInfo.Attacks, tt.techniques)
+			wantTime := v.Time.UnixMilli()
+			if !c.Start.IsZero() {
+				wantTime = c.Start.UnixMilli()
 			}
-			ev := finding.Evidences[0]
-			if tt.src == "" {
-				if ev.Src != nil || ev.Dst != nil || finding.Observables != nil || finding.Time != tt.verdict.Time.UnixMilli() {
-					t.Fatalf("a record that named no connection got endpoints or observables: %s", out)
+			if f.Time != wantTime {
+				t.Errorf("time %d, want %d", f.Time, wantTime)
+			}
+			if len(f.Evidences) != 1 || len(f.Evidences[0].Data) != etl.NumFields {
+				t.Fatalf("evidences %s", out)
+			}
+			ev := f.Evidences[0]
+			checkEndpoint := func(name string, got *endpoint, a netip.Addr, port uint16) {
+				t.Helper()
+				switch {
+				case !a.IsValid() && got != nil:
+					t.Errorf("%s %+v for no address", name, got)
+				case a.IsValid() && (got == nil || got.IP != a.String() || got.Port == nil || *got.Port != int(port)):
+					t.Errorf("%s %+v, want %v port %d", name, got, a, port)
 				}
-				return
 			}
-			if ev.Src == nil || ev.Src.IP != tt.src || ev.Src.Port != tt.srcPort || ev.Dst == nil || ev.Dst.IP != tt.dst {
-				t.Fatalf("endpoints %s", out)
+			checkEndpoint("src_endpoint", ev.Src, c.OrigAddr, c.OrigPort)
+			checkEndpoint("dst_endpoint", ev.Dst, c.RespAddr, c.RespPort)
+
+			var wantObs []map[string]any
+			for _, o := range []struct {
+				name string
+				a    netip.Addr
+			}{{"evidences[0].src_endpoint.ip", c.OrigAddr}, {"evidences[0].dst_endpoint.ip", c.RespAddr}} {
+				if o.a.IsValid() {
+					wantObs = append(wantObs, map[string]any{"name": o.name, "type_id": 2.0, "type": "IP Address", "value": o.a.String()})
+				}
 			}
-			if ev.Connection == nil || ev.Connection.DirectionID == nil || ev.Connection.Protocol != tt.proto || ev.Connection.Num == 0 {
-				t.Fatalf("connection_info %s", out)
+			if !reflect.DeepEqual(f.Observables, wantObs) {
+				t.Errorf("observables %v, want %v", f.Observables, wantObs)
 			}
-			if len(finding.Observables) != 2 || finding.Observables[0].Value != tt.src || finding.Observables[1].TypeID != 2 {
-				t.Fatalf("observables %+v", finding.Observables)
+
+			wantCI := map[string]any{"direction_id": 0.0, "direction": "Unknown"}
+			if c.Direction != "" {
+				wantCI["direction_id"], wantCI["direction"] = 99.0, c.Direction
 			}
-			if want := tt.verdict.Conn.Start; !want.IsZero() && finding.Time != want.UnixMilli() {
-				t.Fatalf("time %d, want the connection's start %d", finding.Time, want.UnixMilli())
+			if c.UID != "" {
+				wantCI["uid"] = c.UID
+			}
+			switch v6 := c.OrigAddr.Is6() || c.RespAddr.Is6(); {
+			case c.Proto == "tcp":
+				wantCI["protocol_name"], wantCI["protocol_num"] = "tcp", 6.0
+			case c.Proto == "icmp" && v6:
+				wantCI["protocol_name"], wantCI["protocol_num"] = "ipv6-icmp", 58.0
+			case c.Proto == "47":
+				wantCI["protocol_num"] = 47.0
+			case c.Proto != "":
+				t.Fatalf("no expectation for transport %q", c.Proto)
+			}
+			switch {
+			case c.OrigAddr.Is6() || c.RespAddr.Is6():
+				wantCI["protocol_ver_id"], wantCI["protocol_ver"] = 6.0, "Internet Protocol version 6 (IPv6)"
+			case c.OrigAddr.IsValid() || c.RespAddr.IsValid():
+				wantCI["protocol_ver_id"], wantCI["protocol_ver"] = 4.0, "Internet Protocol version 4 (IPv4)"
+			}
+			if len(wantCI) == 2 { // nothing but the required direction: no connection_info
+				if ev.ConnectionInfo != nil {
+					t.Errorf("connection_info %v for a record without one", *ev.ConnectionInfo)
+				}
+			} else if ev.ConnectionInfo == nil || !reflect.DeepEqual(*ev.ConnectionInfo, wantCI) {
+				t.Errorf("connection_info %v, want %v", ev.ConnectionInfo, wantCI)
+			}
+
+			var wantLoggers []map[string]any
+			if c.Sensor != "" {
+				wantLoggers = []map[string]any{{"name": c.Sensor}}
+			}
+			if !reflect.DeepEqual(f.Metadata.Loggers, wantLoggers) {
+				t.Errorf("metadata.loggers %v, want %v", f.Metadata.Loggers, wantLoggers)
+			}
+
+			wantAttacks := 0
+			if v.Result.Attack {
+				wantAttacks = len(Techniques(v.Result.Category))
+			}
+			if len(f.FindingInfo.Attacks) != wantAttacks {
+				t.Fatalf("attacks %+v, want %d", f.FindingInfo.Attacks, wantAttacks)
+			}
+			for i, a := range f.FindingInfo.Attacks {
+				tq := Techniques(v.Result.Category)[i]
+				if a.Technique.UID != tq.ID || a.Technique.Name != tq.Name || a.Tactic.UID != tq.TacticID ||
+					a.Tactic.Name != tq.TacticName || a.Version != ATTACKVersion {
+					t.Errorf("attack %d %+v, want %+v", i, a, tq)
+				}
+			}
+
+			wantSource := v.FeaturesSource
+			if wantSource == "" {
+				wantSource = "nslkdd"
+			}
+			if f.Unmapped["features_source"] != wantSource {
+				t.Errorf("unmapped.features_source %v, want %q", f.Unmapped["features_source"], wantSource)
+			}
+			fields, _ := f.Unmapped["fields"].(map[string]any)
+			if len(fields) != len(c.Extra) {
+				t.Errorf("unmapped.fields %v, want %v", f.Unmapped["fields"], c.Extra)
+			}
+			for _, x := range c.Extra {
+				if fields[x.Name] != x.Value {
+					t.Errorf("unmapped.fields[%q] = %v, want %q", x.Name, fields[x.Name], x.Value)
+				}
+			}
+			if _, ok := f.Unmapped["sensor"]; ok {
+				t.Errorf("the sensor is in unmapped as well as in metadata.loggers")
 			}
 		})
+	}
+}
+
+// ocsfAttributes are the attributes OCSF 1.3.0 (ocsf-schema tag 1.3.0)
+// defines for each object the ocsf format writes, by its path in a
+// Detection Finding, with the required ones marked "!". The class's list
+// holds only the attributes sagewall writes (all defined by base_event,
+// finding or detection_finding); unmapped and evidences[].data are free-form.
+var ocsfAttributes = map[string]string{
+	"": "class_uid! class_name category_uid! category_name activity_id! activity_name type_uid! type_name " +
+		"status_id status severity_id! severity time! confidence_id confidence confidence_score " +
+		"metadata! finding_info! evidences observables unmapped",
+	"metadata":                         "version! product! uid loggers",
+	"metadata.product":                 "name vendor_name! version uid",
+	"metadata.loggers[]":               "name uid product device version",
+	"finding_info":                     "uid! title! types analytic attacks desc",
+	"finding_info.analytic":            "name type_id! type uid version",
+	"finding_info.attacks[]":           "tactic technique sub_technique version",
+	"finding_info.attacks[].tactic":    "uid name src_url",
+	"finding_info.attacks[].technique": "uid name src_url",
+	"evidences[]":                      "data src_endpoint dst_endpoint connection_info",
+	"evidences[].src_endpoint":         "ip! port",
+	"evidences[].dst_endpoint":         "ip! port",
+	"evidences[].connection_info": "direction_id! direction uid protocol_name protocol_num protocol_ver_id protocol_ver " +
+		"boundary boundary_id session tcp_flags",
+	"observables[]": "name! type_id! type value",
+}
+
+// checkOCSFObject checks that every attribute of the object at path is one
+// OCSF 1.3.0 defines there, that the required ones are present, and walks
+// into the objects it holds.
+func checkOCSFObject(t *testing.T, path string, obj map[string]any) {
+	t.Helper()
+	spec, ok := ocsfAttributes[path]
+	if !ok {
+		t.Errorf("%s: an object OCSF 1.3.0 has no place for here", path)
+		return
+	}
+	allowed := map[string]bool{}
+	for _, a := range strings.Fields(spec) {
+		name, required := strings.CutSuffix(a, "!")
+		allowed[name] = true
+		if _, has := obj[name]; required && !has {
+			t.Errorf("%s: required attribute %s missing", path, name)
+		}
+	}
+	for name, value := range obj {
+		if !allowed[name] {
+			t.Errorf("%s: %s is not an OCSF 1.3.0 attribute here", path, name)
+			continue
+		}
+		child := name
+		if path != "" {
+			child = path + "." + name
+		}
+		if child == "unmapped" || child == "evidences[].data" {
+			continue
+		}
+		switch value := value.(type) {
+		case map[string]any:
+			checkOCSFObject(t, child, value)
+		case []any:
+			for _, e := range value {
+				if m, ok := e.(map[string]any); ok {
+					checkOCSFObject(t, child+"[]", m)
+				}
+			}
+		}
+	}
+}
+
+// TestOCSFSchema: every finding, with every kind of connection, benign or
+// attack of each category, uses only OCSF 1.3.0 attributes where it puts
+// them, with the required ones; attacks and endpoints meet their
+// at-least-one constraints (tactic/technique; ip), and the enumerations
+// hold values the schema defines.
+func TestOCSFSchema(t *testing.T) {
+	for _, tt := range connCases(t) {
+		for _, c := range etl.Classes() {
+			v := tt.verdict
+			v.Result = scoring.Result{Score: 0.97, Attack: c != etl.Normal, Category: c, CategoryProb: 0.9}
+			t.Run(tt.name+"/"+c.String(), func(t *testing.T) {
+				var doc map[string]any
+				if err := json.Unmarshal(OCSFFormat{}.Append(nil, &v), &doc); err != nil {
+					t.Fatal(err)
+				}
+				checkOCSFObject(t, "", doc)
+				evidences, _ := doc["evidences"].([]any)
+				for _, e := range evidences {
+					ci, _ := e.(map[string]any)["connection_info"].(map[string]any)
+					if ci == nil {
+						continue
+					}
+					if d := ci["direction_id"]; d != 0.0 && d != 99.0 {
+						t.Errorf("direction_id %v", d)
+					}
+					if p, ok := ci["protocol_ver_id"]; ok && p != 4.0 && p != 6.0 {
+						t.Errorf("protocol_ver_id %v", p)
+					}
+				}
+			})
+		}
 	}
 }
 

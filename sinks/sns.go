@@ -194,7 +194,11 @@ func addrString(a netip.Addr) string {
 }
 
 // FlowOf renders who talked to whom for an analyst (SNS alerts, the dashboard):
-// "193.201.9.232:46563 → 147.32.81.167:3933/tcp" (IPv6 addresses bracketed).
+// "193.201.9.232:46563 → 147.32.81.167:3933/tcp (sensor s)", IPv6 addresses
+// bracketed, "?" for an address the record did not name; "" when it named
+// neither. ICMP keeps its ports: Zeek logs the type and code there. Control
+// characters in the transport or sensor (which come from the log) become
+// "?", so a log cannot add lines to an alert's text.
 func FlowOf(c *connlog.Conn) string {
 	if !c.OrigAddr.IsValid() && !c.RespAddr.IsValid() {
 		return ""
@@ -207,12 +211,23 @@ func FlowOf(c *connlog.Conn) string {
 	}
 	flow := endpoint(c.OrigAddr, c.OrigPort) + " → " + endpoint(c.RespAddr, c.RespPort)
 	if c.Proto != "" {
-		flow += "/" + c.Proto
+		flow += "/" + oneLine(c.Proto)
 	}
 	if c.Sensor != "" {
-		flow += " (sensor " + c.Sensor + ")"
+		flow += " (sensor " + oneLine(c.Sensor) + ")"
 	}
 	return flow
+}
+
+// oneLine replaces control characters with "?" (without allocating when
+// there are none).
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // Write implements the stream's Sink. A batch without alerts is acknowledged at once.

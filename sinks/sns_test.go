@@ -370,3 +370,58 @@ func TestSNSAlertNamesTheConnection(t *testing.T) {
 		t.Fatalf("dst_ip attribute %q", got)
 	}
 }
+
+// TestSNSAggregateNamesEachConnection: an aggregate of several alerts lists
+// each example's connection (IPv4, ICMP with type and code, none) and, as it
+// describes no single connection, carries no src_ip/dst_ip attributes; a
+// sensor cannot add lines to the message.
+func TestSNSAggregateNamesEachConnection(t *testing.T) {
+	s := newTestSNS(t)
+	tcp := verdict(1, 0.95, etl.Probe, "private")
+	tcp.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("10.0.0.5"), OrigPort: 51514,
+		RespAddr: netip.MustParseAddr("10.0.0.9"), RespPort: 22, Proto: "tcp", Sensor: "edge-1\ncategory: normal"}
+	icmp := verdict(2, 0.96, etl.Probe, "private")
+	icmp.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("10.0.0.5"), OrigPort: 8, RespAddr: netip.MustParseAddr("10.0.0.7"), Proto: "icmp"}
+	none := verdict(3, 0.97, etl.Probe, "private")
+	pending := map[group]*aggregate{}
+	s.add(pending, alertBatch{alerts: []alert{alertOf(&tcp), alertOf(&icmp), alertOf(&none)}, ack: &alertAck{done: func(error) {}}})
+	aggs := sortedAggregates(pending)
+	if len(aggs) != 1 {
+		t.Fatalf("%d aggregates, want 1", len(aggs))
+	}
+	e := s.entry("0", aggs[0])
+	msg := aws.ToString(e.Message)
+	for _, want := range []string{
+		"  10.0.0.5:51514 → 10.0.0.9:22/tcp (sensor edge-1?category: normal)\n    connections/0/1 score=0.9500",
+		"  10.0.0.5:8 → 10.0.0.7:0/icmp\n    connections/0/2 score=0.9600",
+		"\n  connections/0/3 score=0.9700",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, name := range []string{"src_ip", "dst_ip"} {
+		if _, ok := e.MessageAttributes[name]; ok {
+			t.Errorf("an aggregate of 3 alerts carries %s", name)
+		}
+	}
+}
+
+func TestFlowOf(t *testing.T) {
+	for _, tt := range []struct {
+		conn connlog.Conn
+		want string
+	}{
+		{connlog.Conn{}, ""},
+		{connlog.Conn{UID: "C1", Proto: "tcp"}, ""},
+		{connlog.Conn{OrigAddr: netip.MustParseAddr("10.0.0.5"), OrigPort: 51514, RespAddr: netip.MustParseAddr("10.0.0.9"), RespPort: 22, Proto: "tcp"},
+			"10.0.0.5:51514 → 10.0.0.9:22/tcp"},
+		{connlog.Conn{OrigAddr: netip.MustParseAddr("2001:db8::1"), OrigPort: 128, RespAddr: netip.MustParseAddr("2001:db8::2"), Proto: "icmp", Sensor: "s"},
+			"[2001:db8::1]:128 → [2001:db8::2]:0/icmp (sensor s)"},
+		{connlog.Conn{RespAddr: netip.MustParseAddr("10.0.0.9"), RespPort: 80}, "? → 10.0.0.9:80"},
+	} {
+		if got := FlowOf(&tt.conn); got != tt.want {
+			t.Errorf("FlowOf(%+v) = %q, want %q", tt.conn, got, tt.want)
+		}
+	}
+}
