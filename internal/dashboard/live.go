@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,9 +73,29 @@ type Alert struct {
 	Service  string    `json:"service"`
 	Flag     string    `json:"flag"`
 	Label    string    `json:"label,omitempty"`
-	Flow     string    `json:"flow,omitempty"` // "src:port → dst:port/transport (sensor s)", when the record named its connection
-	UID      string    `json:"uid,omitempty"`  // Zeek's connection uid
+	Flow     string    `json:"flow,omitempty"`   // "src:port → dst:port/transport (sensor s)", when the record named its connection
+	UID      string    `json:"uid,omitempty"`    // Zeek's connection uid
+	ATTACK   string    `json:"attack,omitempty"` // the category's ATT&CK techniques, "T1046 Network Service Discovery (TA0007 Discovery)"
 }
+
+// attackOf is each category's sinks.Techniques as one line, built once so
+// that keeping an alert does not allocate for it.
+var attackOf = func() (lines [numClasses]string) {
+	for _, c := range etl.Classes() {
+		if int(c) >= numClasses {
+			continue
+		}
+		var b strings.Builder
+		for i, t := range sinks.Techniques(c) {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%s %s (%s %s)", t.ID, t.Name, t.TacticID, t.TacticName)
+		}
+		lines[c] = b.String()
+	}
+	return lines
+}()
 
 // LiveOption configures a Live.
 type LiveOption func(*Live)
@@ -179,10 +201,11 @@ func (l *Live) keepAlerts(verdicts []sinks.Verdict, now time.Time) {
 		if at.IsZero() {
 			at = now
 		}
+		class := predictedClass(v.Result)
 		a := Alert{
-			Time: at, Source: v.Source.Key(), Score: v.Result.Score, Category: predictedClass(v.Result),
+			Time: at, Source: v.Source.Key(), Score: v.Result.Score, Category: class,
 			Protocol: v.Record.ProtocolType, Service: v.Record.Service, Flag: v.Record.Flag, Label: v.Record.Label,
-			Flow: sinks.FlowOf(&v.Conn), UID: v.Conn.UID,
+			Flow: sinks.FlowOf(&v.Conn), UID: v.Conn.UID, ATTACK: attackOf[class],
 		}
 		if len(l.alerts) < l.recentAlerts {
 			l.alerts = append(l.alerts, a)

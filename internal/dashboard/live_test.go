@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"sync"
 	"testing"
@@ -279,26 +280,69 @@ func BenchmarkLiveWrite(b *testing.B) {
 }
 
 // TestLiveAlertNamesTheConnection: an alert on a connection-log verdict
-// shows who talked to whom and the connection's uid; one on a record that
-// named no connection shows neither.
+// shows who talked to whom (IPv4 or IPv6, with the sensor) and the
+// connection's uid; one on a record that named no connection shows neither.
+// An attack's alert lists its category's ATT&CK techniques.
 func TestLiveAlertNamesTheConnection(t *testing.T) {
 	l := NewLive()
 	zeek := verdict("Malicious", 0.97, etl.Probe, 1)
 	zeek.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("193.201.9.232"), OrigPort: 46563,
 		RespAddr: netip.MustParseAddr("147.32.81.167"), RespPort: 3933, Proto: "tcp", UID: "CEL3aLvvNGvO6Ecoa"}
-	l.Write(t.Context(), []sinks.Verdict{verdict("neptune", 0.99, etl.DoS, 2), zeek}, func(error) {})
+	icmp6 := verdict("", 0.95, etl.DoS, 3)
+	icmp6.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("2001:db8::1"), OrigPort: 128,
+		RespAddr: netip.MustParseAddr("2001:db8::2"), Proto: "icmp", UID: "Cicmp6", Sensor: "<b>edge</b>"}
+	l.Write(t.Context(), []sinks.Verdict{verdict("neptune", 0.99, etl.DoS, 2), zeek, icmp6}, func(error) {})
 	alerts := l.Summary(PipelineStatus{}).RecentAlerts
-	if len(alerts) != 2 {
+	if len(alerts) != 3 {
 		t.Fatalf("%d alerts", len(alerts))
 	}
 	byUID := map[string]Alert{}
 	for _, a := range alerts {
 		byUID[a.UID] = a
 	}
-	if a := byUID["CEL3aLvvNGvO6Ecoa"]; a.Flow != "193.201.9.232:46563 → 147.32.81.167:3933/tcp" {
-		t.Fatalf("zeek alert flow %q", a.Flow)
+	for _, tt := range []struct {
+		uid, flow, attack string
+	}{
+		{"CEL3aLvvNGvO6Ecoa", "193.201.9.232:46563 → 147.32.81.167:3933/tcp", "T1046 Network Service Discovery (TA0007 Discovery)"},
+		{"Cicmp6", "[2001:db8::1]:128 → [2001:db8::2]:0/icmp (sensor <b>edge</b>)",
+			"T1498 Network Denial of Service (TA0040 Impact); T1499 Endpoint Denial of Service (TA0040 Impact)"},
+		{"", "", "T1498 Network Denial of Service (TA0040 Impact); T1499 Endpoint Denial of Service (TA0040 Impact)"},
+	} {
+		if a := byUID[tt.uid]; a.Flow != tt.flow || a.ATTACK != tt.attack {
+			t.Errorf("alert %q: flow %q attack %q, want %q %q", tt.uid, a.Flow, a.ATTACK, tt.flow, tt.attack)
+		}
 	}
-	if a := byUID[""]; a.Flow != "" || a.Source != "raw/1/2" {
+	if a := byUID[""]; a.Source != "raw/1/2" {
 		t.Fatalf("nsl-kdd alert %+v", a)
+	}
+	// The JSON the page reads: members present only when known.
+	b, err := json.Marshal(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []map[string]any
+	if err := json.Unmarshal(b, &docs); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		_, hasFlow := d["flow"]
+		_, hasUID := d["uid"]
+		if hasFlow != hasUID || d["attack"] == nil {
+			t.Errorf("alert JSON %v", d)
+		}
+	}
+}
+
+// TestLiveNormalAlertHasNoTechniques: a verdict scoring over the alert
+// threshold that the model did not flag lists no technique.
+func TestLiveNormalAlertHasNoTechniques(t *testing.T) {
+	l := NewLive()
+	v := verdict("normal", 0.99, etl.Probe, 1)
+	v.Result.Attack = false
+	l.Write(t.Context(), []sinks.Verdict{v}, func(error) {})
+	for _, a := range l.Summary(PipelineStatus{}).RecentAlerts {
+		if a.ATTACK != "" {
+			t.Fatalf("alert %+v", a)
+		}
 	}
 }

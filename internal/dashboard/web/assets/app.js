@@ -183,9 +183,14 @@ function renderLive(s) {
     const features = a.protocol_type + " · " + a.service + " · " + a.flag;
     return a.flow ? [el("div", { class: "flow" }, a.flow), el("div", { class: "muted" }, features)] : [features];
   };
+  // The category, with its ATT&CK technique IDs (full names on hover).
+  const alertCategoryCell = (a) => a.attack
+    ? [categoryCell(a.category), el("div", { class: "attack muted", title: a.attack },
+        a.attack.split("; ").map((t) => t.split(" ")[0]).join(" · "))]
+    : [categoryCell(a.category)];
   const alertRows = s.recent_alerts.map((a) => el("tr", {},
     el("td", { class: "conn" }, new Date(a.time).toLocaleTimeString("en-GB")),
-    el("td", {}, categoryCell(a.category)),
+    el("td", {}, ...alertCategoryCell(a)),
     el("td", { class: "num conn" }, a.score.toFixed(4)),
     el("td", { class: "conn" }, ...connectionCell(a)),
     el("td", {}, a.label || el("span", { class: "muted" }, "—")),
