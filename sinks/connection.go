@@ -113,7 +113,7 @@ const ATTACKVersion = "v16.1"
 //
 //	probe  T1046 Network Service Discovery (TA0007 Discovery): ipsweep, portsweep, nmap, satan
 //	dos    T1498 Network Denial of Service, T1499 Endpoint Denial of Service (TA0040 Impact):
-//	       smurf floods the network; neptune, teardrop, back, land exhaust the endpoint
+//	       smurf floods the network; neptune, teardrop, back, land, pod exhaust or crash the host
 //	r2l    T1110 Brute Force (TA0006 Credential Access): guess_passwd;
 //	       T1190 Exploit Public-Facing Application (TA0001 Initial Access): ftp_write, imap, phf, warezmaster
 //	u2r    T1068 Exploitation for Privilege Escalation (TA0004 Privilege Escalation):
@@ -147,6 +147,29 @@ var (
 	}
 	u2rTechniques = []Technique{{"T1068", "Exploitation for Privilege Escalation", "TA0004", "Privilege Escalation"}}
 )
+
+// ocsfAttacks is each category's finding_info.attacks by class index,
+// rendered once: an attack's finding copies it in one append.
+var ocsfAttacks = func() []string {
+	var rendered []string
+	for _, c := range etl.Classes() {
+		if t := techniques(c); t != nil {
+			for len(rendered) <= int(c) {
+				rendered = append(rendered, "")
+			}
+			rendered[c] = string(appendOCSFAttacks(nil, t))
+		}
+	}
+	return rendered
+}()
+
+// ocsfAttacksOf is the finding_info.attacks of category c, "" for none.
+func ocsfAttacksOf(c etl.Class) string {
+	if int(c) < len(ocsfAttacks) {
+		return ocsfAttacks[c]
+	}
+	return ""
+}
 
 // appendOCSFAttacks writes finding_info.attacks: OCSF 1.3.0 attack objects
 // (tactic, technique, version; no sub-technique: the categories are too

@@ -65,7 +65,7 @@ func (JSONFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `","sha256":"`...)
 	dst = appendEscaped(dst, v.Model.SHA256)
 	dst = append(dst, `"},"features_source":"`...)
-	dst = append(dst, featuresSource(v)...)
+	dst = appendEscaped(dst, featuresSource(v))
 	dst = append(dst, '"')
 	if v.Record.Label != "" {
 		dst = append(dst, `,"label":"`...)
@@ -166,9 +166,9 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = appendEscaped(dst, v.Model.Version)
 	dst = append(dst, `"}`...)
 	if v.Result.Attack {
-		if t := techniques(v.Result.Category); t != nil {
+		if attacks := ocsfAttacksOf(v.Result.Category); attacks != "" {
 			dst = append(dst, `,"attacks":`...)
-			dst = appendOCSFAttacks(dst, t)
+			dst = append(dst, attacks...)
 		}
 	}
 	dst = append(dst, `},"evidences":[{"data":{`...)
@@ -182,7 +182,7 @@ func (OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `,"unmapped":{"source":`...)
 	dst = appendSource(dst, v.Source)
 	dst = append(dst, `,"features_source":"`...)
-	dst = append(dst, featuresSource(v)...)
+	dst = appendEscaped(dst, featuresSource(v))
 	dst = append(dst, '"')
 	if len(v.Conn.Extra) > 0 {
 		dst = append(dst, `,"fields":`...)

@@ -238,21 +238,24 @@ func TestParseFormat(t *testing.T) {
 }
 
 func FuzzFormatsValidJSON(f *testing.F) {
-	f.Add("nslkdd.raw", "neptune", "model", float32(0.97), true)
-	f.Add("a\"\\\x00", "\xff\xfe", "\u2028", float32(math.Inf(1)), false)
+	f.Add("nslkdd.raw", "neptune", "model", float32(0.97), true, "", "", "", "")
+	f.Add("a\"\\\x00", "\xff\xfe", "\u2028", float32(math.Inf(1)), false, "C\x01", "edge\n1", "k\"", "v\\")
 	spec := etl.DefaultSpec()
 	enc := etl.NewEncoder(spec)
 	var base Verdict
 	if err := enc.Encode([]byte(neptuneLine), &base.Record, make([]float32, spec.Width())); err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, topic, label, model string, score float32, attack bool) {
+	f.Fuzz(func(t *testing.T, topic, label, model string, score float32, attack bool, uid, sensor, name, value string) {
 		v := base
 		v.Source.Topic, v.Record.Label, v.Model.Name = topic, label, model
-		v.Result = scoring.Result{Score: score, Attack: attack}
+		v.Result = scoring.Result{Score: score, Attack: attack, Category: etl.Probe}
+		v.FeaturesSource = sensor
+		v.Conn = connlog.Conn{UID: uid, Sensor: sensor, Proto: name, Direction: value, DetailLbl: label,
+			OrigAddr: netip.MustParseAddr("2001:db8::1"), Extra: []connlog.Field{{Name: name, Value: value}}}
 		for _, format := range []Format{JSONFormat{}, OCSFFormat{}} {
 			if out := format.Append(nil, &v); !json.Valid(out) {
-				t.Fatalf("%T: invalid JSON for topic %q label %q model %q score %v: %s", format, topic, label, model, score, out)
+				t.Fatalf("%T: invalid JSON for %+v: %s", format, v, out)
 			}
 		}
 	})
