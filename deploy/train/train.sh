@@ -2,6 +2,7 @@
 # Trains the bundled model: creates (once) a cached virtualenv with the pinned
 # xgboost-cpu and numpy, then runs train.py from the repository root.
 # Usage: deploy/train/train.sh [train.py flags]
+#        deploy/train/train.sh evaluate [evaluate.py flags]   (cross-validation, docs/model.md)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,5 +19,10 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
   echo "$want" >"$stamp"
 fi
 
+script=train.py
+if [[ "${1:-}" == evaluate ]]; then
+  script=evaluate.py
+  shift
+fi
 cd "$root"
-exec "$venv/bin/python" "$here/train.py" "$@"
+exec "$venv/bin/python" "$here/$script" "$@"
