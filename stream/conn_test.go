@@ -44,17 +44,9 @@ func captureLines(t testing.TB, name string) [][]byte {
 // does: Zeek JSON lines keyed by destination host.
 func zeekJSONByHost(t testing.TB, name string) []kafka.Message {
 	t.Helper()
-	parser := connlog.NewParser(connlog.Zeek)
 	var msgs []kafka.Message
-	for i, line := range captureLines(t, name) {
-		var c connlog.Conn
-		ok, err := parser.Parse(line, &c)
-		if err != nil {
-			t.Fatalf("%s line %d: %v", name, i+1, err)
-		}
-		if ok {
-			msgs = append(msgs, kafka.Message{Key: c.RespAddr.AppendTo(nil), Value: connlog.AppendZeekJSON(nil, &c)})
-		}
+	for _, c := range captureConns(t, name) {
+		msgs = append(msgs, kafka.Message{Key: c.RespAddr.AppendTo(nil), Value: connlog.AppendZeekJSON(nil, &c)})
 	}
 	return msgs
 }

@@ -284,15 +284,7 @@ func loadDemoCapture() ([]connlog.Conn, error) {
 // capture's span, so event time keeps moving forward; every badEvery-th
 // line is truncated to show the dead-letter path.
 func replayConns(ctx context.Context, brokers []string, f demoFlags, conns []connlog.Conn, sent *atomic.Int64) error {
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Topic:        demoRawTopic,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    10000,
-		BatchBytes:   1_000_000,
-		BatchTimeout: time.Millisecond,
-	}
+	w := replayWriter(brokers, &kafka.Hash{})
 	defer w.Close()
 	first, last := conns[0].Start, conns[0].Start
 	for _, c := range conns {
@@ -330,30 +322,46 @@ func replayConns(ctx context.Context, brokers []string, f demoFlags, conns []con
 		}
 		produced += n
 		sent.Add(int64(n))
-		if f.rate > 0 {
-			due := start.Add(time.Duration(float64(produced) / float64(f.rate) * float64(time.Second)))
-			select {
-			case <-time.After(time.Until(due)):
-			case <-ctx.Done():
-				return nil
-			}
+		if !pace(ctx, start, produced, f.rate) {
+			return nil
 		}
 	}
 	return nil
 }
 
-// replay produces f.records lines of KDDTrain+ (cycling) into the raw topic,
-// every badEvery-th replaced by a malformed line, at f.rate per second.
-func replay(ctx context.Context, brokers []string, f demoFlags, sent *atomic.Int64) error {
-	w := &kafka.Writer{
+// replayWriter is the demo's producer of the raw topic.
+func replayWriter(brokers []string, balancer kafka.Balancer) *kafka.Writer {
+	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        demoRawTopic,
-		Balancer:     &kafka.RoundRobin{},
+		Balancer:     balancer,
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    10000,
 		BatchBytes:   1_000_000,
 		BatchTimeout: time.Millisecond,
 	}
+}
+
+// pace waits until produced records are due at rate per second since
+// start (no wait when rate is 0); false when ctx ended. Pacing against the
+// start keeps rounding from accumulating.
+func pace(ctx context.Context, start time.Time, produced, rate int) bool {
+	if rate <= 0 {
+		return true
+	}
+	due := start.Add(time.Duration(float64(produced) / float64(rate) * float64(time.Second)))
+	select {
+	case <-time.After(time.Until(due)):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// replay produces f.records lines of KDDTrain+ (cycling) into the raw topic,
+// every badEvery-th replaced by a malformed line, at f.rate per second.
+func replay(ctx context.Context, brokers []string, f demoFlags, sent *atomic.Int64) error {
+	w := replayWriter(brokers, &kafka.RoundRobin{})
 	defer w.Close()
 	const chunk = 10000
 	var (
@@ -402,14 +410,8 @@ func replay(ctx context.Context, brokers []string, f demoFlags, sent *atomic.Int
 		}
 		produced += len(msgs)
 		sent.Add(int64(len(msgs)))
-		if f.rate > 0 {
-			// Pace against the start so rounding does not accumulate.
-			due := start.Add(time.Duration(float64(produced) / float64(f.rate) * float64(time.Second)))
-			select {
-			case <-time.After(time.Until(due)):
-			case <-ctx.Done():
-				return nil
-			}
+		if !pace(ctx, start, produced, f.rate) {
+			return nil
 		}
 	}
 	return nil
