@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestE2EZeekKillAndRestart(t *testing.T) {
 	bin := buildSagewall(t)
 	raw, verdicts, dead := testenv.NewTopic(t, brokers, 4), testenv.NewTopic(t, brokers, 2), testenv.NewTopic(t, brokers, 1)
 	group := testenv.UniqueName(t)
-	n := produceCapture(t, brokers, raw, 11)
+	n := produceCapture(t, brokers, raw, 11, &kafka.Hash{})
 
 	env := append(os.Environ(),
 		"SAGEWALL_KAFKA_BROKERS="+strings.Join(brokers, ","),
@@ -130,8 +131,9 @@ func TestE2EZeekKillAndRestart(t *testing.T) {
 }
 
 // produceCapture writes the labelled capture's connections passes times,
-// each pass shifted a day forward, as Zeek JSON keyed by destination host.
-func produceCapture(t *testing.T, brokers []string, topic string, passes int) int {
+// each pass shifted a day forward, as Zeek JSON keyed by destination host
+// and spread by balancer (kafka.Hash: by that key).
+func produceCapture(t *testing.T, brokers []string, topic string, passes int, balancer kafka.Balancer) int {
 	t.Helper()
 	rc, err := captures.Open("ctu-normal-40-day1.conn.log.labeled.gz")
 	if err != nil {
@@ -149,7 +151,7 @@ func produceCapture(t *testing.T, brokers []string, topic string, passes int) in
 			conns = append(conns, c)
 		}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: balancer,
 		RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchTimeout: 2 * time.Millisecond}
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -173,4 +175,75 @@ func produceCapture(t *testing.T, brokers []string, topic string, passes int) in
 		n += len(msgs)
 	}
 	return n
+}
+
+// TestE2EZeekRekey runs the real binary on Zeek connections spread over
+// the raw topic round-robin, not by host (as Zeek's Kafka writer leaves
+// them), with input.rekey_topic: the raw topic is repartitioned by destination host
+// and committed, every connection is judged from the internal topic, each
+// host's connections land in one partition, and SIGTERM stops it cleanly.
+func TestE2EZeekRekey(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	bin := buildSagewall(t)
+	raw, rekeyed := testenv.NewTopic(t, brokers, 4), testenv.NewTopic(t, brokers, 4)
+	verdicts, dead := testenv.NewTopic(t, brokers, 2), testenv.NewTopic(t, brokers, 1)
+	group := testenv.UniqueName(t)
+	n := produceCapture(t, brokers, raw, 2, &kafka.RoundRobin{})
+
+	cmd := exec.Command(bin, "run")
+	cmd.Env = append(os.Environ(),
+		"SAGEWALL_KAFKA_BROKERS="+strings.Join(brokers, ","),
+		"SAGEWALL_INPUT_TOPIC="+raw, "SAGEWALL_INPUT_GROUP="+group, "SAGEWALL_INPUT_FORMAT=zeek",
+		"SAGEWALL_INPUT_REKEY_TOPIC="+rekeyed, "SAGEWALL_INPUT_HOLD_TIME=2s",
+		"SAGEWALL_OUTPUT_TOPIC="+verdicts, "SAGEWALL_OUTPUT_DEAD_LETTER_TOPIC="+dead,
+		"SAGEWALL_HTTP_ADDR=127.0.0.1:0", "SAGEWALL_LOG_LEVEL=warn",
+	)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	rawCommitted := groupCommitted(brokers, group+".rekey", raw)
+	judged := groupCommitted(brokers, group, rekeyed)
+	waitWithin(t, 4*time.Minute, "the raw topic rekeyed and every connection judged", func() bool {
+		return rawCommitted() == int64(n) && judged() == int64(n)
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit 0", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("no exit within 25 s of SIGTERM")
+	}
+
+	partitionOf := map[string]int{}
+	testenv.ScanTopic(t, brokers, rekeyed, func(m kafka.Message) {
+		if p, ok := partitionOf[string(m.Key)]; ok && p != m.Partition {
+			t.Fatalf("host %s in partitions %d and %d of the rekeyed topic", m.Key, p, m.Partition)
+		}
+		partitionOf[string(m.Key)] = m.Partition
+	})
+	ids := map[string]bool{}
+	testenv.ScanTopic(t, brokers, verdicts, func(m kafka.Message) {
+		var v struct {
+			ID         string `json:"id"`
+			Connection struct {
+				DstIP string `json:"dst_ip"`
+			} `json:"connection"`
+		}
+		if err := json.Unmarshal(m.Value, &v); err != nil || v.Connection.DstIP == "" {
+			t.Fatalf("verdict %s: %v", m.Value, err)
+		}
+		ids[v.ID] = true
+	})
+	if len(ids) != n {
+		t.Fatalf("%d connections judged, want %d", len(ids), n)
+	}
+	t.Logf("%d connections spread round-robin, rekeyed by %d destination hosts and judged", n, len(partitionOf))
 }
