@@ -28,13 +28,9 @@ import (
 
 // connConfig is how the pipeline reads connection logs.
 type connConfig struct {
-	input          connlog.Input
-	parserOpts     []connlog.Option
-	deriveOpts     []features.Option
-	rebuildClient  *kafka.Client
-	rebuildRecords int
-	passthrough    []string // field names carried into verdicts
-	passthroughAll bool     // "*": every field
+	input      connlog.Input
+	parserOpts []connlog.Option
+	deriveOpts []features.Option
 }
 
 // WithConnLogs makes the pipeline read connection logs: input says which
@@ -95,27 +91,23 @@ type heldRecord struct {
 
 // connState is the connection-log side of one Run.
 type connState struct {
-	cfg           *connConfig
-	sensorHeader  string // Kafka header naming the sensor when the record does not
-	sensorFromKey bool
-	partitions    map[topicPartition]*connPartition
-	held          map[uint64]heldRecord
-	nextTicket    uint64
-	conn          connlog.Conn // parse target, reused
-	nextFlush     time.Time    // earliest deriver deadline; zero when nothing is held
-	hooks         features.Hooks
+	cfg            *config // the pipeline's; cfg.conn is set
+	passthroughAll bool    // input.passthrough is "*"
+	deriveOpts     []features.Option
+	partitions     map[topicPartition]*connPartition
+	held           map[uint64]heldRecord
+	nextTicket     uint64
+	conn           connlog.Conn // parse target, reused
+	nextFlush      time.Time    // earliest deriver deadline; zero when nothing is held
 }
 
 func newConnState(cfg *config) *connState {
-	cfg.conn.rebuildClient, cfg.conn.rebuildRecords = cfg.rebuildClient, cfg.rebuildRecords
-	cfg.conn.passthrough, cfg.conn.passthroughAll = cfg.passthrough, slices.Contains(cfg.passthrough, "*")
 	return &connState{
-		cfg:           cfg.conn,
-		sensorHeader:  cfg.sensorHeader,
-		sensorFromKey: cfg.sensorFromKey,
-		hooks:         cfg.metrics.derivationHooks(),
-		partitions:    map[topicPartition]*connPartition{},
-		held:          map[uint64]heldRecord{},
+		cfg:            cfg,
+		passthroughAll: slices.Contains(cfg.passthrough, "*"),
+		deriveOpts:     slices.Concat(cfg.conn.deriveOpts, []features.Option{features.WithHooks(cfg.metrics.derivationHooks())}),
+		partitions:     map[topicPartition]*connPartition{},
+		held:           map[uint64]heldRecord{},
 	}
 }
 
@@ -134,8 +126,8 @@ func (s *connState) partition(tp topicPartition, rewound bool) (*connPartition, 
 			}
 		}
 		p = &connPartition{
-			parser:  connlog.NewParser(s.cfg.input, s.cfg.parserOpts...),
-			deriver: features.New(append(s.cfg.deriveOpts, features.WithHooks(s.hooks))...),
+			parser:  connlog.NewParser(s.cfg.conn.input, s.cfg.conn.parserOpts...),
+			deriver: features.New(s.deriveOpts...),
 		}
 		s.partitions[tp] = p
 	}
@@ -144,7 +136,7 @@ func (s *connState) partition(tp topicPartition, rewound bool) (*connPartition, 
 
 // wants reports whether line goes the connection-log way in partition p.
 func (s *connState) wants(p *connPartition, line []byte) bool {
-	return s.cfg.input != connlog.Auto || p.sawHeader || connlog.IsConnLogLine(line)
+	return s.cfg.conn.input != connlog.Auto || p.sawHeader || connlog.IsConnLogLine(line)
 }
 
 // addConn parses m as a connection-log line and hands it to its partition's
@@ -183,9 +175,9 @@ func (r *run) addConn(p *connPartition, tp topicPartition, offset trackedOffset,
 		return
 	}
 	if c.Sensor == "" {
-		c.Sensor = sensorOf(m, s.sensorHeader, s.sensorFromKey)
+		c.Sensor = sensorOf(m, s.cfg.sensorHeader, s.cfg.sensorFromKey)
 	}
-	if !s.cfg.passthroughAll {
+	if !s.passthroughAll {
 		c.Extra = keepFields(c.Extra, s.cfg.passthrough)
 	}
 	ticket := s.nextTicket
