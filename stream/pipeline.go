@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/internal/retry"
 	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/sinks"
 )
@@ -64,6 +66,7 @@ type config struct {
 	rebuildClient   *kafka.Client
 	rebuildRecords  int
 	passthrough     []string
+	health          *Health
 }
 
 // Option configures a Pipeline.
@@ -124,6 +127,14 @@ func WithGroupCheck(client *kafka.Client, group string) Option {
 // WithMetrics records Prometheus metrics.
 func WithMetrics(m *Metrics) Option { return func(c *config) { c.metrics = m } }
 
+// WithHealth reports the state of the pipeline's dependencies to h: the
+// broker it fetches from ("kafka_fetch"), each verdict sink (its Name, or
+// "sink<i>"), the dead-letter sink ("dead_letters") and the scorer
+// ("scorer"). Whatever h's outage timeout, a failing dependency is retried
+// with capped, jittered backoff; with a timeout the pipeline stops once an
+// outage outlasts it.
+func WithHealth(h *Health) Option { return func(c *config) { c.health = h } }
+
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -164,6 +175,9 @@ func New(consumer Consumer, scorer Scorer, opts ...Option) (*Pipeline, error) {
 	}
 	if cfg.fetchBuffer == 0 {
 		cfg.fetchBuffer = cfg.batchRecords
+	}
+	if cfg.health == nil {
+		cfg.health = NewHealth(WithHealthLogger(cfg.logger))
 	}
 	fallback, _ := scorer.(FallbackScorer)
 	return &Pipeline{
@@ -235,6 +249,7 @@ type run struct {
 	free     chan *batch
 	inFlight sync.WaitGroup
 	commitCh chan struct{}
+	writeMu  sync.Mutex // held while an output's Write runs
 	fatal    chan error
 	workCtx  context.Context
 
@@ -247,9 +262,13 @@ type run struct {
 }
 
 // Run consumes until ctx ends, then stops fetching, lets in-flight batches
-// finish, commits and returns nil (call it once per Pipeline) — or returns the first error that stopped
-// the pipeline (a failed fetch, scorer or sink). A record that fails to
-// encode is not an error: it goes to the dead-letter sink.
+// finish, commits and returns nil (call it once per Pipeline). A failing
+// fetch, scorer or output is an outage: it is retried with backoff for as
+// long as it lasts (WithHealth reports it), the batches holding their
+// offsets meanwhile, so Run returns an error only when the reader was closed,
+// an outage outlasted the health's timeout, or in-flight batches were not
+// acknowledged within the shutdown timeout. A record that fails to encode
+// is not an error: it goes to the dead-letter sink.
 func (p *Pipeline) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -263,6 +282,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		commitCh: make(chan struct{}, 1),
 		fatal:    make(chan error, 1),
 		workCtx:  workCtx,
+	}
+	for _, name := range []string{DependencyFetch, DependencyScorer, DependencyDeadLetters} {
+		p.cfg.health.Register(name)
 	}
 	r.identity = connlog.NewParser(connlog.Auto)
 	if p.cfg.conn != nil {
@@ -352,13 +374,33 @@ func (r *run) fail(err error) {
 
 func (r *run) fetch(ctx context.Context, msgs chan<- kafka.Message) {
 	defer close(msgs)
+	health := r.p.cfg.health
+	failures := 0
 	for {
 		m, err := r.p.consumer.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				r.fail(fmt.Errorf("fetching from kafka: %w", err))
+			if ctx.Err() != nil {
+				return
 			}
-			return
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+				r.fail(fmt.Errorf("fetching from kafka: the reader was closed: %w", err))
+				return
+			}
+			// An outage: the reader reconnects by itself; wait and ask again.
+			failures++
+			health.Down(DependencyFetch, err)
+			if xerr := health.Expired(DependencyFetch); xerr != nil {
+				r.fail(fmt.Errorf("fetching from kafka: %w", xerr))
+				return
+			}
+			if retry.Sleep(ctx, retry.Backoff(failures, retryBase, retryMax)) != nil {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			failures = 0
+			health.Up(DependencyFetch)
 		}
 		r.p.stats.consumed.Add(1)
 		r.p.cfg.metrics.addConsumed(1)
@@ -370,6 +412,21 @@ func (r *run) fetch(ctx context.Context, msgs chan<- kafka.Message) {
 		}
 	}
 }
+
+// Dependency names of the pipeline's own steps, as WithHealth reports them.
+const (
+	DependencyFetch       = "kafka_fetch"
+	DependencyScorer      = "scorer"
+	DependencyDeadLetters = "dead_letters"
+)
+
+// The backoff between attempts at a failing dependency: full jitter from
+// 100 ms, doubling up to 10 s, so a long outage costs one attempt per ~5 s
+// per dependency and a short one is over within a second of its end.
+const (
+	retryBase = 100 * time.Millisecond
+	retryMax  = 10 * time.Second
+)
 
 // batch groups messages into micro-batches: a batch is sent when it holds
 // batchRecords records or batchBytes bytes, or batchWait after its first
@@ -533,17 +590,42 @@ func rejection(err error) (reason, field string) {
 	return reason, fieldErr.Field
 }
 
-// score scores each batch and hands it to the sinks, in order.
+// output is one place every batch goes: a verdict sink or the dead letters.
+type output struct {
+	name  string
+	write func(ctx context.Context, b *batch, done func(error))
+}
+
+// outputs lists the verdict sinks and the dead letters, with the names their
+// outages are reported under.
+func (p *Pipeline) outputs() (verdictOutputs []*output, deadLetters *output) {
+	for i, s := range p.sinks {
+		name := fmt.Sprintf("sink%d", i)
+		if n, ok := s.(interface{ Name() string }); ok {
+			name = n.Name()
+		}
+		verdictOutputs = append(verdictOutputs, &output{name, func(ctx context.Context, b *batch, done func(error)) {
+			s.Write(ctx, b.verdicts[:b.n], done)
+		}})
+	}
+	deadLetters = &output{DependencyDeadLetters, func(ctx context.Context, b *batch, done func(error)) {
+		p.deadLetters.WriteDeadLetters(ctx, b.letters, done)
+	}}
+	return verdictOutputs, deadLetters
+}
+
+// score scores each batch and hands it to the outputs, in order.
 func (r *run) score(batches <-chan *batch) {
 	p := r.p
 	var fallbackModel scoring.Info
 	if p.fallback != nil {
 		fallbackModel = p.fallback.FallbackInfo()
 	}
+	verdictOutputs, deadLetters := p.outputs()
 	for b := range batches {
 		if b.n > 0 {
 			start := time.Now()
-			if err := r.scoreBatch(b); err != nil {
+			if err := r.scoreWithRetry(b); err != nil {
 				r.fail(fmt.Errorf("scoring a batch of %d records: %w", b.n, err))
 				r.release(b)
 				continue
@@ -557,31 +639,88 @@ func (r *run) score(batches <-chan *batch) {
 				}
 			}
 		}
-		// Read the batch before handing it out: the last acknowledgement
-		// resets it, possibly before Write returns.
-		verdicts, letters := b.verdicts[:b.n], b.letters
+		// Count the outputs before handing the batch out: the last
+		// acknowledgement resets it, possibly before Write returns.
+		hasVerdicts, hasLetters := b.n > 0, len(b.letters) > 0
 		outputs := 0
-		if len(verdicts) > 0 {
-			outputs += len(p.sinks)
+		if hasVerdicts {
+			outputs += len(verdictOutputs)
 		}
-		if len(letters) > 0 {
+		if hasLetters {
 			outputs++
 		}
-		done := func(err error) { r.settle(b, err) }
 		if outputs == 0 {
 			// Only header lines: nothing to write, their offsets are done.
 			b.pending.Store(1)
-			done(nil)
+			r.settle(b, nil)
 			continue
 		}
 		b.pending.Store(int32(outputs))
-		if len(verdicts) > 0 {
-			for _, s := range p.sinks {
-				s.Write(r.workCtx, verdicts, done)
+		r.writeMu.Lock()
+		if hasVerdicts {
+			for _, o := range verdictOutputs {
+				r.write(b, o, 1)
 			}
 		}
-		if len(letters) > 0 {
-			p.deadLetters.WriteDeadLetters(r.workCtx, letters, done)
+		if hasLetters {
+			r.write(b, deadLetters, 1)
+		}
+		r.writeMu.Unlock()
+	}
+}
+
+// write hands b to o (the caller holds writeMu: sinks are written by one
+// goroutine at a time). A failed write is an outage, not the end: it is
+// retried with backoff, the batch keeping its slot and its offsets
+// uncommitted, until o accepts it — or the pipeline is stopping, or the
+// outage outlasts the health's timeout, when the batch fails.
+func (r *run) write(b *batch, o *output, attempt int) {
+	health := r.p.cfg.health
+	o.write(r.workCtx, b, func(err error) {
+		if err == nil {
+			health.Up(o.name)
+			r.settle(b, nil)
+			return
+		}
+		if r.workCtx.Err() != nil {
+			r.settle(b, err)
+			return
+		}
+		health.Down(o.name, err)
+		if xerr := health.Expired(o.name); xerr != nil {
+			r.settle(b, xerr)
+			return
+		}
+		time.AfterFunc(retry.Backoff(attempt, retryBase, retryMax), func() {
+			r.writeMu.Lock()
+			defer r.writeMu.Unlock()
+			r.write(b, o, attempt+1)
+		})
+	})
+}
+
+// scoreWithRetry scores b, retrying a failing scorer (a SageMaker endpoint
+// without fallback) with backoff until it answers, the pipeline stops or the
+// outage outlasts the health's timeout.
+func (r *run) scoreWithRetry(b *batch) error {
+	health := r.p.cfg.health
+	for attempt := 1; ; attempt++ {
+		err := r.scoreBatch(b)
+		if err == nil {
+			if attempt > 1 {
+				health.Up(DependencyScorer)
+			}
+			return nil
+		}
+		if r.workCtx.Err() != nil {
+			return err
+		}
+		health.Down(DependencyScorer, err)
+		if xerr := health.Expired(DependencyScorer); xerr != nil {
+			return xerr
+		}
+		if serr := retry.Sleep(r.workCtx, retry.Backoff(attempt, retryBase, retryMax)); serr != nil {
+			return err
 		}
 	}
 }

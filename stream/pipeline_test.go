@@ -384,39 +384,133 @@ func TestPipelineCrashRestart(t *testing.T) {
 	}
 }
 
-// recordingScorer is a Scorer wrapper that fails on demand.
-type failingScorer struct{ err error }
+// flakyScorer fails its first failures calls, then scores with next.
+type flakyScorer struct {
+	next     Scorer
+	failures int32
+	calls    atomic.Int32
+	err      error
+}
 
-func (f failingScorer) Score(context.Context, []float32, []scoring.Result) error { return f.err }
-
-func TestPipelineScorerErrorStopsWithoutCommit(t *testing.T) {
-	brokers := testenv.KFake(t, kfake.SeedTopics(1, "raw", "verdicts", "dlq"))
-	produce(t, brokers, "raw", trainLines(t, 50))
-	det, err := scoring.Bundled()
-	if err != nil {
-		t.Fatal(err)
+func (f *flakyScorer) Score(ctx context.Context, rows []float32, out []scoring.Result) error {
+	if f.calls.Add(1) <= f.failures {
+		return f.err
 	}
-	reader := NewReader(Conn{Brokers: brokers}, "fail", "raw")
-	defer reader.Close()
-	sink := sinks.NewKafka(brokers, "verdicts", sinks.WithDeadLetterTopic("dlq"))
-	defer sink.Close()
+	return f.next.Score(ctx, rows, out)
+}
+
+// flakySink fails its first failures writes, then writes to next.
+type flakySink struct {
+	next     Sink
+	failures int32
+	calls    atomic.Int32
+}
+
+func (f *flakySink) Write(ctx context.Context, verdicts []sinks.Verdict, done func(error)) {
+	if f.calls.Add(1) <= f.failures {
+		done(errors.New("broker unreachable"))
+		return
+	}
+	f.next.Write(ctx, verdicts, done)
+}
+
+func (f *flakySink) Name() string { return "flaky" }
+
+// TestPipelineRidesOutOutages: a scorer and a sink that fail for a while
+// are retried until they work; nothing is committed before its verdict is
+// written, every record gets its verdict, the outage shows in Health, and
+// Run keeps going — unless an outage timeout was set, when it stops with
+// the dependency's error.
+func TestPipelineRidesOutOutages(t *testing.T) {
 	boom := errors.New("endpoint unavailable")
-	p, err := New(reader, failingScorer{boom}, WithSpec(det.Spec()), WithSinks(sink), WithDeadLetters(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err = p.Run(ctx)
-	if !errors.Is(err, boom) {
-		t.Fatalf("Run = %v, want the scorer's error", err)
-	}
-	offsets, gerr := GroupOffsets(ctx, NewClient(brokers, nil), "fail", "raw")
-	if gerr != nil {
-		t.Fatal(gerr)
-	}
-	if offsets[0].Committed > 0 {
-		t.Fatalf("committed %d after a scoring failure, want nothing", offsets[0].Committed)
+	for _, tc := range []struct {
+		name          string
+		scorerFails   int32
+		sinkFails     int32
+		outageTimeout time.Duration
+		wantErr       bool
+	}{
+		{name: "scorer", scorerFails: 6},
+		{name: "sink", sinkFails: 6},
+		{name: "scorer past the outage timeout", scorerFails: 1 << 30, outageTimeout: 300 * time.Millisecond, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			brokers := testenv.KFake(t, kfake.SeedTopics(1, "raw", "verdicts", "dlq"))
+			const records = 200
+			produce(t, brokers, "raw", trainLines(t, records))
+			det, err := scoring.Bundled()
+			if err != nil {
+				t.Fatal(err)
+			}
+			reader := NewReader(Conn{Brokers: brokers}, "flaky", "raw")
+			defer reader.Close()
+			kafkaSink := sinks.NewKafka(brokers, "verdicts", sinks.WithDeadLetterTopic("dlq"))
+			defer kafkaSink.Close()
+			scorer := &flakyScorer{next: det, failures: tc.scorerFails, err: boom}
+			sink := &flakySink{next: kafkaSink, failures: tc.sinkFails}
+			health := NewHealth(WithOutageTimeout(tc.outageTimeout))
+			p, err := New(reader, scorer, WithSpec(det.Spec()), WithSinks(sink), WithDeadLetters(kafkaSink),
+				WithBatch(50, 1<<20, time.Millisecond), WithHealth(health))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			runDone := make(chan error, 1)
+			go func() { runDone <- p.Run(ctx) }()
+			if tc.wantErr {
+				select {
+				case err := <-runDone:
+					if !errors.Is(err, boom) || !strings.Contains(err.Error(), "outage timeout") {
+						t.Fatalf("Run = %v, want the scorer's error past the outage timeout", err)
+					}
+				case <-ctx.Done():
+					t.Fatal("Run did not stop after the outage timeout")
+				}
+				offsets, gerr := GroupOffsets(context.Background(), NewClient(brokers, nil), "flaky", "raw")
+				if gerr != nil {
+					t.Fatal(gerr)
+				}
+				if offsets[0].Committed > 0 {
+					t.Fatalf("committed %d with the scorer down, want nothing", offsets[0].Committed)
+				}
+				return
+			}
+			sawDown := false
+			for p.Stats().Verdicts < records {
+				if ready, why := health.Ready(); !ready {
+					sawDown = true
+					if !strings.Contains(why, "down for") {
+						t.Errorf("Ready() reason %q does not say what is down", why)
+					}
+				}
+				select {
+				case err := <-runDone:
+					t.Fatalf("Run returned %v during the outage, want it to ride it out", err)
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			cancel()
+			if err := <-runDone; err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			if !sawDown {
+				t.Error("Health never reported the outage")
+			}
+			if ready, why := health.Ready(); !ready {
+				t.Errorf("still not ready after the outage: %s", why)
+			}
+			if got := p.Stats().Verdicts; got != records {
+				t.Errorf("%d verdicts, want %d", got, records)
+			}
+			offsets, gerr := GroupOffsets(context.Background(), NewClient(brokers, nil), "flaky", "raw")
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			if offsets[0].Committed != records {
+				t.Errorf("committed %d, want %d", offsets[0].Committed, records)
+			}
+		})
 	}
 }
 

@@ -34,8 +34,11 @@ type FallbackScorer interface {
 // that stopped it). Write must not block for long: it is called from the
 // pipeline's scoring goroutine, which is where ordering comes from. The
 // verdicts slice is valid only until done is called; a sink that keeps data
-// past Write must copy what it needs. A non-nil error stops the pipeline
-// (the uncommitted records are consumed again after a restart).
+// past Write must copy what it needs. A non-nil error is taken for an
+// outage: the pipeline writes the same batch again, with backoff, until it
+// is accepted (so a sink must not fail for a batch it can never accept), and
+// the batch's offsets stay uncommitted meanwhile. A sink that implements
+// Name() string is reported under that name (sagewall_dependency_up).
 type Sink interface {
 	Write(ctx context.Context, verdicts []sinks.Verdict, done func(error))
 }
