@@ -3,6 +3,8 @@ package sinks
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -21,10 +23,13 @@ import (
 // RequiredAcks=all. A batch is acknowledged (done called) when the broker has
 // acknowledged every message of it.
 type Kafka struct {
-	writer          *kafka.Writer
-	topic           string
-	deadLetterTopic string
-	format          Format
+	writer *kafka.Writer
+	// deadLetterWriter is the dead letters' own writer: its record batches
+	// are capped at the dead-letter limit, which may be below the verdicts'.
+	deadLetterWriter *kafka.Writer
+	topic            string
+	deadLetterTopic  string
+	format           Format
 	// verdictBytes is the size of the last batch's buffer per verdict, so
 	// a new buffer is allocated once rather than grown by append (a JSON
 	// verdict is ~1.3 KB, an OCSF one more). Write is called from one
@@ -42,6 +47,12 @@ type Kafka struct {
 	// maxAttempts bounds the tries of a write the writer refuses at once
 	// with a temporary error (see produce).
 	maxAttempts int
+	// deadLetterMaxBytes is the most a dead letter may take on the wire
+	// (key, value and headers); larger values are cut to fit.
+	deadLetterMaxBytes int
+	// dropped is called for a dead letter the broker refused for good
+	// (its size or form): it is dropped, not retried.
+	dropped func(DeadLetter, error)
 }
 
 // KafkaOption configures a Kafka sink.
@@ -56,6 +67,8 @@ type kafkaConfig struct {
 	batchTimeout    time.Duration
 	maxAttempts     int
 	compression     kafka.Compression
+	deadLetterMax   int
+	dropped         func(DeadLetter, error)
 }
 
 // WithFormat sets the verdict encoding (default JSONFormat).
@@ -105,6 +118,23 @@ func ParseCompression(name string) (kafka.Compression, error) {
 	return 0, fmt.Errorf("unknown compression %q: want none, gzip, snappy, lz4 or zstd", name)
 }
 
+// WithDeadLetterMaxBytes caps a dead letter's size on the wire (key, value
+// and headers): a longer value is cut to fit and marked (see
+// WriteDeadLetters). It defaults to the produce batch's byte limit, which
+// the writer enforces anyway; set it to the dead-letter topic's
+// max.message.bytes when that is lower.
+func WithDeadLetterMaxBytes(n int) KafkaOption { return func(c *kafkaConfig) { c.deadLetterMax = n } }
+
+// WithDroppedDeadLetter sets what is done with a dead letter the broker
+// refuses for good even after it was cut to fit (a topic limit below the
+// configured one, a record the broker calls invalid): it is dropped rather
+// than retried forever, which would stall its partition, and f is called
+// with it (to count and log it). Without f such letters are dropped
+// silently; outages (temporary errors) are never dropped.
+func WithDroppedDeadLetter(f func(DeadLetter, error)) KafkaOption {
+	return func(c *kafkaConfig) { c.dropped = f }
+}
+
 // WithMaxAttempts sets how many times a produce request is tried before the
 // batch fails (default 10).
 func WithMaxAttempts(n int) KafkaOption { return func(c *kafkaConfig) { c.maxAttempts = n } }
@@ -126,27 +156,38 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024, maxAttempts: cfg.maxAttempts}
-	k.writer = &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Balancer:     SourcePartitionBalancer{},
-		RequiredAcks: kafka.RequireAll,
-		Async:        true,
-		Completion:   complete,
-		BatchSize:    cfg.batchSize,
-		BatchBytes:   cfg.batchBytes,
-		BatchTimeout: cfg.batchTimeout,
-		MaxAttempts:  cfg.maxAttempts,
-		Compression:  cfg.compression,
-		// kafka-go's transport caches metadata for 6 s: with the default 1 s
-		// backoff cap, ten attempts at a topic whose metadata is not cached yet
-		// (just created, or a new partition leader) give up before the cache
-		// refreshes, and the pipeline stops. A 2 s cap spans about 13 s.
-		WriteBackoffMax: 2 * time.Second,
+	if cfg.deadLetterMax <= 0 || int64(cfg.deadLetterMax) > cfg.batchBytes {
+		cfg.deadLetterMax = int(cfg.batchBytes)
 	}
-	if cfg.transport != nil {
-		k.writer.Transport = cfg.transport
+	// The broker measures a whole record batch, header included.
+	cfg.deadLetterMax -= recordBatchOverhead
+	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024,
+		maxAttempts: cfg.maxAttempts, deadLetterMaxBytes: cfg.deadLetterMax, dropped: cfg.dropped}
+	newWriter := func(batchBytes int64) *kafka.Writer {
+		w := &kafka.Writer{
+			Addr:         kafka.TCP(brokers...),
+			Balancer:     SourcePartitionBalancer{},
+			RequiredAcks: kafka.RequireAll,
+			Async:        true,
+			Completion:   complete,
+			BatchSize:    cfg.batchSize,
+			BatchBytes:   batchBytes,
+			BatchTimeout: cfg.batchTimeout,
+			MaxAttempts:  cfg.maxAttempts,
+			Compression:  cfg.compression,
+			// kafka-go's transport caches metadata for 6 s: with the default 1 s
+			// backoff cap, ten attempts at a topic whose metadata is not cached yet
+			// (just created, or a new partition leader) give up before the cache
+			// refreshes. A 2 s cap spans about 13 s.
+			WriteBackoffMax: 2 * time.Second,
+		}
+		if cfg.transport != nil {
+			w.Transport = cfg.transport
+		}
+		return w
 	}
+	k.writer = newWriter(cfg.batchBytes)
+	k.deadLetterWriter = newWriter(int64(k.deadLetterMaxBytes))
 	return k
 }
 
@@ -158,6 +199,9 @@ type batchAck struct {
 	// release, when set, recycles the batch's buffer once the writer is
 	// done with every message of it.
 	release func()
+	// dropPermanent, when set, takes a message the broker refused for good:
+	// the message counts as settled without error.
+	dropPermanent func(m *kafka.Message, err error)
 }
 
 func newBatchAck(n int, done func(error)) *batchAck {
@@ -191,9 +235,20 @@ func complete(msgs []kafka.Message, err error) {
 	}
 	for i := range msgs {
 		if a, ok := msgs[i].WriterData.(*batchAck); ok {
+			if err != nil && a.dropPermanent != nil && refusedForGood(err) {
+				a.dropPermanent(&msgs[i], err)
+				a.settle(1, nil)
+				continue
+			}
 			a.settle(1, err)
 		}
 	}
+}
+
+// refusedForGood reports whether the broker or the writer refused a message
+// for what it is (too large, invalid), so that sending it again cannot help.
+func refusedForGood(err error) bool {
+	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.Is(err, kafka.InvalidRecord)
 }
 
 // Write implements the stream's Sink: one message per verdict, keyed by
@@ -236,7 +291,7 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 		}
 		start = valueEnd
 	}
-	k.produce(ctx, msgs, ack)
+	k.produce(ctx, k.writer, msgs, ack)
 	clear(msgs) // the writer holds copies; drop the references to buf
 }
 
@@ -260,17 +315,30 @@ func (k *Kafka) buffer(n int) *[]byte {
 // settles the batch with the error. An async kafka-go Writer queues nothing
 // when it refuses, so a retry duplicates nothing and the batch's buffer is
 // free again either way.
-func (k *Kafka) produce(ctx context.Context, msgs []kafka.Message, ack *batchAck) {
-	err := k.writer.WriteMessages(ctx, msgs...)
+func (k *Kafka) produce(ctx context.Context, w *kafka.Writer, msgs []kafka.Message, ack *batchAck) {
+	err := w.WriteMessages(ctx, msgs...)
+	// The writer refuses a whole call for one message above its byte
+	// limit; such a message is dropped (when the batch allows it) and the
+	// rest are sent.
+	var tooLarge kafka.MessageTooLargeError
+	for err != nil && ack.dropPermanent != nil && errors.As(err, &tooLarge) {
+		ack.dropPermanent(&tooLarge.Message, err)
+		ack.settle(1, nil)
+		msgs = tooLarge.Remaining
+		if len(msgs) == 0 {
+			return
+		}
+		err = w.WriteMessages(ctx, msgs...)
+	}
 	for attempt := 1; err != nil && temporary(err) && attempt < k.maxAttempts; attempt++ {
 		// Deterministic, unlike retry.Backoff: jitter could end the attempts
 		// before the next metadata refresh. One writer goroutine retries,
 		// so there is no herd to spread.
-		wait := min(100*time.Millisecond<<min(attempt-1, 10), k.writer.WriteBackoffMax)
+		wait := min(100*time.Millisecond<<min(attempt-1, 10), w.WriteBackoffMax)
 		if sleepErr := retry.Sleep(ctx, wait); sleepErr != nil {
 			break
 		}
-		err = k.writer.WriteMessages(ctx, msgs...)
+		err = w.WriteMessages(ctx, msgs...)
 	}
 	if err != nil {
 		ack.settle(len(msgs), fmt.Errorf("queueing %d messages for kafka: %w", len(msgs), err))
@@ -290,14 +358,42 @@ const (
 	HeaderSourceTopic     = "sagewall.source.topic"
 	HeaderSourcePartition = "sagewall.source.partition"
 	HeaderSourceOffset    = "sagewall.source.offset"
+	// Set only on a dead letter whose value was cut to fit the topic: the
+	// original value's size in bytes and SHA-256 (hex), so the record can
+	// be found and checked at its source.
+	HeaderTruncated      = "sagewall.truncated"
+	HeaderOriginalSize   = "sagewall.original.size"
+	HeaderOriginalSHA256 = "sagewall.original.sha256"
+	// Set when the original headers did not fit beside the dead letter's
+	// own: how many were left out.
+	HeaderHeadersDropped = "sagewall.headers.dropped"
 )
 
 // ErrNoDeadLetterTopic is returned (through done) when a dead letter arrives
 // but no dead-letter topic was configured.
 var ErrNoDeadLetterTopic = errors.New("no dead-letter topic configured")
 
+// Room a dead letter keeps below deadLetterMaxBytes for the record's
+// framing (attributes, varint lengths, timestamp deltas) and for the
+// truncation headers themselves.
+const (
+	recordBatchOverhead = 1024
+	deadLetterFraming   = 512
+	maxDeadLetterError  = 4 << 10 // the error header: the reason, not a copy of the record
+	maxDeadLetterKey    = 4 << 10
+)
+
 // WriteDeadLetters implements the stream's DeadLetterSink: the original key,
 // value and headers, plus headers for the reason, error and source position.
+//
+// A dead letter always fits: when it would exceed the dead-letter limit
+// (WithDeadLetterMaxBytes), its value is cut to fit and it carries
+// sagewall.truncated=true with the original value's size and SHA-256; the
+// original headers are left out (and counted in sagewall.headers.dropped)
+// when they alone would not fit. If the broker still refuses one for good
+// (the topic's limit was lowered below the sink's), the letters of that
+// produce request are dropped and each reported (WithDroppedDeadLetter)
+// instead of failing the batch, so one record can never stop its partition.
 func (k *Kafka) WriteDeadLetters(ctx context.Context, letters []DeadLetter, done func(error)) {
 	if len(letters) == 0 {
 		done(nil)
@@ -310,40 +406,139 @@ func (k *Kafka) WriteDeadLetters(ctx context.Context, letters []DeadLetter, done
 	ack := newBatchAck(len(letters), done)
 	msgs := make([]kafka.Message, len(letters))
 	for i := range letters {
-		l := &letters[i]
-		headers := make([]kafka.Header, 0, len(l.Headers)+5)
-		for _, h := range l.Headers {
-			headers = append(headers, kafka.Header{Key: h.Key, Value: h.Value})
+		msgs[i] = k.deadLetterMessage(&letters[i])
+		msgs[i].WriterData = ack
+	}
+	ack.dropPermanent = func(m *kafka.Message, err error) {
+		if k.dropped == nil {
+			return
 		}
-		headers = append(headers,
-			kafka.Header{Key: HeaderReason, Value: []byte(l.Reason)},
-			kafka.Header{Key: HeaderError, Value: []byte(l.Err)},
-			kafka.Header{Key: HeaderSourceTopic, Value: []byte(l.Source.Topic)},
-			kafka.Header{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(l.Source.Partition), 10)},
-			kafka.Header{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, l.Source.Offset, 10)},
-		)
-		key := l.Key
-		if key == nil {
-			// Keyless records get the source position so the balancer keeps
-			// a partition's dead letters together and in order.
-			key = l.Source.AppendKey(nil)
-		}
-		msgs[i] = kafka.Message{
-			Topic:      k.deadLetterTopic,
-			Key:        key,
-			Value:      l.Value,
-			Headers:    headers,
-			Time:       l.Time,
-			WriterData: ack,
+		for i := range msgs {
+			// The writer hands back copies; the source position identifies it.
+			if sameHeader(msgs[i].Headers, m.Headers, HeaderSourceOffset) &&
+				sameHeader(msgs[i].Headers, m.Headers, HeaderSourcePartition) &&
+				sameHeader(msgs[i].Headers, m.Headers, HeaderSourceTopic) {
+				k.dropped(letters[i], err)
+				return
+			}
 		}
 	}
-	k.produce(ctx, msgs, ack)
+	k.produce(ctx, k.deadLetterWriter, msgs, ack)
+}
+
+func sameHeader(a, b []kafka.Header, key string) bool {
+	return bytes.Equal(headerValue(a, key), headerValue(b, key))
+}
+
+func headerValue(headers []kafka.Header, key string) []byte {
+	for _, h := range headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+// deadLetterMessage builds l's message, cut to deadLetterMaxBytes.
+func (k *Kafka) deadLetterMessage(l *DeadLetter) kafka.Message {
+	errText := l.Err
+	if len(errText) > maxDeadLetterError {
+		errText = errText[:maxDeadLetterError] + "…"
+	}
+	own := []kafka.Header{
+		{Key: HeaderReason, Value: []byte(l.Reason)},
+		{Key: HeaderError, Value: []byte(errText)},
+		{Key: HeaderSourceTopic, Value: []byte(l.Source.Topic)},
+		{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(l.Source.Partition), 10)},
+		{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, l.Source.Offset, 10)},
+	}
+	key := l.Key
+	if key == nil {
+		// Keyless records get the source position so the balancer keeps
+		// a partition's dead letters together and in order.
+		key = l.Source.AppendKey(nil)
+	}
+	if len(key) > maxDeadLetterKey {
+		key = key[:maxDeadLetterKey]
+	}
+	room := k.deadLetterMaxBytes - deadLetterFraming - len(key) - headersSize(own)
+	original := make([]kafka.Header, 0, len(l.Headers))
+	for _, h := range l.Headers {
+		original = append(original, kafka.Header{Key: h.Key, Value: h.Value})
+	}
+	if headersSize(original) > room/2 {
+		own = append(own, kafka.Header{Key: HeaderHeadersDropped, Value: strconv.AppendInt(nil, int64(len(original)), 10)})
+		original = nil
+	}
+	room -= headersSize(original)
+	value := l.Value
+	if len(value) > room {
+		sum := sha256.Sum256(value)
+		own = append(own,
+			kafka.Header{Key: HeaderTruncated, Value: []byte("true")},
+			kafka.Header{Key: HeaderOriginalSize, Value: strconv.AppendInt(nil, int64(len(value)), 10)},
+			kafka.Header{Key: HeaderOriginalSHA256, Value: hex.AppendEncode(nil, sum[:])},
+		)
+		value = value[:max(room-headersSize(own[len(own)-3:]), 0)]
+	}
+	return kafka.Message{
+		Topic:   k.deadLetterTopic,
+		Key:     key,
+		Value:   value,
+		Headers: append(original, own...),
+		Time:    l.Time,
+	}
+}
+
+// headersSize is what headers take in a record, near enough: their keys and
+// values plus a varint-length allowance each.
+func headersSize(headers []kafka.Header) int {
+	n := 0
+	for _, h := range headers {
+		n += len(h.Key) + len(h.Value) + 10
+	}
+	return n
+}
+
+// Name is what the pipeline reports the verdict topic's outages under.
+func (k *Kafka) Name() string { return "kafka_output" }
+
+// TopicMaxMessageBytes reads topic's max.message.bytes from the broker: the
+// largest record batch it accepts (the dead letters' limit).
+func TopicMaxMessageBytes(ctx context.Context, client *kafka.Client, topic string) (int, error) {
+	resp, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{
+		Resources: []kafka.DescribeConfigRequestResource{{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"max.message.bytes"},
+		}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("describing topic %s: %w", topic, err)
+	}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return 0, fmt.Errorf("describing topic %s: %w", topic, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "max.message.bytes" {
+				n, err := strconv.Atoi(e.ConfigValue)
+				if err != nil || n <= 0 {
+					return 0, fmt.Errorf("topic %s: max.message.bytes %q is not a positive integer", topic, e.ConfigValue)
+				}
+				return n, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("describing topic %s: no max.message.bytes in the answer", topic)
 }
 
 // Close flushes pending messages (their done callbacks run) and closes the
 // writer.
 func (k *Kafka) Close() error {
-	if err := k.writer.Close(); err != nil {
+	err := k.writer.Close()
+	if dlerr := k.deadLetterWriter.Close(); err == nil {
+		err = dlerr
+	}
+	if err != nil {
 		return fmt.Errorf("closing kafka writer: %w", err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package sinks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -356,5 +358,103 @@ func TestKafkaSinkRecycledBuffersAndCompression(t *testing.T) {
 	}
 	if _, err := ParseCompression("brotli"); err == nil {
 		t.Error(`ParseCompression("brotli"): want an error`)
+	}
+}
+
+// TestKafkaDeadLettersAlwaysFit: a dead letter larger than the limit is cut
+// to fit with its original size and SHA-256 in headers; when the broker
+// still refuses them (its topic's limit is below the sink's), the letters
+// of the refused requests are dropped and each reported — the batch is
+// acknowledged, never failed or retried forever.
+func TestKafkaDeadLettersAlwaysFit(t *testing.T) {
+	brokers := testenv.KFake(t)
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for topic, limit := range map[string]string{"dlq": "200000", "tight": "20000"} {
+		resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+			Topic: topic, NumPartitions: 1, ReplicationFactor: 1,
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: limit}},
+		}}})
+		if err == nil {
+			err = resp.Errors[topic]
+		}
+		if err != nil {
+			t.Fatalf("creating %s: %v", topic, err)
+		}
+	}
+	limit, err := TopicMaxMessageBytes(ctx, client, "dlq")
+	if err != nil || limit != 200000 {
+		t.Fatalf("TopicMaxMessageBytes = %d, %v; want 200000", limit, err)
+	}
+	huge := make([]byte, 5<<20)
+	for i := range huge {
+		huge[i] = byte('a' + i%26)
+	}
+	manyHeaders := make([]Header, 100)
+	for i := range manyHeaders {
+		manyHeaders[i] = Header{Key: "h" + strconv.Itoa(i), Value: make([]byte, 2000)}
+	}
+	letters := []DeadLetter{
+		{Source: Source{Topic: "raw", Offset: 1}, Value: huge, Reason: "line_too_long", Err: "raw/0/1: line too long"},
+		{Source: Source{Topic: "raw", Offset: 2}, Value: []byte("short"), Reason: "invalid"},
+		{Source: Source{Topic: "raw", Offset: 3}, Value: huge[:100000], Headers: manyHeaders, Reason: "invalid"},
+	}
+
+	for _, tc := range []struct {
+		topic       string
+		max         int
+		wantDropped int
+	}{
+		{"dlq", limit, 0},
+		{"tight", limit, 3}, // the sink believes 200000; the topic takes 20000
+	} {
+		t.Run(tc.topic, func(t *testing.T) {
+			var dropped []int64
+			k := NewKafka(brokers, "verdicts", WithDeadLetterTopic(tc.topic), WithDeadLetterMaxBytes(tc.max),
+				WithDroppedDeadLetter(func(l DeadLetter, err error) {
+					if !errors.Is(err, kafka.MessageSizeTooLarge) {
+						t.Errorf("dropped %s for %v, want message size too large", l.Source.Key(), err)
+					}
+					dropped = append(dropped, l.Source.Offset)
+				}))
+			defer k.Close()
+			done := make(chan error, 1)
+			k.WriteDeadLetters(ctx, letters, func(err error) { done <- err })
+			if err := <-done; err != nil {
+				t.Fatalf("WriteDeadLetters = %v, want nil", err)
+			}
+			if len(dropped) != tc.wantDropped {
+				t.Fatalf("dropped %v, want %d letters", dropped, tc.wantDropped)
+			}
+			if tc.wantDropped > 0 {
+				return // the small one shared a refused request
+			}
+			got := map[string]kafka.Message{}
+			testenv.ScanTopic(t, brokers, tc.topic, func(m kafka.Message) { got[string(headerValue(m.Headers, HeaderSourceOffset))] = m })
+			if len(got) != len(letters)-tc.wantDropped {
+				t.Fatalf("%d dead letters written, want %d", len(got), len(letters)-tc.wantDropped)
+			}
+			if short, ok := got["2"]; !ok || string(short.Value) != "short" || headerValue(short.Headers, HeaderTruncated) != nil {
+				t.Errorf("the small letter was not written unchanged: %+v", short)
+			}
+			cut := got["1"]
+			sum := sha256.Sum256(huge)
+			if string(headerValue(cut.Headers, HeaderTruncated)) != "true" ||
+				string(headerValue(cut.Headers, HeaderOriginalSize)) != strconv.Itoa(len(huge)) ||
+				string(headerValue(cut.Headers, HeaderOriginalSHA256)) != hex.EncodeToString(sum[:]) {
+				t.Errorf("truncated letter's headers: %v", cut.Headers)
+			}
+			if size := len(cut.Key) + len(cut.Value) + headersSize(cut.Headers); size > limit || len(cut.Value) < limit/2 {
+				t.Errorf("truncated letter takes %d bytes (value %d), want most of and at most %d", size, len(cut.Value), limit)
+			}
+			if string(cut.Value) != string(huge[:len(cut.Value)]) {
+				t.Error("the truncated value is not the original's prefix")
+			}
+			withHeaders := got["3"]
+			if string(headerValue(withHeaders.Headers, HeaderHeadersDropped)) != "100" || headerValue(withHeaders.Headers, "h0") != nil {
+				t.Errorf("200 KB of original headers were not left out: %d headers", len(withHeaders.Headers))
+			}
+		})
 	}
 }
