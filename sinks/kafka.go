@@ -500,6 +500,14 @@ func headersSize(headers []kafka.Header) int {
 	return n
 }
 
+// SetDeadLetterMaxBytes sets the dead-letter limit as WithDeadLetterMaxBytes
+// does, for a limit read from the broker after the sink was made; call it
+// before the first WriteDeadLetters.
+func (k *Kafka) SetDeadLetterMaxBytes(n int) {
+	k.deadLetterMaxBytes = min(n, int(k.writer.BatchBytes)) - recordBatchOverhead
+	k.deadLetterWriter.BatchBytes = int64(k.deadLetterMaxBytes)
+}
+
 // Name is what the pipeline reports the verdict topic's outages under.
 func (k *Kafka) Name() string { return "kafka_output" }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -46,13 +47,64 @@ func WithStartOffset(offset int64) ReaderOption {
 	return func(c *kafka.ReaderConfig) { c.StartOffset = offset }
 }
 
-// WithReaderLogger routes kafka-go's error log to l.
+// WithReaderLogger routes kafka-go's error log to l, each distinct message
+// at most once per readerLogEvery with how often it recurred meanwhile:
+// during an outage or with a missing topic the reader retries every second
+// per partition and would otherwise write a line per attempt.
 func WithReaderLogger(l *slog.Logger) ReaderOption {
 	return func(c *kafka.ReaderConfig) {
-		c.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {
-			l.Warn("kafka reader", "msg", fmt.Sprintf(msg, args...))
-		})
+		c.ErrorLogger = &dedupLogger{logger: l, every: readerLogEvery, now: time.Now, last: map[string]*logged{}}
 	}
+}
+
+// WithSessionTimeout sets how long the group waits for a member's heartbeat
+// before giving its partitions to the others (default 10 s): after a
+// kill -9 the dead member's partitions are not consumed for this long.
+func WithSessionTimeout(d time.Duration) ReaderOption {
+	return func(c *kafka.ReaderConfig) { c.SessionTimeout = d }
+}
+
+const readerLogEvery = time.Minute
+
+type logged struct {
+	at       time.Time
+	repeated int
+}
+
+// dedupLogger is a kafka.Logger that drops repeats of a message within
+// every and counts them.
+type dedupLogger struct {
+	logger *slog.Logger
+	every  time.Duration
+	now    func() time.Time
+
+	mu   sync.Mutex
+	last map[string]*logged
+}
+
+func (d *dedupLogger) Printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	now := d.now()
+	d.mu.Lock()
+	e := d.last[msg]
+	if e != nil && now.Sub(e.at) < d.every {
+		e.repeated++
+		d.mu.Unlock()
+		return
+	}
+	repeated := 0
+	if e != nil {
+		repeated = e.repeated
+	} else if len(d.last) >= 256 {
+		clear(d.last) // bounded: messages carry addresses and partitions
+	}
+	d.last[msg] = &logged{at: now}
+	d.mu.Unlock()
+	attrs := []any{"detail", msg}
+	if repeated > 0 {
+		attrs = append(attrs, "repeated_since_last_logged", repeated)
+	}
+	d.logger.Warn("kafka reader", attrs...)
 }
 
 // NewReader returns a consumer-group reader of topic for the pipeline:

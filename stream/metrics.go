@@ -29,6 +29,7 @@ type Metrics struct {
 	connEvicted     prometheus.Counter
 	connLate        prometheus.Counter
 	connForced      prometheus.Counter
+	droppedLetters  prometheus.Counter
 }
 
 // NewMetrics creates the pipeline metrics and registers them on reg.
@@ -88,8 +89,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		connLate: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sagewall_conn_late_total", Help: "Connections that arrived after later-starting ones had been judged (beyond input.reorder_window).",
 		}),
+		droppedLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sagewall_dead_letters_dropped_total", Help: "Dead letters the broker refused for good even after they were cut to fit (each is logged with its source position).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
+	for _, c := range []prometheus.Collector{m.droppedLetters, m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
 		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices, m.rebuilds,
 		m.connHeld, m.connHosts, m.connEvicted, m.connLate, m.connForced} {
 		if err := reg.Register(c); err != nil {
@@ -188,5 +192,12 @@ func (m *Metrics) setConnState(held, hosts int) {
 	if m != nil {
 		m.connHeld.Set(float64(held))
 		m.connHosts.Set(float64(hosts))
+	}
+}
+
+// AddDroppedDeadLetter counts a dead letter the broker refused for good.
+func (m *Metrics) AddDroppedDeadLetter() {
+	if m != nil {
+		m.droppedLetters.Inc()
 	}
 }

@@ -73,6 +73,9 @@ type runConfig struct {
 			Username  string
 			Password  string
 		}
+		// OutageTimeout: 0 rides out any outage; more exits once a
+		// dependency has been down that long.
+		OutageTimeout time.Duration
 	}
 	Input struct {
 		Topic       string
@@ -91,12 +94,19 @@ type runConfig struct {
 		Passthrough    []string
 		RebuildRecords int
 		RekeyTopic     string
+		SessionTimeout time.Duration
 	}
 	Output struct {
 		Topic           string
 		DeadLetterTopic string
 		Format          string
 		Compression     string
+		// DeadLetterMaxBytes: 0 reads the dead-letter topic's
+		// max.message.bytes at start.
+		DeadLetterMaxBytes int
+		CreateTopics       bool
+		TopicPartitions    int
+		TopicReplication   int
 	}
 	Batch struct {
 		Records     int
@@ -258,6 +268,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Kafka.SASL.Username }),
 		stringSetting("kafka.sasl.password", "SASL password (plain, scram); prefer the environment variable",
 			func(c *runConfig) *string { return &c.Kafka.SASL.Password }),
+		durationSetting("kafka.outage_timeout", "exit (status 1) once Kafka, the scorer or an output has been down this long; 0: ride out any outage, with /readyz false meanwhile",
+			func(c *runConfig) *time.Duration { return &c.Kafka.OutageTimeout }),
 		stringSetting("input.topic", "raw topic: NSL-KDD records or connection logs (input.format)",
 			func(c *runConfig) *string { return &c.Input.Topic }),
 		stringSetting("input.group", "consumer group",
@@ -286,6 +298,8 @@ func settings() []setting {
 			func(c *runConfig) *int { return &c.Input.RebuildRecords }),
 		boolSetting("input.sensor_from_key", "use the Kafka message key as the sensor when neither the record nor the header names one",
 			func(c *runConfig) *bool { return &c.Input.SensorFromKey }),
+		durationSetting("input.session_timeout", "how long the group waits for a silent member (killed, frozen) before its partitions move to the others",
+			func(c *runConfig) *time.Duration { return &c.Input.SessionTimeout }),
 		stringSetting("output.topic", "verdict topic",
 			func(c *runConfig) *string { return &c.Output.Topic }),
 		stringSetting("output.dead_letter_topic", "topic for records that cannot be encoded",
@@ -294,6 +308,14 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Output.Format }),
 		stringSetting("output.compression", "compression of the verdict and dead-letter batches: none, gzip, snappy, lz4 or zstd",
 			func(c *runConfig) *string { return &c.Output.Compression }),
+		intSetting("output.dead_letter_max_bytes", "largest dead letter (key, value, headers); longer values are cut and marked sagewall.truncated (0: the dead-letter topic's max.message.bytes, read at start, at most 1000000)",
+			func(c *runConfig) *int { return &c.Output.DeadLetterMaxBytes }),
+		boolSetting("output.create_topics", "create the verdict and dead-letter topics at start when they do not exist",
+			func(c *runConfig) *bool { return &c.Output.CreateTopics }),
+		intSetting("output.topic_partitions", "partitions of a created output topic (0: as many as input.topic has)",
+			func(c *runConfig) *int { return &c.Output.TopicPartitions }),
+		intSetting("output.topic_replication", "replication factor of a created output topic (-1: the broker's default.replication.factor)",
+			func(c *runConfig) *int { return &c.Output.TopicReplication }),
 		intSetting("batch.records", "close a micro-batch at this many records",
 			func(c *runConfig) *int { return &c.Batch.Records }),
 		intSetting("batch.bytes", "close a micro-batch at this many input bytes",
@@ -369,6 +391,9 @@ func defaultRunConfig() runConfig {
 	c.Output.DeadLetterTopic = "nslkdd.dead-letters"
 	c.Output.Format = "json"
 	c.Output.Compression = "lz4"
+	c.Output.CreateTopics = true
+	c.Output.TopicReplication = -1
+	c.Input.SessionTimeout = 10 * time.Second
 	c.Batch.Records = 512
 	c.Batch.Bytes = 1 << 20
 	c.Batch.MaxWait = 2 * time.Millisecond
@@ -693,6 +718,20 @@ func (src *configSources) validate() error {
 	}
 	if _, err := parseLogLevel(c.Log.Level); err != nil {
 		return src.invalid("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.Kafka.OutageTimeout < 0 {
+		return src.invalid("kafka.outage_timeout", "%s: want 0 (ride out any outage) or more", c.Kafka.OutageTimeout)
+	}
+	if c.Input.SessionTimeout < 6*time.Second || c.Input.SessionTimeout > 30*time.Minute {
+		// The broker's group.min/max.session.timeout.ms defaults.
+		return src.invalid("input.session_timeout", "%s: want between 6s and 30m (the broker's default bounds)", c.Input.SessionTimeout)
+	}
+	if c.Output.DeadLetterMaxBytes < 0 || (c.Output.DeadLetterMaxBytes > 0 && c.Output.DeadLetterMaxBytes < 4096) {
+		return src.invalid("output.dead_letter_max_bytes", "%d: want 0 (the topic's limit) or at least 4096", c.Output.DeadLetterMaxBytes)
+	}
+	if c.Output.TopicPartitions < 0 || c.Output.TopicReplication < -1 || c.Output.TopicReplication == 0 {
+		return src.invalid("output.topic_partitions", "partitions %d and replication %d: want partitions >= 0 and replication -1 or >= 1",
+			c.Output.TopicPartitions, c.Output.TopicReplication)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return src.invalid("shutdown_timeout", "%s: want more than 0", c.ShutdownTimeout)

@@ -73,8 +73,11 @@ type service struct {
 
 	lagInterval time.Duration
 	kafkaReady  atomic.Bool
-	lagMu       sync.Mutex
-	lag         []stream.PartitionOffsets
+	// health is the state of Kafka, the scorer and the outputs: /readyz is
+	// false while any is down.
+	health *stream.Health
+	lagMu  sync.Mutex
+	lag    []stream.PartitionOffsets
 }
 
 // serviceOption adds to a service what only some callers need.
@@ -146,7 +149,10 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		alerts:        alerts,
 		client:        stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
 		pipelineTopic: cfg.Input.Topic,
+		health: stream.NewHealth(stream.WithOutageTimeout(cfg.Kafka.OutageTimeout),
+			stream.WithHealthLogger(logger), stream.WithHealthRegisterer(reg)),
 	}
+	s.health.Register(dependencyKafka)
 	if cfg.Input.RekeyTopic != "" {
 		input, _, _ := parseInputFormat(cfg.Input.Format)
 		s.pipelineTopic = cfg.Input.RekeyTopic
@@ -159,10 +165,16 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		}
 	}
 	s.reader = stream.NewReader(conn, cfg.Input.Group, s.pipelineTopic,
-		stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger))
+		stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger), stream.WithSessionTimeout(cfg.Input.SessionTimeout))
 	s.sink = sinks.NewKafka(cfg.Kafka.Brokers, cfg.Output.Topic,
 		sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
-		sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression))
+		sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression),
+		sinks.WithDeadLetterMaxBytes(cfg.Output.DeadLetterMaxBytes),
+		sinks.WithDroppedDeadLetter(func(l sinks.DeadLetter, err error) {
+			metrics.AddDroppedDeadLetter()
+			logger.Error("dead letter dropped: the broker refused it even cut to fit", "source", l.Source.Key(),
+				"reason", l.Reason, "value_bytes", len(l.Value), "err", err)
+		}))
 	if cfg.HTTP.Dashboard {
 		if err := s.addDashboard(scorer, &extras); err != nil {
 			s.close()
@@ -180,6 +192,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		stream.WithMetrics(metrics),
 		stream.WithLogger(logger),
 		stream.WithGroupCheck(s.client, cfg.Input.Group),
+		stream.WithHealth(s.health),
 	}
 	if input, conn, _ := parseInputFormat(cfg.Input.Format); conn {
 		if cfg.Input.RekeyTopic != "" && input == connlog.VPC {
@@ -230,6 +243,14 @@ func (s *service) run(ctx context.Context) error {
 		_ = srv.Shutdown(shutdownCtx)
 	}()
 
+	if err := waitForKafka(ctx, s.client, s.cfg.Kafka.Brokers, s.health); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting: nothing was consumed
+		}
+		return err
+	}
+	prepareOutputs(ctx, s.client, &s.cfg, s.sink, s.logger)
+
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	monitor := stream.NewLagMonitor(s.client, s.cfg.Input.Group, s.pipelineTopic,
@@ -279,8 +300,10 @@ func (s *service) run(ctx context.Context) error {
 func (s *service) observeLag(offsets []stream.PartitionOffsets, err error) {
 	s.kafkaReady.Store(err == nil)
 	if err != nil {
+		s.health.Down(dependencyKafka, err)
 		return
 	}
+	s.health.Up(dependencyKafka)
 	s.lagMu.Lock()
 	s.lag = offsets
 	s.lagMu.Unlock()
@@ -300,6 +323,10 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if ready, why := s.health.Ready(); !ready {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+			return
+		}
 		if !s.kafkaReady.Load() {
 			http.Error(w, "not ready: kafka not reachable yet", http.StatusServiceUnavailable)
 			return
