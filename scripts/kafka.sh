@@ -2,12 +2,15 @@
 # Runs a single-node Apache Kafka broker (KRaft: broker and controller in one JVM) on
 # 127.0.0.1 for the e2e tests.
 #
-# usage: scripts/kafka.sh start|stop|status
+# usage: scripts/kafka.sh start|stop|status|kill|pause|resume
 #   start   fetches the broker jars once (Maven, cached), formats fresh storage, starts the
 #           broker, waits until a metadata request and a topic create/delete succeed, and
 #           prints the bootstrap address (127.0.0.1:PORT) on stdout.
+#           With SAGEWALL_KAFKA_KEEP_DATA=1 it restarts on the storage a killed broker left.
 #   stop    SIGTERM, up to 30 s for a clean shutdown, then SIGKILL.
 #   status  prints the address and exits 0 when running; exits 3 when stopped.
+#   kill    SIGKILL (a crash: no shutdown, data kept), for the chaos tests.
+#   pause   SIGSTOP (a frozen broker: connections open, no answers); resume: SIGCONT.
 #
 # env: SAGEWALL_KAFKA_PORT (19092; the controller listens on PORT+1)
 #      SAGEWALL_KAFKA_RUN_DIR (/tmp/sagewall-kafka: data, logs, pid file)
@@ -155,18 +158,26 @@ start() {
 	local java
 	java=$(java17)
 	fetch
-	# Test data is disposable: whatever a crashed run left behind is wiped and reformatted.
-	rm -rf "$run_dir/data" "$data_dir" "$run_dir/logs" "$pidfile"
+	local keep=
+	if [ "${SAGEWALL_KAFKA_KEEP_DATA:-}" = 1 ] && [ -s "$data_dir/meta.properties" ]; then
+		keep=1
+		rm -f "$pidfile"
+	else
+		# Test data is disposable: whatever a crashed run left behind is wiped and reformatted.
+		rm -rf "$run_dir/data" "$data_dir" "$run_dir/logs" "$pidfile"
+	fi
 	mkdir -p "$data_dir" "$run_dir/logs"
 	write_config
 	local jvm=("-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
 		"-Dlog4j2.configurationFile=$here/kafka/log4j2.properties" "-Dkafka.logs.dir=$run_dir/logs")
-	local cluster_id
-	cluster_id=$("$java" "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>>"$run_dir/logs/format.log") ||
-		{ cat "$run_dir/logs/format.log" >&2; die "generating a cluster id failed"; }
-	"$java" "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" \
-		-c "$run_dir/server.properties" --standalone >>"$run_dir/logs/format.log" 2>&1 ||
-		{ cat "$run_dir/logs/format.log" >&2; die "formatting KRaft storage failed"; }
+	if [ -z "$keep" ]; then
+		local cluster_id
+		cluster_id=$("$java" "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>>"$run_dir/logs/format.log") ||
+			{ cat "$run_dir/logs/format.log" >&2; die "generating a cluster id failed"; }
+		"$java" "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" \
+			-c "$run_dir/server.properties" --standalone >>"$run_dir/logs/format.log" 2>&1 ||
+			{ cat "$run_dir/logs/format.log" >&2; die "formatting KRaft storage failed"; }
+	fi
 	log "starting Apache Kafka $version on $address (logs in $run_dir/logs)"
 	# The broker's GC pauses stall every client at once; the log shows them when latency is in question.
 	nohup "$java" "${jvm[@]}" "-Xlog:gc:file=$run_dir/logs/gc.log:uptime,level" -cp "$libs/*" kafka.Kafka "$run_dir/server.properties" \
@@ -202,12 +213,26 @@ status() {
 	fi
 }
 
+# signal sends $1 to the running broker.
+signal() {
+	pid_running "$pidfile" java "$match" || die "not running"
+	kill "-$1" "$(cat "$pidfile")"
+	if [ "$1" = KILL ]; then
+		while alive "$(cat "$pidfile")"; do sleep 0.1; done
+		rm -f "$pidfile"
+	fi
+	log "sent SIG$1"
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
 status) status ;;
+kill) signal KILL ;;
+pause) signal STOP ;;
+resume) signal CONT ;;
 *)
-	echo "usage: $0 start|stop|status" >&2
+	echo "usage: $0 start|stop|status|kill|pause|resume" >&2
 	exit 2
 	;;
 esac
