@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sagewall/sagewall/stream"
 	"github.com/sagewall/sagewall/stream/s3bridge"
 )
 
@@ -57,6 +58,9 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	if *queueURL == "" {
 		return usageError{errors.New("--queue-url is required")}
 	}
+	if err := checkQueueURL(*queueURL); err != nil {
+		return err
+	}
 	input, connLogs, err := parseInputFormat(*format)
 	if err != nil {
 		return usageError{fmt.Errorf("--format: %w", err)}
@@ -84,8 +88,12 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
-		return fmt.Errorf("loading AWS config: %w", err)
+		return usageError{fmt.Errorf("loading AWS config: %w", err)}
 	}
+	if cfg.Region == "" {
+		return usageError{errors.New("--region: no AWS region given or found in the environment (AWS_REGION)")}
+	}
+
 	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if *endpointURL != "" {
 			o.BaseEndpoint = aws.String(*endpointURL)
@@ -97,13 +105,15 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 			o.BaseEndpoint = aws.String(*endpointURL)
 		}
 	})
+	reg := prometheus.NewRegistry()
+	health := stream.NewHealth(stream.WithHealthLogger(logger), stream.WithHealthRegisterer(reg))
 	writer := s3bridge.NewWriter(brokerList, *topic, conn.Transport())
 	defer writer.Close()
 
-	reg := prometheus.NewRegistry()
 	bridgeOpts := []s3bridge.Option{
 		s3bridge.WithMaxObjectBytes(*maxObject), s3bridge.WithVisibility(*visibility),
 		s3bridge.WithWorkers(*workers), s3bridge.WithLogger(logger), s3bridge.WithRegisterer(reg),
+		s3bridge.WithHealth(health),
 	}
 	if connLogs {
 		bridgeOpts = append(bridgeOpts, s3bridge.WithConnLogs(input))
@@ -111,6 +121,19 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	bridge, err := s3bridge.New(sqsClient, s3Client, writer, *queueURL, bridgeOpts...)
 	if err != nil {
 		return usageError{err}
+	}
+	// What cannot work exits now (status 2); what is only down is waited for.
+	if err := checkAWSCredentials(ctx, cfg, "bridge"); err != nil {
+		return err
+	}
+	if err := checkQueue(ctx, sqsClient, *queueURL, logger); err != nil {
+		return err
+	}
+	if err := waitForKafka(ctx, stream.NewClient(brokerList, conn.Transport()), brokerList, health); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
 	if *metricsAddr != "" {
 		ln, err := net.Listen("tcp", *metricsAddr)

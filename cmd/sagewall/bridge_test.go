@@ -17,16 +17,26 @@ import (
 )
 
 func TestBridgeFlags(t *testing.T) {
+	const queue = "http://127.0.0.1:1/000000000000/raw-logs"
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"no queue", nil, "--queue-url is required"},
-		{"empty brokers", []string{"--queue-url", "http://q", "--brokers", " , "}, "--brokers and --topic must not be empty"},
-		{"stray argument", []string{"--queue-url", "http://q", "extra"}, "unexpected arguments"},
-		{"bad visibility", []string{"--queue-url", "http://q", "--visibility", "1s", "--region", "us-east-1"}, "visibility 1s must be at least 2s"},
+		{"malformed queue", []string{"--queue-url", "sqs-queue-name"}, `--queue-url "sqs-queue-name": want https://`},
+		{"empty brokers", []string{"--queue-url", queue, "--brokers", " , "}, "--brokers and --topic must not be empty"},
+		{"stray argument", []string{"--queue-url", queue, "extra"}, "unexpected arguments"},
+		{"bad visibility", []string{"--queue-url", queue, "--visibility", "1s", "--region", "us-east-1"}, "visibility 1s must be at least 2s"},
+		{"no credentials", []string{"--queue-url", queue, "--region", "us-east-1"}, "bridge: no usable AWS credentials"},
 	}
+	// No credentials anywhere: no variables, no shared files, no instance role.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer

@@ -707,6 +707,11 @@ func (src *configSources) validate() error {
 	if !(c.Alerts.Threshold > 0 && c.Alerts.Threshold <= 1) {
 		return src.invalid("alerts.threshold", "%g: want more than 0, at most 1", c.Alerts.Threshold)
 	}
+	if c.Alerts.SNSTopicARN != "" {
+		if err := checkTopicARN(c.Alerts.SNSTopicARN); err != nil {
+			return src.invalid("alerts.sns_topic_arn", "%v", err)
+		}
+	}
 	if c.Alerts.Window <= 0 || c.Alerts.MaxExamples < 0 {
 		return src.invalid("alerts.window", "window %s must be positive and max_examples %d not negative", c.Alerts.Window, c.Alerts.MaxExamples)
 	}

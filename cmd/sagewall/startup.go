@@ -6,9 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sagewall/sagewall/internal/retry"
@@ -182,4 +189,57 @@ func createTopics(ctx context.Context, client *kafka.Client, cfg *runConfig, top
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkAWSCredentials fails, as a misconfiguration, when no AWS credentials
+// can be had for what setting configures.
+func checkAWSCredentials(ctx context.Context, cfg aws.Config, setting string) error {
+	if cfg.Credentials == nil {
+		return usageError{fmt.Errorf("%s: no AWS credentials found (environment, shared config files or an instance/pod role)", setting)}
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return usageError{fmt.Errorf("%s: no usable AWS credentials (environment, shared config files or an instance/pod role): %w", setting, err)}
+	}
+	return nil
+}
+
+// checkQueueURL fails for a queue URL that cannot name an SQS queue.
+func checkQueueURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Count(strings.Trim(u.Path, "/"), "/") != 1 {
+		return usageError{fmt.Errorf("--queue-url %q: want https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE", raw)}
+	}
+	return nil
+}
+
+// checkQueue asks SQS for the queue's attributes once: an answer refusing
+// the request (no such queue, access denied, bad credentials) is a
+// misconfiguration; no answer (network, throttling, a 5xx) is an outage the
+// bridge rides out, so it only logs.
+func checkQueue(ctx context.Context, client *sqs.Client, queueURL string, logger *slog.Logger) error {
+	checkCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	_, err := client.GetQueueAttributes(checkCtx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(queueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	var apiErr smithy.APIError
+	if err != nil && errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultClient && !strings.Contains(apiErr.ErrorCode(), "Throttl") {
+		return usageError{fmt.Errorf("--queue-url %s: SQS refuses it (%s): %w", queueURL, apiErr.ErrorCode(), err)}
+	}
+	if err != nil && ctx.Err() == nil {
+		logger.Warn("checking the SQS queue at start: no answer yet, the bridge keeps trying", "queue", queueURL, "err", err)
+	}
+	return nil
+}
+
+// checkTopicARN fails for an alerts.sns_topic_arn that is not an SNS topic ARN.
+func checkTopicARN(s string) error {
+	a, err := arn.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q: %w", s, err)
+	}
+	if a.Service != "sns" || a.Resource == "" || strings.Contains(a.Resource, ":") {
+		return fmt.Errorf("%q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC)", s)
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/internal/retry"
+	"github.com/sagewall/sagewall/stream"
 )
 
 // SQSAPI is the part of the SQS client the bridge uses.
@@ -102,10 +103,20 @@ type Bridge struct {
 	dedupe  *dedupe
 	metrics *metrics
 	ready   atomic.Bool
+	health  *stream.Health
 }
+
+// dependencySQS is the queue's name in the bridge's Health.
+const dependencySQS = "sqs"
 
 // Option configures a Bridge.
 type Option func(*Bridge)
+
+// WithHealth reports the queue's state to h as dependency "sqs": a failing
+// ReceiveMessage is logged once when it starts failing and once when it
+// works again, not once per attempt (default: a Health of its own on the
+// bridge's logger).
+func WithHealth(h *stream.Health) Option { return func(b *Bridge) { b.health = h } }
 
 // WithMaxObjectBytes caps an object's (decompressed) size; larger objects fail (default 1 GiB).
 func WithMaxObjectBytes(n int64) Option { return func(b *Bridge) { b.maxObjectBytes = n } }
@@ -165,6 +176,10 @@ func New(sqsClient SQSAPI, s3Client S3API, writer Writer, queueURL string, opts 
 	for _, opt := range opts {
 		opt(b)
 	}
+	if b.health == nil {
+		b.health = stream.NewHealth(stream.WithHealthLogger(b.logger))
+	}
+	b.health.Register(dependencySQS)
 	switch {
 	case writer == nil:
 		return nil, errors.New("creating s3 bridge: nil writer")
@@ -193,6 +208,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	slots := make(chan struct{}, b.workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	failures := 0
 	for ctx.Err() == nil {
 		free := cap(slots) - len(slots)
 		if free == 0 {
@@ -215,13 +231,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			failures++
 			b.metrics.errors.WithLabelValues("receive").Inc()
-			b.logger.ErrorContext(ctx, "receiving from SQS", "queue", b.queueURL, "err", err)
-			if retry.Sleep(ctx, time.Second) != nil {
+			b.health.Down(dependencySQS, fmt.Errorf("receiving from SQS queue %s: %w", b.queueURL, err))
+			if retry.Sleep(ctx, retry.Backoff(failures, time.Second, 30*time.Second)) != nil {
 				break
 			}
 			continue
 		}
+		failures = 0
+		b.health.Up(dependencySQS)
 		for _, msg := range out.Messages {
 			slots <- struct{}{}
 			wg.Add(1)
