@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -39,6 +40,8 @@ type Encoder struct {
 	otherIndex   int        // index of "other" in spec.Service
 	jsonKeys     vocabIndex // JSON key → field index; label and difficulty follow the 41 fields
 	fieldNames   []string
+	rates        []int          // numeric indexes of the *_rate features, fractions in [0, 1]
+	rateMask     uint64         // the same as bits
 	hundredths   *[1000]float64 // n/100, correctly rounded, for two-decimal rates
 
 	unknownServices atomic.Uint64
@@ -76,6 +79,12 @@ func NewEncoder(spec *Spec, opts ...Option) *Encoder {
 	e.flags = newVocabIndex(e.spec.Flag)
 	e.otherIndex = e.services.lookup([]byte(unknownService))
 	e.fieldNames = FieldNames()
+	for k, name := range e.fieldNames {
+		if strings.HasSuffix(name, "_rate") {
+			e.rates = append(e.rates, numericIndex(k))
+			e.rateMask |= 1 << numericIndex(k)
+		}
+	}
 	e.jsonKeys = newVocabIndex(append(FieldNames(), "label", "difficulty"))
 	e.hundredths = new([1000]float64)
 	for n := range e.hundredths {
@@ -223,6 +232,10 @@ func (e *Encoder) encodeCSV(line []byte, rec *Record, dst []float32) error {
 	if nerr != numberOK {
 		return numberFieldError(e.fieldNames[failed+fieldFlag+1], line[end:fieldEnd(line, end)], nerr)
 	}
+	if j := e.rateOutOfRange(rec); j >= 0 {
+		k := j + fieldFlag
+		return e.rateError(e.fieldNames[k], nthField(line, k))
+	}
 	pos = end + 1
 	rec.Label, rec.Difficulty = "", -1
 	if pos <= len(line) {
@@ -260,6 +273,34 @@ func numberFieldError(field string, value []byte, err numberError) error {
 		return newFieldError(field, value, ErrNotFinite, "")
 	}
 	return newFieldError(field, value, ErrNotNumber, "")
+}
+
+// rateOutOfRange returns the numeric index of the first rate feature above
+// 1 (parsing already refused negatives and non-finite values), or -1.
+func (e *Encoder) rateOutOfRange(rec *Record) int {
+	for _, j := range e.rates {
+		if rec.Numeric[j] > 1 {
+			return j
+		}
+	}
+	return -1
+}
+
+// rateError is the error for a rate feature outside [0, 1].
+func (e *Encoder) rateError(field string, value []byte) error {
+	return newFieldError(field, value, ErrOutOfRange, "out of range: a rate is a fraction between 0 and 1")
+}
+
+// nthField returns the comma-separated field n of line (error paths only).
+func nthField(line []byte, n int) []byte {
+	pos := 0
+	for range n {
+		pos = fieldEnd(line, pos) + 1
+		if pos > len(line) {
+			return nil
+		}
+	}
+	return line[pos:fieldEnd(line, pos)]
 }
 
 // parseDifficulty parses a non-negative integer difficulty level.
@@ -333,6 +374,9 @@ func (e *Encoder) encodeVector(line []byte, rec *Record, dst []float32) error {
 	end, failed, nerr := e.scanNumbers(line, 0, rec.Numeric[:])
 	if nerr != numberOK {
 		return numberFieldError(e.columnName(failed), line[end:fieldEnd(line, end)], nerr)
+	}
+	if j := e.rateOutOfRange(rec); j >= 0 {
+		return e.rateError(e.columnName(j), nthField(line, j))
 	}
 	for i, v := range rec.Numeric {
 		dst[i] = float32(v)

@@ -205,6 +205,16 @@ func TestEncodeErrors(t *testing.T) {
 		{"vector two hot columns", vectorOf(map[string]float32{"protocol_type_tcp": 1, "protocol_type_udp": 1, "service_http": 1, "flag_SF": 1}), ErrNotOneHot,
 			"protocol_type block has more than one 1 (columns protocol_type_tcp and protocol_type_udp)"},
 		{"vector negative", "-1" + vectorOf(wantNormal)[1:], ErrNegative, `field "duration": value "-1": negative`},
+		{"rate above 1", with(24, "1.5"), ErrOutOfRange, `field "serror_rate": value "1.5": out of range: a rate is a fraction between 0 and 1`},
+		{"last rate above 1", with(40, "2"), ErrOutOfRange, `field "dst_host_srv_rerror_rate": value "2": out of range`},
+		{"rate as a percentage", with(33, "100"), ErrOutOfRange, `field "dst_host_same_srv_rate": value "100": out of range`},
+		{"JSON rate above 1", strings.Replace(jsonOf(lineNormal, ""), `"same_srv_rate":1`, `"same_srv_rate":1.01`, 1), ErrOutOfRange, `field "same_srv_rate": value "1.01": out of range`},
+		{"vector rate above 1", withColumns(vectorOf(wantNormal), func(i int, v string) string {
+			if i == 21 { // serror_rate
+				return "3"
+			}
+			return v
+		}), ErrOutOfRange, `field "serror_rate": value "3": out of range`},
 	}
 	e := NewEncoder(nil)
 	for _, tt := range tests {

@@ -21,6 +21,7 @@ var (
 	ErrMissingField   = errors.New("missing field")
 	ErrDuplicateField = errors.New("duplicate field")
 	ErrNotOneHot      = errors.New("not one-hot")
+	ErrOutOfRange     = errors.New("out of range")
 )
 
 // maxValueBytes bounds how much of an offending value an error quotes.

@@ -140,7 +140,11 @@ func (e *Encoder) setJSONField(s *jsonScanner, k int, rec *Record, hot *[3]int) 
 		if nerr != numberOK {
 			return numberFieldError(name, value, nerr)
 		}
-		rec.Numeric[numericIndex(k)] = v
+		j := numericIndex(k)
+		if v > 1 && e.rateMask&(1<<j) != 0 {
+			return e.rateError(name, value)
+		}
+		rec.Numeric[j] = v
 	}
 	return nil
 }
