@@ -180,7 +180,7 @@ func serveBridgeMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Re
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := newHTTPServer(mux)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.ErrorContext(ctx, "serving metrics", "err", err)

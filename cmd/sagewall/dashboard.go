@@ -104,7 +104,7 @@ func startServeDashboard(addr, model string, threshold float64, logger *slog.Log
 	}
 	mux := http.NewServeMux()
 	mountDashboard(mux, h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := newHTTPServer(mux)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("serving the dashboard", "err", err)

@@ -228,7 +228,7 @@ func (s *service) run(ctx context.Context) error {
 		"output", s.cfg.Output.Topic, "dead_letters", s.cfg.Output.DeadLetterTopic, "format", s.cfg.Output.Format,
 		"model", info.Name, "model_version", info.Version, "threshold", s.detector.Threshold(), "http", s.listener.Addr().String())
 
-	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := newHTTPServer(s.handler())
 	if s.dashboard != nil {
 		srv.RegisterOnShutdown(s.dashboard.Close) // end the live streams
 	}

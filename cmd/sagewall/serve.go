@@ -68,14 +68,9 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		}
 		defer stopDashboard()
 	}
-	srv := &http.Server{
-		Handler:           serve.NewHandler(detector, serve.WithMaxRequestBytes(*maxBytes), serve.WithLogger(logger)),
-		ReadHeaderTimeout: 10 * time.Second,
-		// SageMaker gives an invocation 60 s; answer or fail within that.
-		ReadTimeout:  60 * time.Second,
-		WriteTimeout: 60 * time.Second,
-		IdleTimeout:  120 * time.Second,
-	}
+	// SageMaker gives an invocation 60 s; answer or fail within that.
+	srv := newHTTPServer(serve.NewHandler(detector, serve.WithMaxRequestBytes(*maxBytes), serve.WithLogger(logger)),
+		withReadTimeout(60*time.Second))
 	return serveUntilDone(ctx, srv, ln, *grace, logger)
 }
 

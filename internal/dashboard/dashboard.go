@@ -400,6 +400,9 @@ func lineProblem(err etl.LineError) LineProblem {
 	return p
 }
 
+// liveWriteGrace is how long one live event may take to be written.
+const liveWriteGrace = 10 * time.Second
+
 // liveEvents streams a summary every interval until the client goes away
 // or the dashboard is closed.
 func (h *Handler) liveEvents(w http.ResponseWriter, r *http.Request) {
@@ -423,6 +426,10 @@ func (h *Handler) liveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		buf.WriteString("\n") // Encode ended the data line; a blank line ends the event
+		// The server's write timeout bounds one response; a stream is many,
+		// so each event gets its own deadline: a reader that stops reading
+		// is dropped, a live one streams for as long as it likes.
+		_ = rc.SetWriteDeadline(time.Now().Add(h.interval + liveWriteGrace))
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return
 		}
