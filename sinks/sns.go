@@ -36,7 +36,7 @@ const (
 	snsMaxGroupIDBytes = 128 // MessageGroupId on a FIFO topic
 )
 
-// Alert defaults, as in the original prototype.
+// alert defaults, as in the original prototype.
 const (
 	DefaultAlertThreshold = 0.90
 	DefaultAlertSubject   = "SAGEWALL ALERT"
@@ -135,23 +135,25 @@ func NewSNS(client SNSAPI, topicARN string, opts ...SNSOption) (*SNS, error) {
 	return s, nil
 }
 
-// alert is what the sink keeps of a verdict (Verdicts are reused after done).
-type alert struct {
-	key      string // source "topic/partition/offset"
-	time     time.Time
-	score    float32
-	category string
-	service  string
-	protocol string
-	flag     string
-	model    string
-	flow     string // "src:port → dst:port/transport", "" when the record named no connection
-	srcIP    string
-	dstIP    string
+// Alert is what an alert needs of a verdict: what the SNS sink keeps
+// (Verdicts are reused after done), and what the alert topic carries, as
+// JSON, from the pipeline to the notifier (AlertFormat).
+type Alert struct {
+	Key      string    `json:"id"` // source "topic/partition/offset"
+	Time     time.Time `json:"time"`
+	Score    float32   `json:"score"`
+	Category string    `json:"category"`
+	Service  string    `json:"service"`
+	Protocol string    `json:"protocol_type"`
+	Flag     string    `json:"flag"`
+	Model    string    `json:"model"`
+	Flow     string    `json:"flow,omitempty"` // "src:port → dst:port/transport", "" when the record named no connection
+	SrcIP    string    `json:"src_ip,omitempty"`
+	DstIP    string    `json:"dst_ip,omitempty"`
 }
 
 type alertBatch struct {
-	alerts []alert
+	alerts []Alert
 	ack    *alertAck
 }
 
@@ -177,12 +179,12 @@ func (a *alertAck) settle(err error) {
 }
 
 // alertOf keeps what an alert needs of v (Verdicts are reused after done).
-func alertOf(v *Verdict) alert {
-	return alert{
-		key: v.Source.Key(), time: v.Time, score: v.Result.Score,
-		category: v.Result.Category.String(), service: v.Record.Service,
-		protocol: v.Record.ProtocolType, flag: v.Record.Flag, model: v.Model.Name, flow: FlowOf(&v.Conn),
-		srcIP: addrString(v.Conn.OrigAddr), dstIP: addrString(v.Conn.RespAddr),
+func alertOf(v *Verdict) Alert {
+	return Alert{
+		Key: v.Source.Key(), Time: v.Time, Score: v.Result.Score,
+		Category: v.Result.Category.String(), Service: v.Record.Service,
+		Protocol: v.Record.ProtocolType, Flag: v.Record.Flag, Model: v.Model.Name, Flow: FlowOf(&v.Conn),
+		SrcIP: addrString(v.Conn.OrigAddr), DstIP: addrString(v.Conn.RespAddr),
 	}
 }
 
@@ -232,7 +234,7 @@ func oneLine(s string) string {
 
 // Write implements the stream's Sink. A batch without alerts is acknowledged at once.
 func (s *SNS) Write(ctx context.Context, verdicts []Verdict, done func(error)) {
-	var alerts []alert
+	var alerts []Alert
 	for i := range verdicts {
 		v := &verdicts[i]
 		if float64(v.Result.Score) < s.threshold {
@@ -240,6 +242,14 @@ func (s *SNS) Write(ctx context.Context, verdicts []Verdict, done func(error)) {
 		}
 		alerts = append(alerts, alertOf(v))
 	}
+	s.Publish(ctx, alerts, done)
+}
+
+// Publish aggregates alerts into the current window (whatever their score:
+// the caller chose them) and calls done once SNS has accepted every
+// aggregate holding one of them, or with the error that stopped it. The
+// notifier feeds it the alerts it reads from the alert topic.
+func (s *SNS) Publish(ctx context.Context, alerts []Alert, done func(error)) {
 	if len(alerts) == 0 {
 		done(nil)
 		return
@@ -262,7 +272,7 @@ type aggregate struct {
 	maxScore float32
 	first    time.Time
 	last     time.Time
-	examples []alert
+	examples []Alert
 	acks     []*alertAck
 }
 
@@ -307,19 +317,19 @@ func (s *SNS) Run(ctx context.Context) error {
 func (s *SNS) add(pending map[group]*aggregate, b alertBatch) {
 	touched := map[group]bool{}
 	for _, a := range b.alerts {
-		g := group{a.category, a.service}
+		g := group{a.Category, a.Service}
 		agg := pending[g]
 		if agg == nil {
-			agg = &aggregate{group: g, first: a.time}
+			agg = &aggregate{group: g, first: a.Time}
 			pending[g] = agg
 		}
 		agg.count++
-		agg.maxScore = max(agg.maxScore, a.score)
-		if a.time.Before(agg.first) {
-			agg.first = a.time
+		agg.maxScore = max(agg.maxScore, a.Score)
+		if a.Time.Before(agg.first) {
+			agg.first = a.Time
 		}
-		if a.time.After(agg.last) {
-			agg.last = a.time
+		if a.Time.After(agg.last) {
+			agg.last = a.Time
 		}
 		if len(agg.examples) < s.maxExamples {
 			agg.examples = append(agg.examples, a)
@@ -366,7 +376,7 @@ func (s *SNS) publish(ctx context.Context, aggs []*aggregate) {
 				s.metrics.aggregated.Add(float64(aggs[i].count))
 			} else {
 				s.metrics.failed.Inc()
-				s.logger.ErrorContext(ctx, "alert not accepted by SNS", "category", aggs[i].category, "service", aggs[i].service, "count", aggs[i].count, "err", err)
+				s.logger.DebugContext(ctx, "alert not accepted by SNS", "category", aggs[i].category, "service", aggs[i].service, "count", aggs[i].count, "err", err)
 			}
 			for _, a := range aggs[i].acks {
 				a.settle(err)
@@ -387,7 +397,7 @@ func (s *SNS) publishChunk(ctx context.Context, chunk []snstypes.PublishBatchReq
 		if err != nil {
 			s.metrics.errors.WithLabelValues("call").Inc()
 			for _, e := range todo {
-				results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert batch: %w", err)
+				results[aws.ToString(e.Id)] = fmt.Errorf("publishing Alert batch: %w", err)
 			}
 			resend = todo
 		} else {
@@ -447,11 +457,11 @@ func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry
 	}
 	fmt.Fprintf(&b, "\nexamples (%d of %d):\n", len(agg.examples), agg.count)
 	for _, a := range agg.examples {
-		if a.flow != "" {
-			fmt.Fprintf(&b, "  %s\n  ", a.flow)
+		if a.Flow != "" {
+			fmt.Fprintf(&b, "  %s\n  ", a.Flow)
 		}
 		fmt.Fprintf(&b, "  %s score=%s protocol=%s service=%s flag=%s model=%s\n",
-			a.key, strconv.FormatFloat(float64(a.score), 'f', 4, 32), a.protocol, a.service, a.flag, a.model)
+			a.Key, strconv.FormatFloat(float64(a.Score), 'f', 4, 32), a.Protocol, a.Service, a.Flag, a.Model)
 	}
 	e := snstypes.PublishBatchRequestEntry{
 		Id:      aws.String(id),
@@ -467,7 +477,7 @@ func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry
 	}
 	if agg.count == 1 && len(agg.examples) == 1 {
 		// One connection: its addresses are filterable too.
-		for name, value := range map[string]string{"src_ip": agg.examples[0].srcIP, "dst_ip": agg.examples[0].dstIP} {
+		for name, value := range map[string]string{"src_ip": agg.examples[0].SrcIP, "dst_ip": agg.examples[0].DstIP} {
 			if value != "" {
 				e.MessageAttributes[name] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(value)}
 			}

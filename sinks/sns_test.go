@@ -70,10 +70,10 @@ func TestSNSAggregatesPerCategoryAndService(t *testing.T) {
 	pending := map[group]*aggregate{}
 	var acks []*alertAck
 	write := func(vs ...Verdict) {
-		var alerts []alert
+		var alerts []Alert
 		for _, v := range vs {
-			alerts = append(alerts, alert{key: v.Source.Key(), time: v.Time, score: v.Result.Score,
-				category: v.Result.Category.String(), service: v.Record.Service})
+			alerts = append(alerts, Alert{Key: v.Source.Key(), Time: v.Time, Score: v.Result.Score,
+				Category: v.Result.Category.String(), Service: v.Record.Service})
 		}
 		ack := &alertAck{done: func(error) {}}
 		acks = append(acks, ack)
@@ -179,7 +179,7 @@ func repeat(v, n int) []int {
 	return out
 }
 
-// An alert SNS never accepts fails its batch (stopping the pipeline before
+// An Alert SNS never accepts fails its batch (stopping the pipeline before
 // the commit) instead of being dropped.
 func TestSNSErrorFailsTheBatch(t *testing.T) {
 	s := newTestSNS(t, WithAlertWindow(10*time.Millisecond), WithPublishRetry(2, time.Millisecond, time.Millisecond))
@@ -190,7 +190,7 @@ func TestSNSErrorFailsTheBatch(t *testing.T) {
 	s.Write(ctx, []Verdict{verdict(1, 0.97, etl.DoS, "http")}, func(err error) { done <- err })
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "publishing alert batch") {
+		if err == nil || !strings.Contains(err.Error(), "publishing Alert batch") {
 			t.Fatalf("done(%v), want the publish error", err)
 		}
 	case <-time.After(10 * time.Second):
@@ -234,7 +234,7 @@ func TestNewSNSValidates(t *testing.T) {
 func aggregateOf(t *testing.T, s *SNS, vs ...Verdict) *aggregate {
 	t.Helper()
 	pending := map[group]*aggregate{}
-	var alerts []alert
+	var alerts []Alert
 	for i := range vs {
 		alerts = append(alerts, alertOf(&vs[i]))
 	}
@@ -350,15 +350,15 @@ func TestSNSFIFORetryKeepsDedupID(t *testing.T) {
 	}
 }
 
-// TestSNSAlertNamesTheConnection: an alert shows who talked to whom, and a
-// single-connection alert carries its addresses as filterable attributes.
+// TestSNSAlertNamesTheConnection: an Alert shows who talked to whom, and a
+// single-connection Alert carries its addresses as filterable attributes.
 func TestSNSAlertNamesTheConnection(t *testing.T) {
 	s := newTestSNS(t)
 	v := verdict(7, 0.97, etl.Probe, "private")
 	v.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("193.201.9.232"), OrigPort: 46563,
 		RespAddr: netip.MustParseAddr("2001:db8::9"), RespPort: 3933, Proto: "tcp", Sensor: "edge-1"}
 	pending := map[group]*aggregate{}
-	s.add(pending, alertBatch{alerts: []alert{alertOf(&v)}, ack: &alertAck{done: func(error) {}}})
+	s.add(pending, alertBatch{alerts: []Alert{alertOf(&v)}, ack: &alertAck{done: func(error) {}}})
 	e := s.entry("0", sortedAggregates(pending)[0])
 	if msg, want := aws.ToString(e.Message), "193.201.9.232:46563 → [2001:db8::9]:3933/tcp (sensor edge-1)"; !strings.Contains(msg, want) {
 		t.Fatalf("message lacks %q:\n%s", want, msg)
@@ -384,7 +384,7 @@ func TestSNSAggregateNamesEachConnection(t *testing.T) {
 	icmp.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("10.0.0.5"), OrigPort: 8, RespAddr: netip.MustParseAddr("10.0.0.7"), Proto: "icmp"}
 	none := verdict(3, 0.97, etl.Probe, "private")
 	pending := map[group]*aggregate{}
-	s.add(pending, alertBatch{alerts: []alert{alertOf(&tcp), alertOf(&icmp), alertOf(&none)}, ack: &alertAck{done: func(error) {}}})
+	s.add(pending, alertBatch{alerts: []Alert{alertOf(&tcp), alertOf(&icmp), alertOf(&none)}, ack: &alertAck{done: func(error) {}}})
 	aggs := sortedAggregates(pending)
 	if len(aggs) != 1 {
 		t.Fatalf("%d aggregates, want 1", len(aggs))
