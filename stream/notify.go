@@ -68,7 +68,9 @@ func WithNotifierBatch(alerts int, wait time.Duration) NotifierOption {
 // batches handed to the publisher before its final commit (default 15 s);
 // what is not accepted by then stays uncommitted and is published after
 // the next start.
-func WithNotifierDrain(d time.Duration) NotifierOption { return func(n *Notifier) { n.drainTimeout = d } }
+func WithNotifierDrain(d time.Duration) NotifierOption {
+	return func(n *Notifier) { n.drainTimeout = d }
+}
 
 // NewNotifier returns a notifier reading alerts from consumer.
 func NewNotifier(consumer Consumer, publisher AlertPublisher, opts ...NotifierOption) (*Notifier, error) {
