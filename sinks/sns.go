@@ -36,7 +36,7 @@ const (
 	snsMaxGroupIDBytes = 128 // MessageGroupId on a FIFO topic
 )
 
-// alert defaults, as in the original prototype.
+// Alert defaults, as in the original prototype.
 const (
 	DefaultAlertThreshold = 0.90
 	DefaultAlertSubject   = "SAGEWALL ALERT"
@@ -85,8 +85,9 @@ func WithAlertSubject(subject string) SNSOption { return func(s *SNS) { s.subjec
 
 // WithPublishRetry sets the attempts per PublishBatch entry (default 8) and the
 // jittered exponential backoff between them (default 200ms doubling up to 10s).
-// When they run out the affected batches fail, which stops the pipeline
-// before their offsets are committed.
+// When they run out the affected batches fail (done gets the error): the
+// notifier then publishes them again with its own backoff, and meanwhile
+// reports SNS down, so behind it few attempts make an outage show at once.
 func WithPublishRetry(attempts int, base, max time.Duration) SNSOption {
 	return func(s *SNS) { s.maxAttempts, s.backoffBase, s.backoffMax = attempts, base, max }
 }
@@ -397,7 +398,7 @@ func (s *SNS) publishChunk(ctx context.Context, chunk []snstypes.PublishBatchReq
 		if err != nil {
 			s.metrics.errors.WithLabelValues("call").Inc()
 			for _, e := range todo {
-				results[aws.ToString(e.Id)] = fmt.Errorf("publishing Alert batch: %w", err)
+				results[aws.ToString(e.Id)] = fmt.Errorf("publishing alert batch: %w", err)
 			}
 			resend = todo
 		} else {

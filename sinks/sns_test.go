@@ -179,7 +179,7 @@ func repeat(v, n int) []int {
 	return out
 }
 
-// An Alert SNS never accepts fails its batch (stopping the pipeline before
+// An alert SNS never accepts fails its batch (stopping the pipeline before
 // the commit) instead of being dropped.
 func TestSNSErrorFailsTheBatch(t *testing.T) {
 	s := newTestSNS(t, WithAlertWindow(10*time.Millisecond), WithPublishRetry(2, time.Millisecond, time.Millisecond))
@@ -190,7 +190,7 @@ func TestSNSErrorFailsTheBatch(t *testing.T) {
 	s.Write(ctx, []Verdict{verdict(1, 0.97, etl.DoS, "http")}, func(err error) { done <- err })
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "publishing Alert batch") {
+		if err == nil || !strings.Contains(err.Error(), "publishing alert batch") {
 			t.Fatalf("done(%v), want the publish error", err)
 		}
 	case <-time.After(10 * time.Second):
@@ -350,8 +350,8 @@ func TestSNSFIFORetryKeepsDedupID(t *testing.T) {
 	}
 }
 
-// TestSNSAlertNamesTheConnection: an Alert shows who talked to whom, and a
-// single-connection Alert carries its addresses as filterable attributes.
+// TestSNSAlertNamesTheConnection: an alert shows who talked to whom, and a
+// single-connection alert carries its addresses as filterable attributes.
 func TestSNSAlertNamesTheConnection(t *testing.T) {
 	s := newTestSNS(t)
 	v := verdict(7, 0.97, etl.Probe, "private")

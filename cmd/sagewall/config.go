@@ -133,6 +133,8 @@ type runConfig struct {
 	}
 	Alerts struct {
 		SNSTopicARN string // "" = no alerts
+		Topic       string // the outbox: alert-worthy verdicts, for the notifier
+		Group       string // the notifier's consumer group; "" = <input.group>.alerts
 		Threshold   float64
 		Window      time.Duration
 		MaxExamples int
@@ -348,6 +350,10 @@ func settings() []setting {
 			func(c *runConfig) *bool { return &c.SageMaker.Fallback }),
 		stringSetting("alerts.sns_topic_arn", "SNS topic for alerts (empty: no alerts)",
 			func(c *runConfig) *string { return &c.Alerts.SNSTopicARN }),
+		stringSetting("alerts.topic", "Kafka topic the pipeline writes alert-worthy verdicts to (acks=all) and the notifier publishes to SNS from",
+			func(c *runConfig) *string { return &c.Alerts.Topic }),
+		stringSetting("alerts.group", "consumer group of the notifier on alerts.topic (empty: <input.group>.alerts)",
+			func(c *runConfig) *string { return &c.Alerts.Group }),
 		floatSetting("alerts.threshold", "score from which a verdict raises an alert",
 			func(c *runConfig) *float64 { return &c.Alerts.Threshold }),
 		durationSetting("alerts.window", "alerts are aggregated per category and service over this window",
@@ -404,6 +410,7 @@ func defaultRunConfig() runConfig {
 	c.SageMaker.Concurrency = 4
 	c.SageMaker.Timeout = 10 * time.Second
 	c.SageMaker.Fallback = true
+	c.Alerts.Topic = "sagewall.alerts"
 	c.Alerts.Threshold = sinks.DefaultAlertThreshold
 	c.Alerts.Window = 10 * time.Second
 	c.Alerts.MaxExamples = 5
@@ -710,6 +717,9 @@ func (src *configSources) validate() error {
 	if c.Alerts.SNSTopicARN != "" {
 		if err := checkTopicARN(c.Alerts.SNSTopicARN); err != nil {
 			return src.invalid("alerts.sns_topic_arn", "%v", err)
+		}
+		if c.Alerts.Topic == "" {
+			return src.invalid("alerts.topic", "required with alerts.sns_topic_arn")
 		}
 	}
 	if c.Alerts.Window <= 0 || c.Alerts.MaxExamples < 0 {

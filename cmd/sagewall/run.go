@@ -61,7 +61,13 @@ type service struct {
 	registry *prometheus.Registry
 	metrics  *stream.Metrics
 	listener net.Listener
-	alerts   *sinks.SNS // nil without alerts.sns_topic_arn
+	// The alert outbox, nil without alerts.sns_topic_arn: the pipeline
+	// writes alert-worthy verdicts to alerts.topic (alertTopic); the
+	// notifier reads them (alertReader) and publishes them through alerts.
+	alerts      *sinks.SNS
+	alertTopic  *sinks.AlertTopic
+	alertReader *kafka.Reader
+	notifier    *stream.Notifier
 	// rekeyer repartitions input.topic into input.rekey_topic by destination
 	// host, which the pipeline then reads; nil without input.rekey_topic.
 	rekeyer       *stream.Rekeyer
@@ -133,9 +139,6 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	if alerts != nil {
-		extras.sinks = append(extras.sinks, alerts)
-	}
 	startOffset := kafka.FirstOffset
 	if cfg.Input.StartOffset == "latest" {
 		startOffset = kafka.LastOffset
@@ -160,6 +163,23 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger))
 		s.rekeyWriter = s3bridge.NewWriter(cfg.Kafka.Brokers, cfg.Input.RekeyTopic, conn.Transport())
 		if s.rekeyer, err = stream.NewRekeyer(s.rekeyReader, s.rekeyWriter, input, stream.WithRekeyLogger(logger)); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	if alerts != nil {
+		group := cfg.Alerts.Group
+		if group == "" {
+			group = cfg.Input.Group + ".alerts"
+		}
+		s.alertTopic = sinks.NewAlertTopic(sinks.NewKafka(cfg.Kafka.Brokers, cfg.Alerts.Topic,
+			sinks.WithFormat(sinks.AlertFormat{}), sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression)),
+			cfg.Alerts.Threshold)
+		extras.sinks = append(extras.sinks, s.alertTopic)
+		s.alertReader = stream.NewReader(conn, group, cfg.Alerts.Topic,
+			stream.WithReaderLogger(logger), stream.WithSessionTimeout(cfg.Input.SessionTimeout))
+		if s.notifier, err = stream.NewNotifier(s.alertReader, alerts, stream.WithNotifierHealth(s.health),
+			stream.WithNotifierLogger(logger), stream.WithNotifierDrain(cfg.ShutdownTimeout/2)); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -266,6 +286,27 @@ func (s *service) run(ctx context.Context) error {
 		go func() { _ = s.alerts.Run(alertsCtx) }()
 	}
 
+	// The notifier publishes the alert topic to SNS beside the pipeline;
+	// it stops after the pipeline (whose last alerts it may still get) and
+	// stops the pipeline if it fails (an SNS outage past kafka.outage_timeout).
+	notifyDone := make(chan error, 1)
+	if s.notifier != nil {
+		notifyCtx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
+		defer func() { stopNotifier(); <-notifyDone }()
+		pipeCtx, stopPipeline := context.WithCancelCause(ctx)
+		defer stopPipeline(nil)
+		go func() {
+			err := s.notifier.Run(notifyCtx)
+			if err != nil {
+				stopPipeline(err)
+			}
+			notifyDone <- err
+		}()
+		ctx = pipeCtx
+	} else {
+		notifyDone <- nil
+	}
+
 	rekeyDone := make(chan error, 1)
 	if s.rekeyer != nil {
 		// The pipeline stops when the rekeyer fails: its input would dry up.
@@ -350,6 +391,16 @@ func (s *service) handler() http.Handler {
 // close releases the Kafka connections; closing the sink flushes what it
 // still holds.
 func (s *service) close() {
+	if s.alertTopic != nil {
+		if err := s.alertTopic.Close(); err != nil {
+			s.logger.Warn("closing the alert topic's writer", "err", err)
+		}
+	}
+	if s.alertReader != nil {
+		if err := s.alertReader.Close(); err != nil {
+			s.logger.Warn("closing the alert reader", "err", err)
+		}
+	}
 	if s.sink != nil {
 		if err := s.sink.Close(); err != nil {
 			s.logger.Warn("closing sink", "err", err)
@@ -427,5 +478,8 @@ func newAlertSink(ctx context.Context, cfg *runConfig, reg prometheus.Registerer
 	})
 	return sinks.NewSNS(client, cfg.Alerts.SNSTopicARN,
 		sinks.WithAlertThreshold(cfg.Alerts.Threshold), sinks.WithAlertWindow(cfg.Alerts.Window),
-		sinks.WithAlertExamples(cfg.Alerts.MaxExamples), sinks.WithSNSLogger(logger), sinks.WithSNSRegisterer(reg))
+		sinks.WithAlertExamples(cfg.Alerts.MaxExamples), sinks.WithSNSLogger(logger), sinks.WithSNSRegisterer(reg),
+		// The notifier retries failed batches for as long as SNS is down;
+		// the sink's own attempts only cover a call that fails in part.
+		sinks.WithPublishRetry(2, 200*time.Millisecond, time.Second))
 }

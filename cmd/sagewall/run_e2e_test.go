@@ -95,7 +95,7 @@ func TestE2EKillAndRestart(t *testing.T) {
 }
 
 // buildSagewall builds the binary under test.
-func buildSagewall(t *testing.T) string {
+func buildSagewall(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sagewall")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -135,7 +135,7 @@ func waitWithin(t *testing.T, limit time.Duration, what string, cond func() bool
 	}
 }
 
-func produceLines(t *testing.T, brokers []string, topic string, n int) {
+func produceLines(t testing.TB, brokers []string, topic string, n int) {
 	t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
 		RequiredAcks: kafka.RequireAll, BatchSize: 5000, BatchBytes: 1_000_000, BatchTimeout: 2 * time.Millisecond}

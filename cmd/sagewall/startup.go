@@ -125,14 +125,18 @@ func pingBroker(ctx context.Context, client *kafka.Client, addr string) (brokerS
 	return brokerForeign, err
 }
 
-// prepareOutputs creates the verdict and dead-letter topics that do not
+// prepareOutputs creates the verdict, dead-letter and alert topics that do not
 // exist yet (output.create_topics), then sets the dead-letter limit from the
 // dead-letter topic's max.message.bytes unless output.dead_letter_max_bytes
 // sets it. Failures here are logged, not fatal: a topic that cannot be
 // created may be created by someone else, and the writer waits for it.
 func prepareOutputs(ctx context.Context, client *kafka.Client, cfg *runConfig, sink *sinks.Kafka, logger *slog.Logger) {
 	if cfg.Output.CreateTopics {
-		if err := createTopics(ctx, client, cfg, []string{cfg.Output.Topic, cfg.Output.DeadLetterTopic}, logger); err != nil {
+		topics := []string{cfg.Output.Topic, cfg.Output.DeadLetterTopic}
+		if cfg.Alerts.SNSTopicARN != "" {
+			topics = append(topics, cfg.Alerts.Topic)
+		}
+		if err := createTopics(ctx, client, cfg, topics, logger); err != nil {
 			logger.Warn("creating output topics (output.create_topics): the writers wait for them", "err", err)
 		}
 	}

@@ -1,0 +1,76 @@
+//go:build e2e
+
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/sagewall/sagewall/internal/testenv"
+)
+
+// BenchmarkRunAlerts measures `sagewall run` draining the same 500,000-record
+// backlog through the real broker with alerts off and on (SNS on moto): one
+// iteration is one run from an empty group to every offset committed.
+// Compare the records/s of the two with benchstat:
+//
+//	scripts/e2e.sh -run x -bench BenchmarkRunAlerts -benchtime 1x -count 5 ./cmd/sagewall/ | tee /tmp/alerts.txt
+//	benchstat -col /alerts /tmp/alerts.txt
+func BenchmarkRunAlerts(b *testing.B) {
+	brokers := testenv.KafkaBrokers(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	topic, err := sns.NewFromConfig(testenv.AWSConfig(ctx, b)).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(testenv.UniqueName(b))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin := buildSagewall(b)
+	const n = 500_000
+	raw := testenv.NewTopic(b, brokers, 4)
+	produceLines(b, brokers, raw, n)
+	for _, mode := range []string{"off", "on"} {
+		b.Run("alerts="+mode, func(b *testing.B) {
+			var elapsed time.Duration
+			for i := 0; b.Loop(); i++ {
+				group := testenv.UniqueName(b)
+				env := append(os.Environ(), "SAGEWALL_KAFKA_BROKERS="+strings.Join(brokers, ","),
+					"SAGEWALL_INPUT_TOPIC="+raw, "SAGEWALL_INPUT_GROUP="+group, "SAGEWALL_INPUT_FORMAT=nslkdd",
+					"SAGEWALL_OUTPUT_TOPIC="+group+".verdicts", "SAGEWALL_OUTPUT_DEAD_LETTER_TOPIC="+group+".dlq",
+					"SAGEWALL_HTTP_ADDR=127.0.0.1:0", "SAGEWALL_LOG_LEVEL=warn")
+				if mode == "on" {
+					env = append(env, "SAGEWALL_ALERTS_SNS_TOPIC_ARN="+aws.ToString(topic.TopicArn),
+						"SAGEWALL_ALERTS_TOPIC="+group+".alerts", "SAGEWALL_ALERTS_ENDPOINT_URL="+testenv.AWSEndpoint(b))
+				}
+				cmd := exec.Command(bin, "run")
+				cmd.Env = env
+				cmd.Stderr = os.Stderr
+				start := time.Now()
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				committed := groupCommitted(brokers, group, raw)
+				for committed() < n {
+					if time.Since(start) > 5*time.Minute {
+						_ = cmd.Process.Kill()
+						b.Fatalf("alerts %s: %d of %d committed after 5 minutes", mode, committed(), n)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				elapsed += time.Since(start)
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				if err := cmd.Wait(); err != nil {
+					b.Fatalf("alerts %s: exit %v after SIGTERM", mode, err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "records/s")
+		})
+	}
+}
