@@ -2,14 +2,12 @@ package scoring
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -279,21 +277,9 @@ func readOptional(dir fs.FS, name string) ([]byte, error) {
 	return data, nil
 }
 
-// parseModel decodes an XGBoost model file, first decompressing a gzipped
-// JSON or UBJSON file (ParseXGBoost takes any other gzip for a model.tar.gz).
+// parseModel decodes an XGBoost model file (ParseXGBoost decompresses a
+// gzipped one under its ratio cap).
 func parseModel(name string, data []byte) (*Forest, error) {
-	if strings.HasSuffix(name, ".json.gz") || strings.HasSuffix(name, ".ubj.gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("decompressing %s: %w", name, err)
-		}
-		if data, err = io.ReadAll(io.LimitReader(zr, maxModelBytes+1)); err != nil {
-			return nil, fmt.Errorf("decompressing %s: %w", name, err)
-		}
-		if len(data) > maxModelBytes {
-			return nil, fmt.Errorf("decompressing %s: more than %d bytes", name, maxModelBytes)
-		}
-	}
 	f, err := ParseXGBoost(data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", name, err)

@@ -15,6 +15,24 @@ import (
 // model.tar.gz) may decompress to, so a hostile archive cannot exhaust memory.
 const maxModelBytes = 1 << 30
 
+// Real models compress 2–5× (the bundled JSON ones 4.5×); a gzip bomb
+// compresses a thousandfold. A model may decompress to maxGzipRatio times its
+// compressed size, and always to minDecompressedCap: a 58 KB gzip of 60 MB of
+// "0," took 2.4 GB to load before this cap.
+const (
+	maxGzipRatio       = 16
+	minDecompressedCap = 32 << 20
+)
+
+// maxJSONValues bounds the values (numbers, strings, arrays, objects) of a
+// JSON model: each becomes a generic Go value of ~50 bytes before the
+// model is read from them, ~115 bytes of resident memory with the garbage
+// collector's headroom. 1.5 M values is a binary model of ~1,000 trees of
+// depth 6 (the bundled models have 16,000 and 41,000) and loads within about
+// 200 MB; larger models load from UBJSON (XGBoost's default format since
+// 2.1), whose typed arrays decode compactly.
+const maxJSONValues = 1_500_000
+
 // LoadXGBoost reads an XGBoost model file: JSON, UBJSON, the legacy binary
 // format of XGBoost 1.x ("binf"), any of those gzipped, or a SageMaker
 // model.tar.gz holding one of them (the member named xgboost-model, or the
@@ -95,12 +113,14 @@ func modelFromGzip(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening gzip: %w", err)
 	}
-	plain, err := io.ReadAll(io.LimitReader(zr, maxModelBytes+1))
+	limit := min(maxModelBytes, max(minDecompressedCap, maxGzipRatio*len(data)))
+	plain, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompressing gzip: %w", err)
 	}
-	if len(plain) > maxModelBytes {
-		return nil, fmt.Errorf("decompressing gzip: more than %d bytes", maxModelBytes)
+	if len(plain) > limit {
+		return nil, fmt.Errorf("decompressing gzip: %d compressed bytes expand to more than %d (a model compresses at most %d×; larger is a decompression bomb)",
+			len(data), limit, maxGzipRatio)
 	}
 	if !isTar(plain) {
 		return plain, nil

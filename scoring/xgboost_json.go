@@ -13,6 +13,9 @@ import (
 // decodeJSON decodes a JSON model into the generic document form shared with
 // UBJSON: map[string]any, []any, string, json.Number, bool, nil.
 func decodeJSON(data []byte) (any, error) {
+	if n := countJSONValues(data, maxJSONValues); n > maxJSONValues {
+		return nil, fmt.Errorf("more than %d values (the limit for JSON models: convert larger ones to UBJSON)", maxJSONValues)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any
@@ -410,4 +413,34 @@ func asBools(v any, p string) ([]bool, error) {
 		out[i] = n == 1
 	}
 	return out, nil
+}
+
+// countJSONValues counts the values of a JSON text, near enough to bound
+// what decoding it allocates (every value is followed by a comma or closes
+// a container, or opens one), stopping past limit. It reads strings by their
+// quotes and escapes only; the decoder validates the rest.
+func countJSONValues(data []byte, limit int) int {
+	n, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ',', '[', '{':
+			n++
+			if n > limit {
+				return n
+			}
+		}
+	}
+	return n
 }
