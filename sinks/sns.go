@@ -65,6 +65,7 @@ type SNS struct {
 	registerer  prometheus.Registerer
 
 	incoming chan alertBatch
+	flushNow chan struct{}
 	metrics  *snsMetrics
 }
 
@@ -133,6 +134,7 @@ func NewSNS(client SNSAPI, topicARN string, opts ...SNSOption) (*SNS, error) {
 	}
 	s.metrics = m
 	s.incoming = make(chan alertBatch, 64)
+	s.flushNow = make(chan struct{}, 1)
 	return s, nil
 }
 
@@ -263,6 +265,15 @@ func (s *SNS) Publish(ctx context.Context, alerts []Alert, done func(error)) {
 	}
 }
 
+// Flush publishes what the current window holds now rather than at its end:
+// the notifier calls it when it stops, so a shutdown does not wait a window.
+func (s *SNS) Flush() {
+	select {
+	case s.flushNow <- struct{}{}:
+	default:
+	}
+}
+
 // group is the aggregation key: one message per category and destination service.
 type group struct{ category, service string }
 
@@ -288,6 +299,17 @@ func (s *SNS) Run(ctx context.Context) error {
 		select {
 		case b := <-s.incoming:
 			s.add(pending, b)
+		case <-s.flushNow:
+			// Take in what is queued, so a stopping caller's last alerts go too.
+			for len(s.incoming) > 0 {
+				s.add(pending, <-s.incoming)
+			}
+			if len(pending) == 0 {
+				continue
+			}
+			aggs := sortedAggregates(pending)
+			clear(pending)
+			s.publish(ctx, aggs)
 		case <-ticker.C:
 			if len(pending) == 0 {
 				continue

@@ -160,6 +160,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 	}()
 
 	err := n.consume(ctx, slots, fatal, publish)
+	if f, ok := n.publisher.(interface{ Flush() }); ok {
+		f.Flush() // publish what waits for the window now: we are stopping
+	}
 
 	// Drain: what was handed out gets drainTimeout to be accepted.
 	drained := make(chan struct{})
