@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -18,7 +19,9 @@ import (
 )
 
 // BenchmarkRunAlerts measures `sagewall run` draining the same 500,000-record
-// backlog through the real broker with alerts off and on (SNS on moto): one
+// backlog through the real broker with alerts off, on (SNS on moto, which
+// runs on the same cores), and outbox (alerts on, SNS unreachable: the
+// pipeline's own cost of the outbox, the alerts waiting in Kafka): one
 // iteration is one run from an empty group to every offset committed.
 // Compare the records/s of the two with benchstat:
 //
@@ -36,7 +39,7 @@ func BenchmarkRunAlerts(b *testing.B) {
 	const n = 500_000
 	raw := testenv.NewTopic(b, brokers, 4)
 	produceLines(b, brokers, raw, n)
-	for _, mode := range []string{"off", "on"} {
+	for _, mode := range []string{"off", "on", "outbox"} {
 		b.Run("alerts="+mode, func(b *testing.B) {
 			var elapsed time.Duration
 			for i := 0; b.Loop(); i++ {
@@ -45,13 +48,19 @@ func BenchmarkRunAlerts(b *testing.B) {
 					"SAGEWALL_INPUT_TOPIC="+raw, "SAGEWALL_INPUT_GROUP="+group, "SAGEWALL_INPUT_FORMAT=nslkdd",
 					"SAGEWALL_OUTPUT_TOPIC="+group+".verdicts", "SAGEWALL_OUTPUT_DEAD_LETTER_TOPIC="+group+".dlq",
 					"SAGEWALL_HTTP_ADDR=127.0.0.1:0", "SAGEWALL_LOG_LEVEL=warn")
-				if mode == "on" {
+				switch mode {
+				case "on":
 					env = append(env, "SAGEWALL_ALERTS_SNS_TOPIC_ARN="+aws.ToString(topic.TopicArn),
 						"SAGEWALL_ALERTS_TOPIC="+group+".alerts", "SAGEWALL_ALERTS_ENDPOINT_URL="+testenv.AWSEndpoint(b))
+				case "outbox":
+					env = append(env, "SAGEWALL_ALERTS_SNS_TOPIC_ARN="+aws.ToString(topic.TopicArn),
+						"SAGEWALL_ALERTS_TOPIC="+group+".alerts", "SAGEWALL_ALERTS_ENDPOINT_URL=http://127.0.0.1:1",
+						"SAGEWALL_SHUTDOWN_TIMEOUT=2s")
 				}
 				cmd := exec.Command(bin, "run")
 				cmd.Env = env
-				cmd.Stderr = os.Stderr
+				var logs bytes.Buffer // shown on failure; interleaved, it breaks benchstat's input
+				cmd.Stderr = &logs
 				start := time.Now()
 				if err := cmd.Start(); err != nil {
 					b.Fatal(err)
@@ -60,14 +69,14 @@ func BenchmarkRunAlerts(b *testing.B) {
 				for committed() < n {
 					if time.Since(start) > 5*time.Minute {
 						_ = cmd.Process.Kill()
-						b.Fatalf("alerts %s: %d of %d committed after 5 minutes", mode, committed(), n)
+						b.Fatalf("alerts %s: %d of %d committed after 5 minutes\n%s", mode, committed(), n, logs.String())
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
 				elapsed += time.Since(start)
 				_ = cmd.Process.Signal(syscall.SIGTERM)
 				if err := cmd.Wait(); err != nil {
-					b.Fatalf("alerts %s: exit %v after SIGTERM", mode, err)
+					b.Fatalf("alerts %s: exit %v after SIGTERM\n%s", mode, err, logs.String())
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "records/s")
