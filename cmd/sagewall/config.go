@@ -142,9 +142,11 @@ type runConfig struct {
 		EndpointURL string
 	}
 	HTTP struct {
-		Addr      string
-		Dashboard bool
-		Pprof     bool
+		Addr          string
+		Dashboard     bool
+		Pprof         bool
+		AuthToken     string
+		AuthTokenFile string
 	}
 	Log struct {
 		Format string
@@ -368,6 +370,10 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.HTTP.Addr }),
 		boolSetting("http.dashboard", "serve the web dashboard at /dashboard/ on http.addr",
 			func(c *runConfig) *bool { return &c.HTTP.Dashboard }),
+		stringSetting("http.auth_token", "bearer token the dashboard requires (required when http.addr is not loopback and the dashboard is on); prefer the variable or http.auth_token_file",
+			func(c *runConfig) *string { return &c.HTTP.AuthToken }),
+		stringSetting("http.auth_token_file", "file holding the dashboard token (a Kubernetes Secret), read at start",
+			func(c *runConfig) *string { return &c.HTTP.AuthTokenFile }),
 		boolSetting("http.pprof", "serve Go's profiles at /debug/pprof/ on http.addr (CPU, heap, goroutines, execution trace)",
 			func(c *runConfig) *bool { return &c.HTTP.Pprof }),
 		stringSetting("log.format", "log format: json or text",

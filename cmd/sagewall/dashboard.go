@@ -59,8 +59,9 @@ func (s *service) dashboardStatus() dashboard.PipelineStatus {
 }
 
 // mountDashboard serves h under /dashboard/ on mux.
-func mountDashboard(mux *http.ServeMux, h *dashboard.Handler) {
-	mux.Handle(dashboardPrefix+"/", http.StripPrefix(dashboardPrefix, h))
+// With a token, every dashboard request needs it (requireToken).
+func mountDashboard(mux *http.ServeMux, h *dashboard.Handler, token string) {
+	mux.Handle(dashboardPrefix+"/", requireToken(token, dashboardPrefix, http.StripPrefix(dashboardPrefix, h)))
 }
 
 // dashboardDetector loads the model again with threshold 0, so that it
@@ -103,7 +104,7 @@ func startServeDashboard(addr, model string, threshold float64, logger *slog.Log
 		return func() {}, nil
 	}
 	mux := http.NewServeMux()
-	mountDashboard(mux, h)
+	mountDashboard(mux, h, "") // serve's dashboard listens on --dashboard-addr, loopback by default
 	srv := newHTTPServer(mux)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -89,7 +89,7 @@ func TestLiveStreamOutlivesTheWriteTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mountDashboard(mux, h)
+	mountDashboard(mux, h, "")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

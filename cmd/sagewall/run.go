@@ -76,6 +76,8 @@ type service struct {
 	pipelineTopic string // the topic the pipeline consumes
 	// dashboard is the web page at /dashboard/, nil with http.dashboard false.
 	dashboard *dashboard.Handler
+	// dashboardToken guards the dashboard ("" on loopback without one).
+	dashboardToken string
 
 	lagInterval time.Duration
 	kafkaReady  atomic.Bool
@@ -108,6 +110,10 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	extras := serviceExtras{lagInterval: 5 * time.Second}
 	for _, o := range opts {
 		o(&extras)
+	}
+	token, err := dashboardToken(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	det, err := openModel(cfg.Model.Path, cfg.Input.Format, cfg.Model.Threshold)
 	if err != nil {
@@ -144,14 +150,15 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		startOffset = kafka.LastOffset
 	}
 	s := &service{
-		cfg:           cfg,
-		logger:        logger,
-		detector:      det,
-		registry:      reg,
-		metrics:       metrics,
-		alerts:        alerts,
-		client:        stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
-		pipelineTopic: cfg.Input.Topic,
+		cfg:            cfg,
+		logger:         logger,
+		detector:       det,
+		registry:       reg,
+		metrics:        metrics,
+		alerts:         alerts,
+		client:         stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
+		pipelineTopic:  cfg.Input.Topic,
+		dashboardToken: token,
 		health: stream.NewHealth(stream.WithOutageTimeout(cfg.Kafka.OutageTimeout),
 			stream.WithHealthLogger(logger), stream.WithHealthRegisterer(reg)),
 	}
@@ -376,7 +383,7 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintf(w, "ready: model %s %s\n", info.Name, info.Version)
 	})
 	if s.dashboard != nil {
-		mountDashboard(mux, s.dashboard)
+		mountDashboard(mux, s.dashboard, s.dashboardToken)
 	}
 	if s.cfg.HTTP.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)

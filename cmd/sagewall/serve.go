@@ -56,6 +56,10 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	info := detector.Info()
 	logger.Info("model loaded", "from", source, "name", info.Name, "version", info.Version, "sha256", info.SHA256)
 
+	if *dashboardOn && !isLoopback(*dashboardAddr) {
+		// serve's dashboard has no token: it stays on this machine.
+		return usageError{fmt.Errorf("--dashboard-addr %s is reachable beyond this machine: keep it on loopback or pass --dashboard=false", *dashboardAddr)}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
