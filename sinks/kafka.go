@@ -295,6 +295,17 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 	clear(msgs) // the writer holds copies; drop the references to buf
 }
 
+// writeMessages produces msgs (keys and values set) to the sink's topic and
+// calls done once the broker has them all.
+func (k *Kafka) writeMessages(ctx context.Context, msgs []kafka.Message, done func(error)) {
+	ack := newBatchAck(len(msgs), done)
+	now := time.Now()
+	for i := range msgs {
+		msgs[i].Topic, msgs[i].Time, msgs[i].WriterData = k.topic, now, ack
+	}
+	k.produce(ctx, k.writer, msgs, ack)
+}
+
 // buffer returns an empty buffer from the pool, or a new one of capacity n.
 func (k *Kafka) buffer(n int) *[]byte {
 	if p, ok := k.buffers.Get().(*[]byte); ok {

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -251,12 +252,9 @@ func (n *Notifier) consume(ctx context.Context, slots chan struct{}, fatal chan 
 			}
 			tracker, _ := n.trackers.track(topicPartition{m.Topic, m.Partition}, m.Offset)
 			offset := trackedOffset{tracker, m.Offset}
-			var a sinks.Alert
-			if err := json.Unmarshal(m.Value, &a); err != nil {
-				// Not written by sagewall: nothing to publish, and never
-				// anything to publish, so it is acknowledged (and logged).
-				n.logger.Warn("skipping an alert-topic message that is not an alert", "topic", m.Topic,
-					"partition", m.Partition, "offset", m.Offset, "err", err)
+			alerts := n.decode(&m)
+			if len(alerts) == 0 {
+				// Nothing to publish, ever: acknowledged at once (and logged).
 				if _, err := n.trackers.ack([]trackedOffset{offset}); err != nil {
 					return fmt.Errorf("acknowledging alert offsets: %w", err)
 				}
@@ -266,7 +264,7 @@ func (n *Notifier) consume(ctx context.Context, slots chan struct{}, fatal chan 
 				cur = &notifyBatch{}
 				timer.Reset(n.batchWait)
 			}
-			cur.alerts = append(cur.alerts, a)
+			cur.alerts = append(cur.alerts, alerts...)
 			cur.offsets = append(cur.offsets, offset)
 			if len(cur.alerts) >= n.batchAlerts && !flush() {
 				return nil
@@ -283,6 +281,26 @@ func (n *Notifier) consume(ctx context.Context, slots chan struct{}, fatal chan 
 			return nil
 		}
 	}
+}
+
+// decode reads the alerts of one alert-topic message: JSON lines, one
+// sinks.Alert each. Lines that are not alerts (not written by sagewall) are
+// skipped and logged.
+func (n *Notifier) decode(m *kafka.Message) []sinks.Alert {
+	var alerts []sinks.Alert
+	for line := range bytes.SplitSeq(m.Value, []byte{'\n'}) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var a sinks.Alert
+		if err := json.Unmarshal(line, &a); err != nil {
+			n.logger.Warn("skipping an alert-topic line that is not an alert", "topic", m.Topic,
+				"partition", m.Partition, "offset", m.Offset, "err", err)
+			continue
+		}
+		alerts = append(alerts, a)
+	}
+	return alerts
 }
 
 // publish hands b to the publisher, retrying a failure with backoff until
