@@ -5,6 +5,7 @@
 #                       (127.0.0.1:19192, /tmp/sagewall-kafka-chaos) that it starts, kills, freezes
 #                       and stops through scripts/kafka.sh;
 #   TestChaosSNSOutage  alerts on, SNS unreachable for 60 s (a proxy in front of moto);
+#   TestChaosSageMakerOutage  scorer sagemaker, the endpoint answering 503, with and without fallback;
 # through scripts/e2e.sh, which provides the shared broker and moto for the second.
 #
 # usage: scripts/chaos.sh [go test arguments...]   (default: -run TestChaos ./cmd/sagewall/)
