@@ -14,6 +14,9 @@ import (
 // add an Authorization header to a page load or an EventSource.
 const dashboardCookie = "sagewall_dashboard_token"
 
+// maxLoginBytes bounds the login form's body: one token field.
+const maxLoginBytes = 4 << 10
+
 // isLoopback reports whether a listen address only accepts this machine's
 // connections ("127.0.0.1:9090", "[::1]:0", "localhost:9090").
 func isLoopback(addr string) bool {
@@ -33,6 +36,10 @@ func isLoopback(addr string) bool {
 // without one: its analyze and live APIs show verdicts and addresses.
 func dashboardToken(c *runConfig) (string, error) {
 	token := c.HTTP.AuthToken
+	if token != "" && c.HTTP.AuthTokenFile != "" {
+		// One would silently win: a token the operator believes in would be refused.
+		return "", usageError{fmt.Errorf("http.auth_token and http.auth_token_file (%s) are both set: set one", c.HTTP.AuthTokenFile)}
+	}
 	if c.HTTP.AuthTokenFile != "" {
 		b, err := os.ReadFile(c.HTTP.AuthTokenFile)
 		if err != nil {
@@ -62,6 +69,8 @@ func requireToken(token, prefix string, next http.Handler) http.Handler {
 	valid := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == prefix+"/login" && r.Method == http.MethodPost {
+			// Anyone may post here; ParseForm alone would read 10 MB.
+			r.Body = http.MaxBytesReader(w, r.Body, maxLoginBytes)
 			if err := r.ParseForm(); err != nil || !valid(r.PostForm.Get("token")) {
 				w.WriteHeader(http.StatusUnauthorized)
 				loginForm(w, prefix, "Wrong token.")

@@ -30,6 +30,7 @@ func TestDashboardTokenRequiredBeyondLoopback(t *testing.T) {
 		{addr: ":9090", dashboard: true, token: "t0ken", want: "t0ken"},
 		{addr: ":9090", dashboard: true, file: file, want: "s3cret"},
 		{addr: ":9090", dashboard: true, file: filepath.Join(t.TempDir(), "missing"), wantErr: "reading http.auth_token_file"},
+		{addr: "127.0.0.1:9090", dashboard: true, token: "t0ken", file: file, wantErr: "http.auth_token and http.auth_token_file"},
 	} {
 		c := defaultRunConfig()
 		c.HTTP.Addr, c.HTTP.Dashboard, c.HTTP.AuthToken, c.HTTP.AuthTokenFile = tc.addr, tc.dashboard, tc.token, tc.file
@@ -69,6 +70,7 @@ func TestRequireToken(t *testing.T) {
 		{"page without a token", "GET", "/dashboard/", "", nil, 401, `action="/dashboard/login"`},
 		{"page with the cookie", "GET", "/dashboard/", "", http.Header{"Cookie": {dashboardCookie + "=t0ken"}}, 200, "inside"},
 		{"login with a wrong token", "POST", "/dashboard/login", "token=nope", form, 401, "Wrong token"},
+		{"login with an oversized body", "POST", "/dashboard/login", "token=t0ken&pad=" + strings.Repeat("x", maxLoginBytes), form, 401, "Wrong token"},
 		{"login with the token", "POST", "/dashboard/login", url.Values{"token": {"t0ken"}}.Encode(), form, 303, ""},
 	} {
 		rec := do(tc.method, tc.path, tc.header, tc.body)
