@@ -98,14 +98,7 @@ func TestChaosBroker(t *testing.T) {
 		}
 		peakRSS = max(peakRSS, rssMB(cmd.Process.Pid))
 	}
-	ready := func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
+	ready := func() bool { return readyz(httpAddr) }
 	// hold waits d through a fault, checking the process lives and is not ready.
 	hold := func(fault string, d time.Duration) {
 		sawUnready := false
@@ -160,17 +153,7 @@ func TestChaosBroker(t *testing.T) {
 	broker.run("resume", false)
 	catchUp("broker frozen 60 s")
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v, want exit 0", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("no exit within the shutdown timeout")
-	}
+	sigtermExits0(t, cmd, exited)
 	counts := map[string]int{}
 	testenv.ScanTopic(t, brokers, verdicts, func(m kafka.Message) { counts[string(m.Key)]++ })
 	duplicates := 0
@@ -190,4 +173,31 @@ func TestChaosBroker(t *testing.T) {
 		t.Errorf("%d log lines over three outages, want at most 400 (one per state change, deduplicated reader errors)", lines)
 	}
 	fmt.Fprintln(os.Stderr, "chaos: sagewall's log follows\n"+string(out))
+}
+
+// readyz reports whether sagewall's /readyz on addr answers 200.
+func readyz(addr string) bool {
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// sigtermExits0 sends SIGTERM to cmd and fails the test unless it exits 0
+// (exited carries cmd.Wait's result) within the shutdown timeout.
+func sigtermExits0(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit 0", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("no exit within the shutdown timeout")
+	}
 }

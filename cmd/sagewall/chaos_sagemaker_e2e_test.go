@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,14 +87,7 @@ func TestChaosSageMakerOutage(t *testing.T) {
 				default:
 				}
 			}
-			ready := func() bool {
-				resp, err := http.Get("http://" + httpAddr + "/readyz")
-				if err != nil {
-					return false
-				}
-				resp.Body.Close()
-				return resp.StatusCode == http.StatusOK
-			}
+			ready := func() bool { return readyz(httpAddr) }
 			committed := groupCommitted(brokers, raw, raw)
 			if fallback {
 				waitWithin(t, time.Minute, "every record judged by the fallback", func() bool {
@@ -129,17 +121,7 @@ func TestChaosSageMakerOutage(t *testing.T) {
 			if fallback && fellBack == 0 || !fallback && fellBack != 0 {
 				t.Errorf("fallback %v: %d verdicts name the fallback model", fallback, fellBack)
 			}
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-exited:
-				if err != nil {
-					t.Fatalf("after SIGTERM: %v, want exit 0", err)
-				}
-			case <-time.After(25 * time.Second):
-				t.Fatal("no exit within the shutdown timeout")
-			}
+			sigtermExits0(t, cmd, exited)
 			t.Logf("fallback %v: %d records judged, %d by the fallback model", fallback, n, fellBack)
 		})
 	}

@@ -8,13 +8,11 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -153,14 +151,7 @@ func TestChaosSNSOutage(t *testing.T) {
 		default:
 		}
 	}
-	ready := func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
+	ready := func() bool { return readyz(httpAddr) }
 
 	// SNS down: the pipeline still judges and commits everything.
 	outageStart := time.Now()
@@ -224,15 +215,5 @@ func TestChaosSNSOutage(t *testing.T) {
 	waitWithin(t, 30*time.Second, "ready again", ready)
 	t.Logf("%d alerts delivered after a 60 s SNS outage (%d duplicates)", alertCount, delivered-alertCount)
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("after SIGTERM with alerts on: %v, want exit 0", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("no exit within the shutdown timeout")
-	}
+	sigtermExits0(t, cmd, exited)
 }
