@@ -42,15 +42,29 @@ type Result struct {
 type Option func(*options)
 
 type options struct {
-	threshold float64
+	threshold    float64
+	hasThreshold bool
 }
 
-// DefaultThreshold is the score from which a row counts as an attack.
+// DefaultThreshold is the score from which a row counts as an attack when
+// neither the caller nor the model's manifest chooses one.
 const DefaultThreshold = 0.5
 
-// WithThreshold sets the score from which a row counts as an attack (0 to 1).
+// WithThreshold sets the score from which a row counts as an attack (0 to 1),
+// overriding the operating point of the model's manifest.
 func WithThreshold(threshold float64) Option {
-	return func(o *options) { o.threshold = threshold }
+	return func(o *options) { o.threshold, o.hasThreshold = threshold, true }
+}
+
+// OperatingPoint is the threshold a Detector uses and where it came from.
+type OperatingPoint struct {
+	Threshold float64 `json:"threshold"`
+	// Source is "manifest" (the model's own operating point), "option" (set
+	// by the caller: a flag or setting) or "default" (DefaultThreshold: the
+	// model has none).
+	Source string `json:"source"`
+	// Rule says how the manifest's threshold was chosen; empty otherwise.
+	Rule string `json:"rule,omitempty"`
 }
 
 // Detector pairs the binary model, the category model and the feature spec.
@@ -61,7 +75,7 @@ type Detector struct {
 	binary    *Forest
 	category  *Forest // nil for a detector loaded from a single model file
 	info      Info
-	threshold float64
+	operating OperatingPoint
 	zeroed    []string // features held at 0 in training (manifest zeroed_features)
 	features  []string // the features the model can use, file order; nil for all 41
 }
@@ -94,6 +108,26 @@ type manifest struct {
 	// are ZeroedFeatures. (The manifest's "features" is the vector width, a
 	// number; it is not read.) Absent from manifests of all-41 models.
 	UsedFeatures []string `json:"used_features"`
+	// OperatingPoint is the threshold chosen in training, and how.
+	OperatingPoint *struct {
+		Threshold *float64 `json:"threshold"`
+		Rule      string   `json:"rule"`
+	} `json:"operating_point"`
+}
+
+// operatingPoint checks the manifest's operating point: nil when it has none.
+func (m *manifest) operatingPoint() (*OperatingPoint, error) {
+	if m.OperatingPoint == nil {
+		return nil, nil
+	}
+	t := m.OperatingPoint.Threshold
+	if t == nil {
+		return nil, fmt.Errorf("%s: operating_point: no threshold", manifestName)
+	}
+	if math.IsNaN(*t) || *t <= 0 || *t >= 1 {
+		return nil, fmt.Errorf("%s: operating_point: threshold %v: want strictly between 0 and 1", manifestName, *t)
+	}
+	return &OperatingPoint{Threshold: *t, Source: "manifest", Rule: m.OperatingPoint.Rule}, nil
 }
 
 // featureSets checks a manifest's zeroed_features and used_features and
@@ -182,7 +216,7 @@ func LoadDetector(path string, opts ...Option) (*Detector, error) {
 	}
 	sum := sha256.Sum256(data)
 	info := Info{Name: filepath.Base(path), SHA256: hex.EncodeToString(sum[:])}
-	d, err := newDetector(etl.DefaultSpec(), binary, nil, info, opts)
+	d, err := newDetector(etl.DefaultSpec(), binary, nil, info, nil, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading detector from %s: %w", path, err)
 	}
@@ -231,6 +265,7 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 
 	info := Info{Name: defaultName, SHA256: hex.EncodeToString(hash.Sum(nil))}
 	var zeroed, used []string
+	var op *OperatingPoint
 	if manifestData, err := readOptional(dir, manifestName); err != nil {
 		return nil, err
 	} else if manifestData != nil {
@@ -245,8 +280,11 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 		if zeroed, used, err = m.featureSets(spec); err != nil {
 			return nil, err
 		}
+		if op, err = m.operatingPoint(); err != nil {
+			return nil, err
+		}
 	}
-	d, err := newDetector(spec, binary, category, info, opts)
+	d, err := newDetector(spec, binary, category, info, op, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -287,14 +325,23 @@ func parseModel(name string, data []byte) (*Forest, error) {
 	return f, nil
 }
 
-// newDetector checks that the parts fit together.
-func newDetector(spec *etl.Spec, binary, category *Forest, info Info, opts []Option) (*Detector, error) {
-	o := options{threshold: DefaultThreshold}
+// newDetector checks that the parts fit together. The threshold is the
+// caller's (WithThreshold), else the manifest's operating point op, else
+// DefaultThreshold.
+func newDetector(spec *etl.Spec, binary, category *Forest, info Info, op *OperatingPoint, opts []Option) (*Detector, error) {
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if math.IsNaN(o.threshold) || o.threshold < 0 || o.threshold > 1 {
-		return nil, fmt.Errorf("threshold %v: must be between 0 and 1", o.threshold)
+	operating := OperatingPoint{Threshold: DefaultThreshold, Source: "default"}
+	switch {
+	case o.hasThreshold:
+		operating = OperatingPoint{Threshold: o.threshold, Source: "option"}
+	case op != nil:
+		operating = *op
+	}
+	if math.IsNaN(operating.Threshold) || operating.Threshold < 0 || operating.Threshold > 1 {
+		return nil, fmt.Errorf("threshold %v: must be between 0 and 1", operating.Threshold)
 	}
 	width := spec.Width()
 	if binary.NumClass() != 1 {
@@ -311,7 +358,7 @@ func newDetector(spec *etl.Spec, binary, category *Forest, info Info, opts []Opt
 			return nil, fmt.Errorf("category model: %d features, but the feature spec is %d wide", category.NumFeature(), width)
 		}
 	}
-	return &Detector{spec: spec, width: width, binary: binary, category: category, info: info, threshold: o.threshold}, nil
+	return &Detector{spec: spec, width: width, binary: binary, category: category, info: info, operating: operating}, nil
 }
 
 // ZeroedFeatures names the features the model was trained with at 0 and so
@@ -342,7 +389,11 @@ func (d *Detector) Spec() *etl.Spec {
 func (d *Detector) Info() Info { return d.info }
 
 // Threshold is the score from which a row counts as an attack.
-func (d *Detector) Threshold() float64 { return d.threshold }
+func (d *Detector) Threshold() float64 { return d.operating.Threshold }
+
+// OperatingPoint is the threshold and where it came from: the caller, the
+// model's manifest or the default.
+func (d *Detector) OperatingPoint() OperatingPoint { return d.operating }
 
 // HasCategory reports whether the detector has a category model (a
 // detector loaded from a single model file has none).
@@ -369,7 +420,7 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 		row := rows[i*d.width : (i+1)*d.width]
 		d.binary.Predict(row, probs[:1])
 		r := Result{Score: probs[0], Category: etl.Normal}
-		r.Attack = float64(r.Score) >= d.threshold
+		r.Attack = float64(r.Score) >= d.operating.Threshold
 		switch {
 		case !r.Attack:
 			r.CategoryProb = 1 - r.Score

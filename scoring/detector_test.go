@@ -198,8 +198,8 @@ func TestScoreGatesTheCategoryModel(t *testing.T) {
 
 func TestBundledInfoAndSpec(t *testing.T) {
 	d := bundled(t)
-	if d.Threshold() != DefaultThreshold || !d.HasCategory() {
-		t.Errorf("Threshold() = %v, HasCategory() = %v", d.Threshold(), d.HasCategory())
+	if op := d.OperatingPoint(); op.Threshold != 0.5508 || op.Source != "manifest" || !d.HasCategory() {
+		t.Errorf("OperatingPoint() = %+v, HasCategory() = %v", op, d.HasCategory())
 	}
 	hash := sha256.New()
 	for _, name := range []string{"binary.json.gz", "category.json.gz", "spec.json"} {
@@ -209,7 +209,7 @@ func TestBundledInfoAndSpec(t *testing.T) {
 		}
 		hash.Write(data)
 	}
-	want := Info{Name: "sagewall-nslkdd", Version: "1.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
+	want := Info{Name: "sagewall-nslkdd", Version: "2.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
 	if d.Info() != want {
 		t.Errorf("Info() = %+v, want %+v", d.Info(), want)
 	}
@@ -607,14 +607,14 @@ func TestBundledConnLogInfoAndFeatures(t *testing.T) {
 		}
 		hash.Write(data)
 	}
-	want := Info{Name: "sagewall-nslkdd-connlog", Version: "1.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
+	want := Info{Name: "sagewall-nslkdd-connlog", Version: "2.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
 	if d.Info() != want {
 		t.Errorf("Info() = %+v, want %+v", d.Info(), want)
 	}
 	if d.Info().SHA256 == bundled(t).Info().SHA256 {
 		t.Error("the connection-log model hashes like the default one")
 	}
-	if !reflect.DeepEqual(d.Spec(), etl.DefaultSpec()) || !d.HasCategory() || d.Threshold() != DefaultThreshold {
+	if !reflect.DeepEqual(d.Spec(), etl.DefaultSpec()) || !d.HasCategory() || d.Threshold() != 0.6046 {
 		t.Errorf("spec %+v, HasCategory() = %v, Threshold() = %v", d.Spec(), d.HasCategory(), d.Threshold())
 	}
 	features := d.Features()

@@ -54,6 +54,15 @@ func deriveOptions(c *runConfig) []features.Option {
 	}
 }
 
+// modelThreshold is model.threshold, or nil for 0: the model's operating point.
+func (c *runConfig) modelThreshold() *float64 {
+	if c.Model.Threshold == 0 {
+		return nil
+	}
+	t := c.Model.Threshold
+	return &t
+}
+
 // runConfig is the configuration of `sagewall run`. Every field is one
 // setting in settings(), which gives it its YAML key, environment variable
 // and flag; precedence is flag > environment > file > default.
@@ -330,7 +339,7 @@ func settings() []setting {
 			func(c *runConfig) *int { return &c.Batch.MaxInFlight }),
 		stringSetting("model.path", "model directory or file, or embedded:nslkdd / embedded:connlog (empty: embedded:connlog for input.format zeek or vpcflow, else embedded:nslkdd)",
 			func(c *runConfig) *string { return &c.Model.Path }),
-		floatSetting("model.threshold", "attack threshold on the binary score",
+		floatSetting("model.threshold", "attack threshold on the binary score (0: the model's operating point, from its manifest; 0.5 for a model without one)",
 			func(c *runConfig) *float64 { return &c.Model.Threshold }),
 		stringSetting("scorer", "where rows are scored: local (model.path) or sagemaker (sagemaker.endpoint)",
 			func(c *runConfig) *string { return &c.Scorer }),
@@ -410,7 +419,7 @@ func defaultRunConfig() runConfig {
 	c.Batch.Bytes = 1 << 20
 	c.Batch.MaxWait = 2 * time.Millisecond
 	c.Batch.MaxInFlight = 16
-	c.Model.Threshold = 0.5
+	c.Model.Threshold = 0 // the model's operating point
 	c.Scorer = "local"
 	c.SageMaker.MaxRows = 250
 	c.SageMaker.Concurrency = 4
@@ -701,8 +710,8 @@ func (src *configSources) validate() error {
 	if c.Batch.MaxInFlight < 1 || c.Batch.MaxInFlight > 1024 {
 		return src.invalid("batch.max_in_flight", "%d: want 1 to 1024", c.Batch.MaxInFlight)
 	}
-	if !(c.Model.Threshold > 0 && c.Model.Threshold < 1) {
-		return src.invalid("model.threshold", "%g: want strictly between 0 and 1", c.Model.Threshold)
+	if c.Model.Threshold != 0 && !(c.Model.Threshold > 0 && c.Model.Threshold < 1) {
+		return src.invalid("model.threshold", "%g: want strictly between 0 and 1, or 0 for the model's operating point", c.Model.Threshold)
 	}
 	switch c.Scorer {
 	case "local":

@@ -112,6 +112,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"compression from the environment", "", nil, map[string]string{"SAGEWALL_OUTPUT_COMPRESSION": "brotli"}, []string{"output.compression", "environment SAGEWALL_OUTPUT_COMPRESSION", `"brotli"`}},
 		{"same input and output", "", []string{"--output-topic", "nslkdd.raw"}, nil, []string{"output.topic", "also the input topic"}},
 		{"threshold range", "", []string{"--model-threshold", "1.5"}, nil, []string{"model.threshold", "1.5"}},
+		{"negative threshold", "model:\n  threshold: -0.2\n", nil, nil, []string{"model.threshold", "-0.2", "or 0 for the model's operating point"}},
 		{"broker without port", "", nil, map[string]string{"SAGEWALL_KAFKA_BROKERS": "kafka.internal"}, []string{"kafka.brokers", `"kafka.internal"`, "SAGEWALL_KAFKA_BROKERS"}},
 		{"sasl without password", "kafka:\n  sasl:\n    mechanism: scram-sha-512\n    username: sagewall\n", nil, nil, []string{"kafka.sasl.password", "scram-sha-512"}},
 		{"unknown sasl", "", []string{"--kafka-sasl-mechanism", "kerberos"}, nil, []string{"kafka.sasl.mechanism", `"kerberos"`}},

@@ -33,12 +33,12 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file, a model.tar.gz, or embedded:nslkdd / embedded:connlog (default: embedded:connlog for zeek and vpcflow input, else embedded:nslkdd)")
-	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack")
+	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack (default: the model's operating point, 0.5 for a model without one)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	plots := fs.String("plots", "", "write confusion-matrix and ROC-curve SVG images into `DIR`")
 	derive := addDeriveFlags(fs, "input format: auto (per line), nslkdd, zeek (conn.log with a label column) or vpcflow")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: sagewall eval [--model PATH] [--json] [--plots DIR] [--threshold 0.5] FILE")
+		fmt.Fprintln(io.err, "usage: sagewall eval [--model PATH] [--json] [--plots DIR] [--threshold T] FILE")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Measures a model on labelled NSL-KDD records. FILE may be gzipped, '-' for")
 		fmt.Fprintf(io.err, "stdin, or %s / %s for the NSL-KDD training data in the binary\n", embeddedTrain, embeddedTrain20)
@@ -56,7 +56,7 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
-	detector, err := loadDetector(*model, *threshold, *derive.format)
+	detector, err := loadDetector(*model, flagThreshold(fs, *threshold), *derive.format)
 	if err != nil {
 		return err
 	}
@@ -190,25 +190,26 @@ func (e *evalTally) add(s *scoredRecord) {
 
 // evalReport is what `sagewall eval` prints; its JSON keys are stable.
 type evalReport struct {
-	Input          string             `json:"input"`
-	Warning        string             `json:"warning,omitempty"`
-	Model          scoring.Info       `json:"model"`
-	Threshold      float64            `json:"threshold"`
-	Records        int                `json:"records"` // labelled records evaluated
-	Attacks        int64              `json:"attacks"`
-	Accuracy       float64            `json:"accuracy"`
-	Precision      float64            `json:"precision"`
-	Recall         float64            `json:"recall"`
-	FalseAlarmRate float64            `json:"false_alarm_rate"`
-	F1             float64            `json:"f1"`
-	ROCAUC         *float64           `json:"roc_auc"` // null when only one class is present
-	Confusion      evaluate.Confusion `json:"confusion"`
-	Multiclass     multiclassReport   `json:"multiclass"`
-	BadLines       int                `json:"bad_lines"`
-	BlankLines     int                `json:"blank_lines"`
-	Unlabelled     int                `json:"unlabelled"`
-	UnknownLabels  map[string]int     `json:"unknown_labels"` // attack names etl.ClassOfLabel does not know
-	HasCategory    bool               `json:"category_model"`
+	Input          string                 `json:"input"`
+	Warning        string                 `json:"warning,omitempty"`
+	Model          scoring.Info           `json:"model"`
+	Threshold      float64                `json:"threshold"`
+	OperatingPoint scoring.OperatingPoint `json:"operating_point"` // the threshold, and whether the model, a flag or the default set it
+	Records        int                    `json:"records"`         // labelled records evaluated
+	Attacks        int64                  `json:"attacks"`
+	Accuracy       float64                `json:"accuracy"`
+	Precision      float64                `json:"precision"`
+	Recall         float64                `json:"recall"`
+	FalseAlarmRate float64                `json:"false_alarm_rate"`
+	F1             float64                `json:"f1"`
+	ROCAUC         *float64               `json:"roc_auc"` // null when only one class is present
+	Confusion      evaluate.Confusion     `json:"confusion"`
+	Multiclass     multiclassReport       `json:"multiclass"`
+	BadLines       int                    `json:"bad_lines"`
+	BlankLines     int                    `json:"blank_lines"`
+	Unlabelled     int                    `json:"unlabelled"`
+	UnknownLabels  map[string]int         `json:"unknown_labels"` // attack names etl.ClassOfLabel does not know
+	HasCategory    bool                   `json:"category_model"`
 }
 
 type multiclassReport struct {
@@ -224,6 +225,7 @@ func (e *evalTally) report(input string, bad, blank int) evalReport {
 		Input:          input,
 		Model:          e.detector.Info(),
 		Threshold:      e.detector.Threshold(),
+		OperatingPoint: e.detector.OperatingPoint(),
 		Records:        len(e.scores),
 		Attacks:        e.binary.TP + e.binary.FN,
 		Accuracy:       e.binary.Accuracy(),
@@ -308,9 +310,24 @@ func writePlots(dir string, e *evalTally, r evalReport) error {
 	return nil
 }
 
+// describeOperatingPoint says where the threshold came from.
+func describeOperatingPoint(op scoring.OperatingPoint) string {
+	switch op.Source {
+	case "manifest":
+		if op.Rule == "" {
+			return "the model's operating point"
+		}
+		return "the model's operating point (" + op.Rule + ")"
+	case "option":
+		return "set by --threshold"
+	}
+	return "the default; the model's manifest has no operating point"
+}
+
 func writeEvalText(w io.Writer, r evalReport, plots string) {
 	pct := func(v float64) string { return fmt.Sprintf("%8.4f %%", 100*v) }
-	fmt.Fprintf(w, "model      %s %s (sha256 %s), threshold %v\n", r.Model.Name, r.Model.Version, r.Model.SHA256, r.Threshold)
+	fmt.Fprintf(w, "model      %s %s (sha256 %s)\n", r.Model.Name, r.Model.Version, r.Model.SHA256)
+	fmt.Fprintf(w, "threshold  %v: %s\n", r.Threshold, describeOperatingPoint(r.OperatingPoint))
 	fmt.Fprintf(w, "input      %s: %d labelled records (%d attacks, %d normal)\n", r.Input, r.Records, r.Attacks, int64(r.Records)-r.Attacks)
 	if r.Warning != "" {
 		fmt.Fprintf(w, "           NOTE: %s\n", r.Warning)

@@ -17,10 +17,10 @@ import (
 	"github.com/sagewall/sagewall/etl/nslkdd"
 )
 
-// The bundled model on the sample records (testdata/sample.csv): it flags the
-// nine attacks of lines 3, 7 and 9-15 with their right category, passes the
-// six normal records, and misses the buffer_overflow (u2r) of line 16, which
-// scores 0.40 — still above every normal record, so the ROC-AUC is 1.
+// The bundled model at its operating point on the sample records
+// (testdata/sample.csv): it flags the ten attacks of lines 3, 7 and 9-16 with
+// their right category and passes the six normal records. (Model 1.0.0, at
+// 0.5 and without weights, missed the buffer_overflow of line 16.)
 func TestEvalSample(t *testing.T) {
 	out, stderr, err := runCommand(t, runEval, nil, string(sampleRecords), "--json", "-")
 	if err != nil {
@@ -31,14 +31,16 @@ func TestEvalSample(t *testing.T) {
 		t.Fatalf("output is not one JSON object: %v\n%s", err, out)
 	}
 	want := map[string]any{
-		"accuracy":         15.0 / 16,
+		"accuracy":         1.0,
 		"precision":        1.0,
-		"recall":           9.0 / 10,
+		"recall":           1.0,
 		"false_alarm_rate": 0.0,
-		"f1":               18.0 / 19,
+		"f1":               1.0,
 		"roc_auc":          1.0,
-		"confusion":        map[string]any{"tn": 6.0, "fp": 0.0, "fn": 1.0, "tp": 9.0},
+		"confusion":        map[string]any{"tn": 6.0, "fp": 0.0, "fn": 0.0, "tp": 10.0},
 		"records":          16.0,
+		"operating_point": map[string]any{"threshold": 0.5508, "source": "manifest",
+			"rule": "lowest threshold (4 decimal places) with out-of-fold false-alarm rate <= 0.0025 (5-fold cross-validation on KDDTrain+)"},
 	}
 	for key, w := range want {
 		if !approxEqual(got[key], w) {
@@ -47,15 +49,15 @@ func TestEvalSample(t *testing.T) {
 	}
 	multi, _ := got["multiclass"].(map[string]any)
 	wantMulti := map[string]any{
-		"accuracy": 15.0 / 16,
+		"accuracy": 1.0,
 		"confusion": []any{
 			[]any{6.0, 0.0, 0.0, 0.0, 0.0},
 			[]any{0.0, 3.0, 0.0, 0.0, 0.0},
 			[]any{0.0, 0.0, 4.0, 0.0, 0.0},
 			[]any{0.0, 0.0, 0.0, 2.0, 0.0},
-			[]any{1.0, 0.0, 0.0, 0.0, 0.0},
+			[]any{0.0, 0.0, 0.0, 0.0, 1.0},
 		},
-		"per_class_recall": map[string]any{"normal": 1.0, "dos": 1.0, "probe": 1.0, "r2l": 1.0, "u2r": 0.0},
+		"per_class_recall": map[string]any{"normal": 1.0, "dos": 1.0, "probe": 1.0, "r2l": 1.0, "u2r": 1.0},
 	}
 	for key, w := range wantMulti {
 		if !approxEqual(multi[key], w) {
@@ -66,6 +68,8 @@ func TestEvalSample(t *testing.T) {
 
 func approxEqual(got, want any) bool {
 	switch w := want.(type) {
+	case string:
+		return got == w
 	case float64:
 		g, ok := got.(float64)
 		return ok && math.Abs(g-w) < 1e-12
@@ -95,6 +99,27 @@ func approxEqual(got, want any) bool {
 	return false
 }
 
+// TestEvalThresholdSource checks that eval reports where its threshold came
+// from: the model's manifest by default, --threshold when given (even 0.5).
+func TestEvalThresholdSource(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // the text report's threshold line
+	}{
+		{nil, "threshold  0.5508: the model's operating point (lowest threshold (4 decimal places) with out-of-fold false-alarm rate <= 0.0025"},
+		{[]string{"--threshold", "0.5"}, "threshold  0.5: set by --threshold"},
+		{[]string{"--model", "../../scoring/bundled/binary.json.gz"}, "threshold  0.5: the default; the model's manifest has no operating point"},
+	} {
+		out, stderr, err := runCommand(t, runEval, nil, string(sampleRecords), append(tc.args, "-")...)
+		if err != nil {
+			t.Fatalf("%v: err = %v, stderr:\n%s", tc.args, err, stderr)
+		}
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("%v: report lacks %q:\n%s", tc.args, tc.want, out)
+		}
+	}
+}
+
 // TestEvalOddRecords checks that bad lines, unlabelled records and attack
 // names etl does not know are counted and reported, not fatal.
 func TestEvalOddRecords(t *testing.T) {
@@ -120,7 +145,7 @@ func TestEvalOddRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Records != 18 || got.BadLines != 1 || got.Unlabelled != 1 || got.UnknownLabels["zeroday"] != 2 ||
-		got.Confusion.TP != 11 || got.Multiclass.Records != 16 {
+		got.Confusion.TP != 12 || got.Multiclass.Records != 16 {
 		t.Errorf("got %+v", got)
 	}
 	if !strings.Contains(stderr, "line 19: ") {
@@ -189,7 +214,7 @@ func TestEvalText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"sagewall-nslkdd 1.0.0", "NOTE: this is the bundled model's training data", "25192 labelled records",
+		"sagewall-nslkdd 2.0.0", "threshold  0.5508: the model's operating point (lowest threshold", "NOTE: this is the bundled model's training data", "25192 labelled records",
 		"accuracy", "precision", "detection rate", "false-alarm rate", "F1", "ROC-AUC",
 		"true \\ predicted", "recall",
 	} {

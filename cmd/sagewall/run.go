@@ -115,7 +115,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	det, err := openModel(cfg.Model.Path, cfg.Input.Format, cfg.Model.Threshold)
+	det, err := openModel(cfg.Model.Path, cfg.Input.Format, cfg.modelThreshold())
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}

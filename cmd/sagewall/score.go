@@ -33,10 +33,10 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file, a model.tar.gz, or embedded:nslkdd / embedded:connlog (default: embedded:connlog for zeek and vpcflow input, else embedded:nslkdd)")
-	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack")
+	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack (default: the model's operating point, 0.5 for a model without one)")
 	derive := addDeriveFlags(fs, "input format: auto (per line), nslkdd, zeek (conn.log, JSON or TSV) or vpcflow")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold 0.5] [--format auto] [FILE|-]")
+		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold T] [--format auto] [FILE|-]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Scores NSL-KDD records (CSV or JSON lines, with or without label, or encoded")
 		fmt.Fprintln(io.err, "122-value vectors) and writes one JSON verdict per valid line, in input order.")
@@ -58,7 +58,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
-	detector, err := loadDetector(*model, *threshold, *derive.format)
+	detector, err := loadDetector(*model, flagThreshold(fs, *threshold), *derive.format)
 	if err != nil {
 		return err
 	}
@@ -126,11 +126,22 @@ func openScoreInput(args []string, stdin io.Reader, stdinIsTTY bool, stderr io.W
 
 // loadDetector returns the detector of the model at path, or the embedded
 // default for the input format (see openModel).
-func loadDetector(path string, threshold float64, format string) (*scoring.Detector, error) {
-	if threshold < 0 || threshold > 1 || math.IsNaN(threshold) {
-		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", threshold)}
+func loadDetector(path string, threshold *float64, format string) (*scoring.Detector, error) {
+	if threshold != nil && (*threshold < 0 || *threshold > 1 || math.IsNaN(*threshold)) {
+		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", *threshold)}
 	}
 	return openModel(path, format, threshold)
+}
+
+// flagThreshold is the --threshold given on the command line, or nil when it
+// was not: the model's operating point applies.
+func flagThreshold(fs *flag.FlagSet, value float64) *float64 {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "threshold" })
+	if !set {
+		return nil
+	}
+	return &value
 }
 
 // Names of the models embedded in the binary, for --model and model.path.
@@ -141,16 +152,20 @@ const (
 
 // openModel loads the model at path: a directory or file, one of the
 // embedded models by name, or, when path is empty, the default for the
-// input format — the connection-log model for zeek and vpcflow input.
-func openModel(path, inputFormat string, threshold float64) (*scoring.Detector, error) {
-	opt := scoring.WithThreshold(threshold)
+// input format — the connection-log model for zeek and vpcflow input. A nil
+// threshold keeps the model's operating point.
+func openModel(path, inputFormat string, threshold *float64) (*scoring.Detector, error) {
+	var opts []scoring.Option
+	if threshold != nil {
+		opts = append(opts, scoring.WithThreshold(*threshold))
+	}
 	switch {
 	case path == embeddedConnLogModel, path == "" && (inputFormat == "zeek" || inputFormat == "vpcflow"):
-		return scoring.BundledConnLog(opt)
+		return scoring.BundledConnLog(opts...)
 	case path == embeddedModel, path == "":
-		return scoring.Bundled(opt)
+		return scoring.Bundled(opts...)
 	}
-	return scoring.LoadDetector(path, opt)
+	return scoring.LoadDetector(path, opts...)
 }
 
 // scoredRecord is one valid input line with its verdict.

@@ -3,6 +3,7 @@
 # xgboost-cpu and numpy, then runs train.py from the repository root.
 # Usage: deploy/train/train.sh [train.py flags]
 #        deploy/train/train.sh evaluate [evaluate.py flags]   (cross-validation, docs/model.md)
+#        deploy/train/train.sh generalise [generalise.py flags] (leave-attack-type-out, docs/model.md)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,9 +21,11 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
 fi
 
 script=train.py
-if [[ "${1:-}" == evaluate ]]; then
-  script=evaluate.py
+case "${1:-}" in
+evaluate | generalise)
+  script="$1.py"
   shift
-fi
+  ;;
+esac
 cd "$root"
 exec "$venv/bin/python" "$here/$script" "$@"
