@@ -147,6 +147,8 @@ func demo(ctx context.Context, f demoFlags, conns []connlog.Conn, io stdio, logg
 	if err != nil {
 		return err
 	}
+	info, op := svc.detector.Info(), svc.detector.OperatingPoint()
+	fmt.Fprintf(io.err, "  model %s %s, threshold %v: %s\n", info.Name, info.Version, op.Threshold, describeOperatingPoint(op))
 	fmt.Fprintf(io.err, "  metrics on http://%s/metrics\n", svc.listener.Addr())
 	if f.dashboard {
 		fmt.Fprintf(io.err, "  dashboard on http://%s%s/\n", svc.listener.Addr(), dashboardPrefix)

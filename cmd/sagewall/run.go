@@ -253,7 +253,7 @@ func (s *service) run(ctx context.Context) error {
 	info := s.detector.Info()
 	s.logger.Info("starting", "brokers", s.cfg.Kafka.Brokers, "input", s.cfg.Input.Topic, "group", s.cfg.Input.Group,
 		"output", s.cfg.Output.Topic, "dead_letters", s.cfg.Output.DeadLetterTopic, "format", s.cfg.Output.Format,
-		"model", info.Name, "model_version", info.Version, "threshold", s.detector.Threshold(), "http", s.listener.Addr().String())
+		"model", info.Name, "model_version", info.Version, "threshold", s.detector.Threshold(), "threshold_source", s.detector.OperatingPoint().Source, "http", s.listener.Addr().String())
 
 	srv := newHTTPServer(s.handler())
 	if s.dashboard != nil {
