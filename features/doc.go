@@ -85,9 +85,8 @@
 //     3/code 3 urp_i, 3/other codes urh_i, 5 red_i, 13 and 14 tim_i, any
 //     other type "other" (KDD'99's oth_i is not in NSL-KDD's vocabulary).
 //  2. The first item of Zeek's service list that has a KDD name: http
-//     (http_443, http_8001, http_2784 on those ports), ssl/tls (the
-//     service of its port when that is a KDD service, e.g. 993 imap4, else
-//     http_443: HTTPS), dns (domain on TCP, domain_u on UDP), ftp, ftp-data,
+//     (http_8001, http_2784 on those ports), ssl/tls (the service of its
+//     port when that is a KDD service, e.g. 993 imap4, else http: HTTPS), dns (domain on TCP, domain_u on UDP), ftp, ftp-data,
 //     ssh, smtp, irc, pop3, imap, ldap, ntp, finger, telnet, rlogin (login),
 //     rsh (shell), ident (auth), smb and netbios (netbios_*), portmapper
 //     (sunrpc), nntp, tftp, bgp, gopher, whois.
@@ -99,7 +98,7 @@
 //     102 iso_tsap, 105 csnet_ns, 109 pop_2, 110/995 pop_3, 111 sunrpc,
 //     113 auth, 117 uucp_path, 119/563 nntp, 137–139 netbios_ns/dgm/ssn,
 //     143/993 imap4, 150 sql_net, 175 vmnet, 179 bgp, 210 Z39_50, 245 link,
-//     389/636 ldap, 433 nnsp, 443 http_443, 512 exec, 513 login, 514 shell,
+//     389/636 ldap, 433 nnsp, 443 http (HTTPS; see below), 512 exec, 513 login, 514 shell,
 //     515 printer, 520 efs, 530 courier, 540 uucp, 543 klogin, 544 kshell,
 //     2784 http_2784, 5190 aol, 6000–6063 X11, 6667 IRC, 8001 http_8001;
 //     UDP 53 domain_u, 69 tftp_u, 111 sunrpc, 123 ntp_u, 137–139 netbios_*,
@@ -107,6 +106,13 @@
 //  4. "other" when Zeek named a service KDD lacks (mysql, rdp, dhcp, ...) or
 //     the port is below 1024; "private" (KDD's unassigned/ephemeral ports)
 //     from 1024 up. harvest and pm_dump are never produced: no port is known.
+//
+// HTTPS is http, not KDD's http_443: TLS on a KDD service's port is that
+// service (993 imaps is imap4, 995 pop3s pop_3), and 443 is web traffic.
+// KDD's http_443 means something else: all 530 http_443 rows of KDDTrain+
+// are attacks (523 neptune SYN floods), so a model reads the name alone as
+// "attack". Named so, the HTTPS sessions of a real capture were 93 % of the
+// connection-log model's false alarms on its benign traffic.
 //
 // # Event time and reordering
 //

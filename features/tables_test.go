@@ -72,11 +72,13 @@ func TestResolveService(t *testing.T) {
 		{"http on 8001", "tcp", "http", 40000, 8001, "http_8001"},
 		{"http on 2784", "tcp", "http", 40000, 2784, "http_2784"},
 		{"http by port 8080", "tcp", "", 40000, 8080, "http"},
-		{"ssl on 443", "tcp", "ssl", 40000, 443, "http_443"},
-		{"ssl on 8443 is https", "tcp", "ssl", 40000, 8443, "http_443"},
+		{"ssl on 443 is https: http", "tcp", "ssl", 40000, 443, "http"},
+		{"ssl on 8443 is https", "tcp", "ssl", 40000, 8443, "http"},
+		{"port 443 alone", "tcp", "", 40000, 443, "http"},
+		{"http on 443", "tcp", "http", 40000, 443, "http"},
 		{"ssl on imaps", "tcp", "ssl", 40000, 993, "imap4"},
 		{"first recognised of a list", "tcp", "gssapi,smb", 40000, 445, "netbios_ssn"},
-		{"list with ssl first", "tcp", "ssl,http", 40000, 443, "http_443"},
+		{"list with ssl first", "tcp", "ssl,http", 40000, 443, "http"},
 		{"upper case zeek", "tcp", "SSH", 40000, 2222, "ssh"},
 		{"dns tcp", "tcp", "dns", 40000, 53, "domain"},
 		{"dns udp", "udp", "dns", 40000, 53, "domain_u"},
@@ -158,8 +160,9 @@ func TestServicePortsCover(t *testing.T) {
 			unreached = append(unreached, s)
 		}
 	}
-	// Documented in doc.go: no port is known for these.
-	if want := []string{"harvest", "pm_dump"}; !slices.Equal(unreached, want) {
+	// Documented in doc.go: no port is known for harvest and pm_dump, and
+	// HTTPS is http, not http_443.
+	if want := []string{"harvest", "http_443", "pm_dump"}; !slices.Equal(unreached, want) {
 		t.Errorf("services no rule reaches = %v, want %v", unreached, want)
 	}
 }
