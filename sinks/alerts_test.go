@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
 	"strings"
@@ -30,7 +31,8 @@ func TestAlertFormatRoundTrips(t *testing.T) {
 	for name, v := range map[string]Verdict{"record": plain, "connection": conn} {
 		b := AlertFormat{}.Append(nil, &v)
 		var got Alert
-		if err := json.Unmarshal(b, &got); err != nil {
+		err := json.Unmarshal(b, &got)
+		if err != nil {
 			t.Fatalf("%s: %v: %s", name, err, b)
 		}
 		want := alertOf(&v)
@@ -41,6 +43,115 @@ func TestAlertFormatRoundTrips(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: decoded %+v\nwant %+v", name, got, want)
 		}
+		fast, ok := parseAlertLayout(b)
+		if !ok {
+			if !bytes.Contains(b, []byte{'\\'}) {
+				t.Fatalf("%s: ParseAlert does not read AlertFormat's own layout directly: %s", name, b)
+			}
+			// An escape (here the sensor's quotes) is left to encoding/json.
+			if fast, err = ParseAlert(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !fast.Time.Equal(want.Time) {
+			t.Errorf("%s: ParseAlert: time %v, want %v", name, fast.Time, want.Time)
+		}
+		fast.Time = want.Time
+		if fast != want {
+			t.Errorf("%s: ParseAlert decoded %+v\nwant %+v", name, fast, want)
+		}
+	}
+}
+
+// alertLines are AlertFormat lines, and variants only encoding/json reads.
+func alertLines(t testing.TB) []string {
+	v := testVerdict(t, neptuneLine, scoring.Result{Score: 0.987654, Attack: true, Category: etl.DoS})
+	v.Source = Source{Topic: "raw", Partition: 3, Offset: 42}
+	v.Time = time.Date(2026, 12, 5, 15, 4, 5, 123456789, time.FixedZone("", 3600))
+	conn := v
+	conn.Conn.OrigAddr, conn.Conn.OrigPort = netip.MustParseAddr("2001:db8::1"), 51234
+	conn.Conn.RespAddr, conn.Conn.RespPort = netip.MustParseAddr("10.0.0.7"), 443
+	conn.Conn.Proto = "tcp"
+	line := string(AlertFormat{}.Append(nil, &v))
+	return []string{
+		line,
+		string(AlertFormat{}.Append(nil, &conn)),
+		strings.Replace(line, `"score":0.987654`, `"score":0.9876540`, 1),   // not appendFloat's form
+		strings.Replace(line, `"id":"raw/3/42"`, `"id":"raw\u002f3/42"`, 1), // an escape
+		strings.Replace(line, `{"id"`, `{ "id"`, 1),                         // space
+		strings.Replace(line, `"score"`, `"extra":[1,2],"score"`, 1),        // a key AlertFormat does not write
+	}
+}
+
+// TestParseAlert: every line decodes as encoding/json decodes it, whether
+// ParseAlert reads it directly or hands it to encoding/json; bad lines are
+// errors.
+func TestParseAlert(t *testing.T) {
+	for _, line := range alertLines(t) {
+		var want Alert
+		if err := json.Unmarshal([]byte(line), &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseAlert([]byte(line))
+		if err != nil || !got.Time.Equal(want.Time) {
+			t.Fatalf("%s: %+v, %v; want %+v", line, got, err, want)
+		}
+		got.Time = want.Time
+		if got != want {
+			t.Errorf("%s: %+v, want %+v", line, got, want)
+		}
+	}
+	for _, bad := range []string{"", "{", "not json", `{"score":"high"}`} {
+		if _, err := ParseAlert([]byte(bad)); err == nil || !strings.Contains(err.Error(), "decoding alert") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
+// FuzzParseAlert: whatever the direct reader accepts, encoding/json decodes
+// to the same Alert.
+func FuzzParseAlert(f *testing.F) {
+	for _, line := range alertLines(f) {
+		f.Add([]byte(line))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		fast, ok := parseAlertLayout(line)
+		if !ok {
+			return
+		}
+		var want Alert
+		if err := json.Unmarshal(line, &want); err != nil {
+			t.Fatalf("%q: read directly, but encoding/json says %v", line, err)
+		}
+		if !fast.Time.Equal(want.Time) {
+			t.Fatalf("%q: time %v, encoding/json %v", line, fast.Time, want.Time)
+		}
+		fast.Time = want.Time
+		if fast != want {
+			t.Fatalf("%q: %+v, encoding/json %+v", line, fast, want)
+		}
+	})
+}
+
+// BenchmarkParseAlert compares ParseAlert with encoding/json on the lines
+// the pipeline writes (one per alert the notifier reads).
+func BenchmarkParseAlert(b *testing.B) {
+	lines := alertLines(b)[:2]
+	for _, decoder := range []struct {
+		name   string
+		decode func([]byte) error
+	}{
+		{"parse", func(l []byte) error { _, err := ParseAlert(l); return err }},
+		{"encoding-json", func(l []byte) error { var a Alert; return json.Unmarshal(l, &a) }},
+	} {
+		b.Run("decoder="+decoder.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if err := decoder.decode([]byte(lines[i%len(lines)])); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

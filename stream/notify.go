@@ -3,7 +3,6 @@ package stream
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -292,8 +291,8 @@ func (n *Notifier) decode(m *kafka.Message) []sinks.Alert {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var a sinks.Alert
-		if err := json.Unmarshal(line, &a); err != nil {
+		a, err := sinks.ParseAlert(line)
+		if err != nil {
 			n.logger.Warn("skipping an alert-topic line that is not an alert", "topic", m.Topic,
 				"partition", m.Partition, "offset", m.Offset, "err", err)
 			continue
