@@ -102,26 +102,7 @@ func TestChaosSNSOutage(t *testing.T) {
 	endpoint := testenv.AWSEndpoint(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cfg := testenv.AWSConfig(ctx, t)
-	snsc, sqsc := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	name := testenv.UniqueName(t)
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}); err != nil {
-		t.Fatal(err)
-	}
+	sub := newAlertSubscriber(ctx, t)
 	proxy := newFaultProxy(t, strings.TrimPrefix(endpoint, "http://"))
 	proxy.set(false)
 
@@ -134,7 +115,7 @@ func TestChaosSNSOutage(t *testing.T) {
 	cmd.Env = append(os.Environ(), "SAGEWALL_KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"SAGEWALL_INPUT_TOPIC="+raw, "SAGEWALL_INPUT_GROUP="+raw, "SAGEWALL_INPUT_FORMAT=nslkdd",
 		"SAGEWALL_OUTPUT_TOPIC="+verdicts, "SAGEWALL_OUTPUT_DEAD_LETTER_TOPIC="+dead,
-		"SAGEWALL_ALERTS_SNS_TOPIC_ARN="+aws.ToString(topic.TopicArn), "SAGEWALL_ALERTS_TOPIC="+alerts,
+		"SAGEWALL_ALERTS_SNS_TOPIC_ARN="+sub.topicARN, "SAGEWALL_ALERTS_TOPIC="+alerts,
 		"SAGEWALL_ALERTS_ENDPOINT_URL="+proxy.url(), "SAGEWALL_ALERTS_WINDOW=1s",
 		"SAGEWALL_HTTP_ADDR="+httpAddr, "SAGEWALL_LOG_LEVEL=info", "SAGEWALL_LOG_FORMAT=text")
 	cmd.Stderr = os.Stderr
@@ -180,14 +161,65 @@ func TestChaosSNSOutage(t *testing.T) {
 
 	// SNS back: every alert arrives.
 	proxy.set(true)
+	delivered := sub.receive(ctx, t, alertCount, 90*time.Second, func() { alive("after SNS came back") })
+	// At least once: a batch whose alerts SNS accepted in part is published
+	// again whole (a FIFO topic drops such duplicates; this one is standard).
+	if delivered < alertCount {
+		t.Fatalf("%d alerts delivered to SQS, want the %d in the alert topic", delivered, alertCount)
+	}
+	waitWithin(t, 30*time.Second, "the notifier commits the alert topic", func() bool { return notifierCommitted() == int64(alertMessages) })
+	waitWithin(t, 30*time.Second, "ready again", ready)
+	t.Logf("%d alerts delivered after a 60 s SNS outage (%d duplicates)", alertCount, delivered-alertCount)
+
+	sigtermExits0(t, cmd, exited)
+}
+
+// alertSubscriber is an SNS topic on moto with an SQS queue subscribed to
+// it: where a test's alerts arrive.
+type alertSubscriber struct {
+	topicARN string
+	queueURL string
+	sqs      *sqs.Client
+}
+
+func newAlertSubscriber(ctx context.Context, t *testing.T) *alertSubscriber {
+	t.Helper()
+	cfg := testenv.AWSConfig(ctx, t)
+	snsc, sqsc := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	name := testenv.UniqueName(t)
+	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}); err != nil {
+		t.Fatal(err)
+	}
+	return &alertSubscriber{topicARN: aws.ToString(topic.TopicArn), queueURL: aws.ToString(queue.QueueUrl), sqs: sqsc}
+}
+
+// receive counts the alerts that arrive (the count attribute of each
+// aggregated SNS message) until at least want have and the queue is empty,
+// or limit passes; each polls calls between receives.
+func (a *alertSubscriber) receive(ctx context.Context, t *testing.T, want int, limit time.Duration, each func()) int {
+	t.Helper()
 	delivered := 0
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		out, err := a.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(a.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(out.Messages) == 0 && delivered >= alertCount {
+		if len(out.Messages) == 0 && delivered >= want {
 			break // everything arrived, and nothing more is coming
 		}
 		for _, m := range out.Messages {
@@ -202,18 +234,9 @@ func TestChaosSNSOutage(t *testing.T) {
 				t.Fatalf("count attribute %v", env.MessageAttributes)
 			}
 			delivered += c
-			_, _ = sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: queue.QueueUrl, ReceiptHandle: m.ReceiptHandle})
+			_, _ = a.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(a.queueURL), ReceiptHandle: m.ReceiptHandle})
 		}
-		alive("after SNS came back")
+		each()
 	}
-	// At least once: a batch whose alerts SNS accepted in part is published
-	// again whole (a FIFO topic drops such duplicates; this one is standard).
-	if delivered < alertCount {
-		t.Fatalf("%d alerts delivered to SQS, want the %d in the alert topic", delivered, alertCount)
-	}
-	waitWithin(t, 30*time.Second, "the notifier commits the alert topic", func() bool { return notifierCommitted() == int64(alertMessages) })
-	waitWithin(t, 30*time.Second, "ready again", ready)
-	t.Logf("%d alerts delivered after a 60 s SNS outage (%d duplicates)", alertCount, delivered-alertCount)
-
-	sigtermExits0(t, cmd, exited)
+	return delivered
 }
