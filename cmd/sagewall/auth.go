@@ -32,8 +32,9 @@ func isLoopback(addr string) bool {
 }
 
 // dashboardToken returns the token http.auth_token or http.auth_token_file
-// sets ("" for none), and refuses a dashboard reachable beyond loopback
-// without one: its analyze and live APIs show verdicts and addresses.
+// sets ("" for none), and refuses a dashboard or /debug/pprof reachable
+// beyond loopback without one: the dashboard's analyze and live APIs show
+// verdicts and addresses, and so do heap profiles.
 func dashboardToken(c *runConfig) (string, error) {
 	token := c.HTTP.AuthToken
 	if token != "" && c.HTTP.AuthTokenFile != "" {
@@ -53,6 +54,11 @@ func dashboardToken(c *runConfig) (string, error) {
 	if token == "" && c.HTTP.Dashboard && !isLoopback(c.HTTP.Addr) {
 		return "", usageError{fmt.Errorf("http.addr %s is reachable beyond this machine and http.dashboard is on: "+
 			"set http.auth_token or http.auth_token_file, listen on loopback, or turn http.dashboard off", c.HTTP.Addr)}
+	}
+	if token == "" && c.HTTP.Pprof && !isLoopback(c.HTTP.Addr) {
+		// Profiles show memory (verdicts, addresses) and cost CPU to take.
+		return "", usageError{fmt.Errorf("http.addr %s is reachable beyond this machine and http.pprof is on: "+
+			"set http.auth_token or http.auth_token_file, listen on loopback, or turn http.pprof off", c.HTTP.Addr)}
 	}
 	return token, nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestDashboardTokenRequiredBeyondLoopback(t *testing.T) {
@@ -18,7 +20,7 @@ func TestDashboardTokenRequiredBeyondLoopback(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		addr, token, file string
-		dashboard         bool
+		dashboard, pprof  bool
 		want, wantErr     string
 	}{
 		{addr: "127.0.0.1:9090", dashboard: true},
@@ -31,9 +33,13 @@ func TestDashboardTokenRequiredBeyondLoopback(t *testing.T) {
 		{addr: ":9090", dashboard: true, file: file, want: "s3cret"},
 		{addr: ":9090", dashboard: true, file: filepath.Join(t.TempDir(), "missing"), wantErr: "reading http.auth_token_file"},
 		{addr: "127.0.0.1:9090", dashboard: true, token: "t0ken", file: file, wantErr: "http.auth_token and http.auth_token_file"},
+		{addr: "127.0.0.1:9090", pprof: true},
+		{addr: ":9090", pprof: true, wantErr: "http.pprof is on"},
+		{addr: ":9090", pprof: true, token: "t0ken", want: "t0ken"},
 	} {
 		c := defaultRunConfig()
 		c.HTTP.Addr, c.HTTP.Dashboard, c.HTTP.AuthToken, c.HTTP.AuthTokenFile = tc.addr, tc.dashboard, tc.token, tc.file
+		c.HTTP.Pprof = tc.pprof
 		got, err := dashboardToken(&c)
 		var usage usageError
 		switch {
@@ -88,5 +94,34 @@ func TestRequireToken(t *testing.T) {
 	requireToken("", "/dashboard", ok).ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard/api/live", nil))
 	if rec.Code != 200 {
 		t.Errorf("without a token the dashboard is open (loopback only): %d", rec.Code)
+	}
+}
+
+// TestPprofNeedsTheToken: with a token set, /debug/pprof answers only
+// requests that carry it; /healthz stays open.
+func TestPprofNeedsTheToken(t *testing.T) {
+	cfg := defaultRunConfig()
+	cfg.HTTP.Pprof = true
+	s := &service{cfg: cfg, registry: prometheus.NewRegistry(), dashboardToken: "t0ken"}
+	h := s.handler()
+	for _, tc := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/debug/pprof/", "", http.StatusUnauthorized},
+		{"/debug/pprof/cmdline", "Bearer wrong", http.StatusUnauthorized},
+		{"/debug/pprof/", "Bearer t0ken", http.StatusOK},
+		{"/debug/pprof/cmdline", "Bearer t0ken", http.StatusOK},
+		{"/healthz", "", http.StatusOK},
+	} {
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("GET %s (%q): %d, want %d", tc.path, tc.auth, rec.Code, tc.want)
+		}
 	}
 }

@@ -383,7 +383,7 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.HTTP.AuthToken }),
 		stringSetting("http.auth_token_file", "file holding the dashboard token (a Kubernetes Secret), read at start",
 			func(c *runConfig) *string { return &c.HTTP.AuthTokenFile }),
-		boolSetting("http.pprof", "serve Go's profiles at /debug/pprof/ on http.addr (CPU, heap, goroutines, execution trace)",
+		boolSetting("http.pprof", "serve Go's profiles at /debug/pprof/ on http.addr (CPU, heap, goroutines, execution trace); beyond loopback only with http.auth_token, sent as a Bearer header",
 			func(c *runConfig) *bool { return &c.HTTP.Pprof }),
 		stringSetting("log.format", "log format: json or text",
 			func(c *runConfig) *string { return &c.Log.Format }),

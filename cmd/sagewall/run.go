@@ -386,11 +386,14 @@ func (s *service) handler() http.Handler {
 		mountDashboard(mux, s.dashboard, s.dashboardToken)
 	}
 	if s.cfg.HTTP.Pprof {
-		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		// The dashboard's token guards the profiles too (Bearer header).
+		profiles := http.NewServeMux()
+		profiles.HandleFunc("GET /debug/pprof/", pprof.Index)
+		profiles.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		profiles.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		profiles.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		profiles.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/pprof/", requireToken(s.dashboardToken, "/debug/pprof", profiles))
 	}
 	return mux
 }
