@@ -42,11 +42,12 @@ const (
 	DefaultAlertSubject   = "SAGEWALL ALERT"
 )
 
-// SNS publishes alerts for verdicts scoring at or above the alert threshold.
+// SNS publishes the alerts the notifier reads from the alert topic (which
+// AlertTopic fills with the verdicts at or above the alert threshold).
 // Alerts are aggregated per (category, destination service) over a window,
 // so a burst of attacks becomes one message per group with a count and a few
-// examples. A batch is acknowledged only once every aggregate holding one of
-// its alerts has been accepted by SNS. Start Run before the first Write.
+// examples. A Publish is acknowledged only once every aggregate holding one
+// of its alerts has been accepted by SNS. Start Run before the first Publish.
 //
 // On a FIFO topic (ARN ending in ".fifo") each message carries its group as
 // MessageGroupId and a hash of its content as MessageDeduplicationId.
@@ -54,7 +55,6 @@ type SNS struct {
 	client      SNSAPI
 	topicARN    string
 	fifo        bool
-	threshold   float64
 	window      time.Duration
 	maxExamples int
 	subject     string
@@ -71,9 +71,6 @@ type SNS struct {
 
 // SNSOption configures the SNS alert sink.
 type SNSOption func(*SNS)
-
-// WithAlertThreshold sets the score from which a verdict raises an alert (default 0.90).
-func WithAlertThreshold(t float64) SNSOption { return func(s *SNS) { s.threshold = t } }
 
 // WithAlertWindow sets how long alerts are aggregated before publishing (default 10s).
 func WithAlertWindow(d time.Duration) SNSOption { return func(s *SNS) { s.window = d } }
@@ -107,7 +104,6 @@ func NewSNS(client SNSAPI, topicARN string, opts ...SNSOption) (*SNS, error) {
 		client:      client,
 		topicARN:    topicARN,
 		fifo:        strings.HasSuffix(topicARN, ".fifo"),
-		threshold:   DefaultAlertThreshold,
 		window:      10 * time.Second,
 		maxExamples: 5,
 		subject:     DefaultAlertSubject,
@@ -122,8 +118,6 @@ func NewSNS(client SNSAPI, topicARN string, opts ...SNSOption) (*SNS, error) {
 	switch {
 	case client == nil || topicARN == "":
 		return nil, errors.New("creating SNS alert sink: client and topic ARN are required")
-	case s.threshold < 0 || s.threshold > 1 || s.threshold != s.threshold:
-		return nil, fmt.Errorf("creating SNS alert sink: threshold %v outside 0-1", s.threshold)
 	case s.window <= 0 || s.maxExamples < 0 || s.maxAttempts <= 0:
 		return nil, fmt.Errorf("creating SNS alert sink: window %v and attempts %d must be positive, examples %d not negative",
 			s.window, s.maxAttempts, s.maxExamples)
@@ -233,19 +227,6 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// Write implements the stream's Sink. A batch without alerts is acknowledged at once.
-func (s *SNS) Write(ctx context.Context, verdicts []Verdict, done func(error)) {
-	var alerts []Alert
-	for i := range verdicts {
-		v := &verdicts[i]
-		if float64(v.Result.Score) < s.threshold {
-			continue
-		}
-		alerts = append(alerts, alertOf(v))
-	}
-	s.Publish(ctx, alerts, done)
 }
 
 // Publish aggregates alerts into the current window (whatever their score:

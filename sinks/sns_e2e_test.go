@@ -82,7 +82,7 @@ func TestE2ESNSAlertsToSQS(t *testing.T) {
 			offset++
 		}
 		wg.Add(1)
-		sink.Write(ctx, batch, func(err error) {
+		sink.Publish(ctx, alertsOf(batch), func(err error) {
 			if err != nil {
 				failed.Add(1)
 				t.Errorf("batch failed: %v", err)
@@ -211,7 +211,7 @@ func TestE2ESNSFIFOAlertsToSQS(t *testing.T) {
 				offset++
 			}
 			wg.Add(1)
-			sink.Write(ctx, batch, func(err error) {
+			sink.Publish(ctx, alertsOf(batch), func(err error) {
 				if err != nil {
 					t.Errorf("batch failed: %v", err)
 				}

@@ -56,10 +56,22 @@ func verdict(offset int64, score float32, category etl.Class, service string) Ve
 	}
 }
 
+// alertsOf is what AlertTopic writes, and the notifier publishes, of
+// verdicts: the alerts of those at or above the default alert threshold.
+func alertsOf(verdicts []Verdict) []Alert {
+	var alerts []Alert
+	for i := range verdicts {
+		if float64(verdicts[i].Result.Score) >= DefaultAlertThreshold {
+			alerts = append(alerts, alertOf(&verdicts[i]))
+		}
+	}
+	return alerts
+}
+
 func TestSNSBatchWithoutAlertsIsAckedAtOnce(t *testing.T) {
 	s := newTestSNS(t)
 	var got []error
-	s.Write(t.Context(), []Verdict{verdict(1, 0.2, etl.Normal, "http"), verdict(2, 0.8999, etl.DoS, "http")}, func(err error) { got = append(got, err) })
+	s.Publish(t.Context(), alertsOf([]Verdict{verdict(1, 0.2, etl.Normal, "http"), verdict(2, 0.8999, etl.DoS, "http")}), func(err error) { got = append(got, err) })
 	if len(got) != 1 || got[0] != nil {
 		t.Fatalf("done calls %v, want one nil", got)
 	}
@@ -187,7 +199,7 @@ func TestSNSErrorFailsTheBatch(t *testing.T) {
 	defer cancel()
 	go s.Run(ctx)
 	done := make(chan error, 1)
-	s.Write(ctx, []Verdict{verdict(1, 0.97, etl.DoS, "http")}, func(err error) { done <- err })
+	s.Publish(ctx, alertsOf([]Verdict{verdict(1, 0.97, etl.DoS, "http")}), func(err error) { done <- err })
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "publishing alert batch") {
@@ -204,8 +216,8 @@ func TestSNSShutdownFailsPendingBatches(t *testing.T) {
 	stopped := make(chan error)
 	go func() { stopped <- s.Run(ctx) }()
 	done := make(chan error, 2)
-	s.Write(ctx, []Verdict{verdict(1, 0.97, etl.DoS, "http")}, func(err error) { done <- err })
-	s.Write(ctx, []Verdict{verdict(2, 0.91, etl.Probe, "ftp")}, func(err error) { done <- err })
+	s.Publish(ctx, alertsOf([]Verdict{verdict(1, 0.97, etl.DoS, "http")}), func(err error) { done <- err })
+	s.Publish(ctx, alertsOf([]Verdict{verdict(2, 0.91, etl.Probe, "ftp")}), func(err error) { done <- err })
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	if err := <-stopped; err != nil {
@@ -221,9 +233,6 @@ func TestSNSShutdownFailsPendingBatches(t *testing.T) {
 func TestNewSNSValidates(t *testing.T) {
 	if _, err := NewSNS(unreachableSNS(), ""); err == nil {
 		t.Error("empty topic ARN accepted")
-	}
-	if _, err := NewSNS(unreachableSNS(), "arn", WithAlertThreshold(1.5)); err == nil {
-		t.Error("threshold 1.5 accepted")
 	}
 	if _, err := NewSNS(unreachableSNS(), "arn", WithAlertWindow(0)); err == nil {
 		t.Error("zero window accepted")

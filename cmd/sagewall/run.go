@@ -487,7 +487,7 @@ func newAlertSink(ctx context.Context, cfg *runConfig, reg prometheus.Registerer
 		}
 	})
 	return sinks.NewSNS(client, cfg.Alerts.SNSTopicARN,
-		sinks.WithAlertThreshold(cfg.Alerts.Threshold), sinks.WithAlertWindow(cfg.Alerts.Window),
+		sinks.WithAlertWindow(cfg.Alerts.Window),
 		sinks.WithAlertExamples(cfg.Alerts.MaxExamples), sinks.WithSNSLogger(logger), sinks.WithSNSRegisterer(reg),
 		// The notifier retries failed batches for as long as SNS is down;
 		// the sink's own attempts only cover a call that fails in part.

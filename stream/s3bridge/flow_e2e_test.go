@@ -41,6 +41,7 @@ func TestE2EFullFlow(t *testing.T) {
 	env := newE2EAWS(ctx, t)
 	brokers := testenv.KafkaBrokers(t)
 	rawTopic, verdictTopic, deadTopic := testenv.NewTopic(t, brokers, 3), testenv.NewTopic(t, brokers, 3), testenv.NewTopic(t, brokers, 1)
+	alertTopic := testenv.NewTopic(t, brokers, 1)
 	quiet := slog.New(slog.DiscardHandler)
 	// The pipeline's and the bridge's warnings and errors show in a failed
 	// test's output: they say where a record stopped.
@@ -99,8 +100,17 @@ func TestE2EFullFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Alerts go through the outbox: the alert topic, then the notifier to SNS.
+	alertSink := sinks.NewAlertTopic(sinks.NewKafka(brokers, alertTopic, sinks.WithFormat(sinks.AlertFormat{})), sinks.DefaultAlertThreshold)
+	defer alertSink.Close()
+	alertReader := stream.NewReader(stream.Conn{Brokers: brokers}, alertTopic+"-group", alertTopic)
+	defer alertReader.Close()
+	notifier, err := stream.NewNotifier(alertReader, alerts, stream.WithNotifierLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
 	pipeline, err := stream.New(reader, scorer, stream.WithSpec(det.Spec()), stream.WithModel(scorer.Info(), det.Threshold()),
-		stream.WithSinks(kafkaSink, alerts), stream.WithDeadLetters(kafkaSink), stream.WithLogger(loud))
+		stream.WithSinks(kafkaSink, alertSink), stream.WithDeadLetters(kafkaSink), stream.WithLogger(loud))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +126,7 @@ func TestE2EFullFlow(t *testing.T) {
 	// error, instead of at the test's deadline.
 	ctx, stopped := context.WithCancelCause(ctx)
 	defer stopped(nil)
-	for name, run := range map[string]func(context.Context) error{"alerts": alerts.Run, "pipeline": pipeline.Run, "bridge": bridge.Run} {
+	for name, run := range map[string]func(context.Context) error{"alerts": alerts.Run, "notifier": notifier.Run, "pipeline": pipeline.Run, "bridge": bridge.Run} {
 		go func() {
 			err := run(runCtx)
 			if runCtx.Err() == nil {
