@@ -21,6 +21,9 @@ func TestHostileModelsStayBounded(t *testing.T) {
 	if path := os.Getenv("SAGEWALL_HOSTILE_MODEL"); path != "" {
 		t.Skip("child process")
 	}
+	if raceDetector {
+		t.Skip("RSS bounds do not hold under the race detector's shadow memory")
+	}
 	dense := func(n int) []byte {
 		return []byte(`{"learner":{"x":[` + strings.Repeat("0,", n) + `0]}}`)
 	}
