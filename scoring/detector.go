@@ -29,12 +29,14 @@ type Info struct {
 type Result struct {
 	Score  float32 // P(attack), from the binary model
 	Attack bool    // Score >= threshold
-	// Category is the category model's most likely class for a flagged row,
-	// Normal for a row that is not flagged.
+	// Category is, for a flagged row, the category model's most likely
+	// attack class (AttackCategory: never Normal once the binary model has
+	// called it an attack), and Normal for a row that is not flagged.
 	Category etl.Class
-	// CategoryProb is the probability of Category: the category model's for a
-	// flagged row, 1 - Score for a row that is not flagged, and 0 for a flagged
-	// row of a detector without a category model (it cannot tell the class).
+	// CategoryProb is the probability of Category: for a flagged row the
+	// category model's P(class | attack), for a row that is not flagged
+	// 1 - Score, and 0 for a flagged row of a detector without a category
+	// model (it cannot tell the class).
 	CategoryProb float32
 }
 
@@ -399,6 +401,26 @@ func (d *Detector) OperatingPoint() OperatingPoint { return d.operating }
 // detector loaded from a single model file has none).
 func (d *Detector) HasCategory() bool { return d.category != nil }
 
+// AttackCategory is the category of a row the binary model flagged, from
+// the category model's probabilities (etl.Classes order): the most likely of
+// the attack classes, with its probability given that the row is an attack,
+// P(class) / (1 - P(normal)). The binary model decides attack or not; a
+// flagged row the category model would call normal is still an attack, and
+// calling it "normal" made verdicts and findings contradict themselves.
+func AttackCategory(probs []float32) (etl.Class, float32) {
+	best := int(etl.Normal) + 1
+	for k := best + 1; k < len(probs); k++ {
+		if probs[k] > probs[best] {
+			best = k
+		}
+	}
+	p := probs[best]
+	if attack := 1 - probs[etl.Normal]; attack > 0 {
+		p = min(p/attack, 1)
+	}
+	return etl.Class(best), p
+}
+
 // ctxCheckRows is how many rows Score scores between looks at its context.
 const ctxCheckRows = 1024
 
@@ -426,13 +448,7 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 			r.CategoryProb = 1 - r.Score
 		case d.category != nil:
 			d.category.Predict(row, probs[:numCategories])
-			best := 0
-			for k := 1; k < numCategories; k++ {
-				if probs[k] > probs[best] {
-					best = k
-				}
-			}
-			r.Category, r.CategoryProb = etl.Class(best), probs[best]
+			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
 		}
 		out[i] = r
 	}

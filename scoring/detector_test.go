@@ -167,11 +167,18 @@ func TestScoreGatesTheCategoryModel(t *testing.T) {
 				continue
 			}
 			flagged++
+			// A flagged row gets the likeliest attack class, with P(class | attack).
 			d.category.Predict(rows[i*d.width:(i+1)*d.width], probs)
-			for k, p := range probs {
-				if p > r.CategoryProb || (etl.Class(k) == r.Category && p != r.CategoryProb) {
-					t.Fatalf("threshold %v, row %d: category %v (%v), but P(%v) = %v", threshold, i+1, r.Category, r.CategoryProb, etl.Class(k), p)
+			if r.Category == etl.Normal {
+				t.Fatalf("threshold %v, row %d: flagged, but category normal", threshold, i+1)
+			}
+			for k, p := range probs[1:] {
+				if p > probs[r.Category] {
+					t.Fatalf("threshold %v, row %d: category %v (P %v), but P(%v) = %v", threshold, i+1, r.Category, probs[r.Category], etl.Class(k+1), p)
 				}
+			}
+			if want := min(probs[r.Category]/(1-probs[etl.Normal]), 1); r.CategoryProb != want {
+				t.Fatalf("threshold %v, row %d: category probability %v, want P(%v | attack) = %v", threshold, i+1, r.CategoryProb, r.Category, want)
 			}
 		}
 		switch threshold {
@@ -704,5 +711,24 @@ func TestManifestFeatureSets(t *testing.T) {
 				t.Errorf("name %q", d.Info().Name)
 			}
 		})
+	}
+}
+
+func TestAttackCategory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		probs []float32 // normal, dos, probe, r2l, u2r
+		want  etl.Class
+		prob  float32
+	}{
+		{"an attack class leads", []float32{0.1, 0.6, 0.2, 0.05, 0.05}, etl.DoS, 0.6 / 0.9},
+		{"normal leads: the likeliest attack class", []float32{0.9, 0.02, 0.06, 0.01, 0.01}, etl.Probe, 0.06 / 0.1},
+		{"u2r", []float32{0, 0, 0, 0.25, 0.75}, etl.U2R, 0.75},
+		{"certain normal: the first attack class at its own probability", []float32{1, 0, 0, 0, 0}, etl.DoS, 0},
+	} {
+		got, p := AttackCategory(tc.probs)
+		if got != tc.want || math.Abs(float64(p-tc.prob)) > 1e-6 {
+			t.Errorf("%s: %v %v, want %v %v", tc.name, got, p, tc.want, tc.prob)
+		}
 	}
 }

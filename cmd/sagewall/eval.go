@@ -359,7 +359,7 @@ func writeEvalText(w io.Writer, r evalReport, plots string) {
 	writeMatrix(w, []string{"normal", "attack"}, [][]int64{{r.Confusion.TN, r.Confusion.FP}, {r.Confusion.FN, r.Confusion.TP}}, nil)
 	fmt.Fprintln(w)
 	if r.HasCategory {
-		fmt.Fprintln(w, "category (the category model's choice for flagged records, normal otherwise)")
+		fmt.Fprintln(w, "category (for flagged records the category model's likeliest attack class, normal otherwise)")
 	} else {
 		fmt.Fprintln(w, "category (this model has no category model: every record is predicted normal)")
 	}

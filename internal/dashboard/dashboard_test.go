@@ -112,10 +112,10 @@ func TestAnalyze(t *testing.T) {
 			verdicts:  []want{{2, "json", false, etl.Normal}, {4, "vector", true, etl.Probe}},
 		},
 		{
-			name:      "a threshold of 0 flags everything, with a category from the model",
+			name:      "a threshold of 0 flags everything, with the model's likeliest attack category",
 			records:   normalLine,
 			threshold: 0,
-			verdicts:  []want{{1, "csv", true, etl.Normal}},
+			verdicts:  []want{{1, "csv", true, etl.Probe}},
 		},
 		{
 			name:      "a threshold of 1 flags nothing",
@@ -287,14 +287,14 @@ func TestAnalyzeSageMaker(t *testing.T) {
 		t.Errorf("neptune categorised %v", resp.Verdicts[0].Category)
 	}
 
-	// A threshold below the endpoint's 0.5 flags the normal record too; its
-	// category then comes from the local model.
+	// A threshold below the endpoint's flags the normal record too; its
+	// category, an attack class, then comes from the local model.
 	body, _ = json.Marshal(map[string]any{"records": normalLine, "threshold": 0, "scorer": "sagemaker"})
 	resp = AnalyzeResponse{}
 	if code := post(t, h, string(body), &resp); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
-	if v := resp.Verdicts[0]; !v.Attack || v.Raw.Attack || v.Category != etl.Normal || v.CategoryProb < 0.5 {
+	if v := resp.Verdicts[0]; !v.Attack || v.Raw.Attack || v.Category == etl.Normal || v.CategoryProb <= 0 {
 		t.Errorf("normal record at threshold 0: %+v", v)
 	}
 }

@@ -300,15 +300,8 @@ func (s *Scorer) categorize(ctx context.Context, rows []float32, out []scoring.R
 		probs := make([]float32, len(flagged)*len(classes))
 		if err = s.invoke(ctx, s.categoryEndpoint, body, len(flagged), len(classes), probs); err == nil {
 			for k, i := range flagged {
-				best := 0
-				p := probs[k*len(classes) : (k+1)*len(classes)]
-				// The argmax over every class, as the local Detector does.
-				for j := 1; j < len(p); j++ {
-					if p[j] > p[best] {
-						best = j
-					}
-				}
-				out[i].Category, out[i].CategoryProb = classes[best], p[best]
+				// The most likely attack class, as the local Detector does.
+				out[i].Category, out[i].CategoryProb = scoring.AttackCategory(probs[k*len(classes) : (k+1)*len(classes)])
 			}
 			return nil
 		}
