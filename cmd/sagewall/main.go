@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"score":    {"score NSL-KDD records or connection logs with the bundled or a given model, one JSON verdict per line", runScore},
 		"features": {"connection logs (Zeek conn.log, VPC Flow Logs) → NSL-KDD CSV with derived features, to label and retrain", runFeatures},
 		"eval":     {"measure a model on a labelled NSL-KDD file or connection log: accuracy, detection and false-alarm rates, ROC-AUC", runEval},
+		"version":  {"the build (version, git commit, Go) and the bundled models with their thresholds; also --version", runVersion},
 	}
 }
 
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string, io stdio) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

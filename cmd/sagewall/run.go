@@ -137,6 +137,9 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
+	if err := registerBuildInfo(reg, readBuildVersion(), det.Info(), det.Threshold()); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
 	scorer, modelInfo, err := newRunScorer(ctx, &cfg, det, reg, logger)
 	if err != nil {
 		return nil, err
