@@ -77,25 +77,16 @@ func TestChaosBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Kill()
+	t.Cleanup(func() { // after the process is gone: cleanups run last first
 		if t.Failed() {
 			out, _ := os.ReadFile(logs.Name())
 			t.Logf("sagewall's log:\n%s", out)
 		}
-	}()
+	})
+	sw := startSagewall(t, cmd)
 	peakRSS := 0
 	alive := func(during string) {
-		select {
-		case err := <-exited:
-			t.Fatalf("sagewall exited (%v) %s", err, during)
-		default:
-		}
+		sw.alive(during)
 		peakRSS = max(peakRSS, rssMB(cmd.Process.Pid))
 	}
 	ready := func() bool { return readyz(httpAddr) }
@@ -153,7 +144,7 @@ func TestChaosBroker(t *testing.T) {
 	broker.run("resume", false)
 	catchUp("broker frozen 60 s")
 
-	sigtermExits0(t, cmd, exited)
+	sw.sigtermExits0()
 	counts := map[string]int{}
 	testenv.ScanTopic(t, brokers, verdicts, func(m kafka.Message) { counts[string(m.Key)]++ })
 	duplicates := 0
@@ -185,19 +176,56 @@ func readyz(addr string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// sigtermExits0 sends SIGTERM to cmd and fails the test unless it exits 0
-// (exited carries cmd.Wait's result) within the shutdown timeout.
-func sigtermExits0(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
+// runningSagewall is a `sagewall run` process a chaos test watches.
+type runningSagewall struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // cmd.Wait's result, once done is closed
+}
+
+// startSagewall starts cmd. When the test ends the process is killed and
+// reaped, before the cleanups the test registered earlier (its log dumps).
+func startSagewall(t *testing.T, cmd *exec.Cmd) *runningSagewall {
 	t.Helper()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s := &runningSagewall{t: t, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-s.done
+	})
+	return s
+}
+
+// alive fails the test if the process has exited; when says in what phase.
+func (s *runningSagewall) alive(when string) {
+	s.t.Helper()
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v, want exit 0", err)
+	case <-s.done:
+		s.t.Fatalf("sagewall exited (%v) %s", s.err, when)
+	default:
+	}
+}
+
+// sigtermExits0 sends SIGTERM and fails the test unless the process exits 0
+// within the shutdown timeout.
+func (s *runningSagewall) sigtermExits0() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+		if s.err != nil {
+			s.t.Fatalf("after SIGTERM: %v, want exit 0", s.err)
 		}
 	case <-time.After(25 * time.Second):
-		t.Fatal("no exit within the shutdown timeout")
+		s.t.Fatal("no exit within the shutdown timeout")
 	}
 }

@@ -69,24 +69,13 @@ func TestChaosSageMakerOutage(t *testing.T) {
 				"SAGEWALL_HTTP_ADDR="+httpAddr, "SAGEWALL_LOG_LEVEL=warn")
 			var logs bytes.Buffer
 			cmd.Stderr = &logs
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			defer func() {
-				_ = cmd.Process.Kill()
+			t.Cleanup(func() { // after the process is gone: cleanups run last first
 				if t.Failed() {
 					t.Logf("sagewall's log:\n%s", logs.String())
 				}
-			}()
-			alive := func(when string) {
-				select {
-				case err := <-exited:
-					t.Fatalf("sagewall exited (%v) %s", err, when)
-				default:
-				}
-			}
+			})
+			sw := startSagewall(t, cmd)
+			alive := sw.alive
 			ready := func() bool { return readyz(httpAddr) }
 			committed := groupCommitted(brokers, raw, raw)
 			if fallback {
@@ -121,7 +110,7 @@ func TestChaosSageMakerOutage(t *testing.T) {
 			if fallback && fellBack == 0 || !fallback && fellBack != 0 {
 				t.Errorf("fallback %v: %d verdicts name the fallback model", fallback, fellBack)
 			}
-			sigtermExits0(t, cmd, exited)
+			sw.sigtermExits0()
 			t.Logf("fallback %v: %d records judged, %d by the fallback model", fallback, n, fellBack)
 		})
 	}

@@ -119,19 +119,8 @@ func TestChaosSNSOutage(t *testing.T) {
 		"SAGEWALL_ALERTS_ENDPOINT_URL="+proxy.url(), "SAGEWALL_ALERTS_WINDOW=1s",
 		"SAGEWALL_HTTP_ADDR="+httpAddr, "SAGEWALL_LOG_LEVEL=info", "SAGEWALL_LOG_FORMAT=text")
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() { _ = cmd.Process.Kill() }()
-	alive := func(when string) {
-		select {
-		case err := <-exited:
-			t.Fatalf("sagewall exited (%v) %s", err, when)
-		default:
-		}
-	}
+	sw := startSagewall(t, cmd)
+	alive := sw.alive
 	ready := func() bool { return readyz(httpAddr) }
 
 	// SNS down: the pipeline still judges and commits everything.
@@ -171,7 +160,7 @@ func TestChaosSNSOutage(t *testing.T) {
 	waitWithin(t, 30*time.Second, "ready again", ready)
 	t.Logf("%d alerts delivered after a 60 s SNS outage (%d duplicates)", alertCount, delivered-alertCount)
 
-	sigtermExits0(t, cmd, exited)
+	sw.sigtermExits0()
 }
 
 // alertSubscriber is an SNS topic on moto with an SQS queue subscribed to
