@@ -163,14 +163,12 @@ def tables(cv, lfo):
 
 
 def main():
-    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.path.join(root, "etl", "nslkdd", "KDDTrain+.txt.gz"))
-    ap.add_argument("--out", default=os.path.join(root, "deploy", "train", "cv-metrics.json"))
+    ap.add_argument("--data", default=t.TRAINING_DATA)
+    ap.add_argument("--out", default=os.path.join(t.ROOT, "deploy", "train", "cv-metrics.json"))
     ap.add_argument("--no-leave-family-out", action="store_true", help="only the cross-validation")
     args = ap.parse_args()
-    if os.path.basename(args.data).lower().startswith("kddtest"):
-        sys.exit("evaluate.py measures on KDDTrain+ only; the test set is never used here")
+    t.refuse_test_set(args.data, "evaluate.py")
 
     raw, rows = t.read_records(args.data)
     spec = t.build_spec(rows)
@@ -178,12 +176,12 @@ def main():
     x_conn = x_all.copy()
     t.zero_columns(x_conn, t.NOT_IN_CONN_LOGS)
     y_bin, y_class = t.labels(rows, args.data)
-    attack = np.array([r[len(t.FIELD_NAMES)] for r in rows])
+    attack = t.attack_names(rows)
     fold = t.stratified_folds(attack, FOLDS, t.SEED)
     # Each model at its shipped operating point; the all-41 model keeps its own on connlog rows.
     thresholds = {}
     for name, feature_set in t.FEATURE_SETS.items():
-        with open(os.path.join(root, feature_set["out"], "manifest.json")) as f:
+        with open(os.path.join(t.ROOT, feature_set["out"], "manifest.json")) as f:
             thresholds[name] = json.load(f)["operating_point"]["threshold"]
     thresholds["all_on_connlog_rows"] = thresholds["all"]
 

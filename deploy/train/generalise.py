@@ -34,7 +34,6 @@ recipes are within that noise.
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
@@ -112,12 +111,12 @@ def novelty_fit(fusion):
     return fit
 
 
-def monotone_params():
-    """Scores may only rise with the error rates and the content features that mean trouble."""
+def monotone_params(width):
+    """Scores may only rise with the error rates and the content features that mean trouble
+    (width: the vector's, numeric columns first)."""
     up = {"wrong_fragment", "urgent", "num_failed_logins", "root_shell", "su_attempted", "serror_rate",
           "srv_serror_rate", "rerror_rate", "srv_rerror_rate", "dst_host_serror_rate",
           "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate"}
-    width = len(t.NUMERIC) + sum(len(v) for v in SPEC_VOCABULARY.values())
     signs = ["1" if i < len(t.NUMERIC) and t.NUMERIC[i] in up else "0" for i in range(width)]
     return {"monotone_constraints": "(" + ",".join(signs) + ")"}
 
@@ -145,9 +144,6 @@ def neural_network(x, y_bin, y_class, names, difficulty):
     return lambda xs: net.predict_proba(scaler.transform(log_features(xs)))[:, 1].astype(np.float32)
 
 
-SPEC_VOCABULARY = {}  # filled by main: the width monotone_params needs
-
-
 def levers():
     """Name, what it is, whether it is XGBoost (servable by sagewall's evaluator as is), fit."""
     w = t.TYPE_WEIGHT_POWER
@@ -172,7 +168,7 @@ def levers():
         (f"type weights {w} + column sampling", "colsample_bytree 0.5", True,
          xgb_fit({"colsample_bytree": 0.5}, type_weights(w))),
         (f"type weights {w} + monotone", "monotone increasing in error rates, failed logins, root shell, "
-         "su, fragments, urgent", True, None),  # params need the spec: filled in main
+         "su, fragments, urgent", True, None),  # params need the vector width: filled in main
         (f"type weights {w} + 100 rounds", "twice the trees (2× the hot path)", True,
          xgb_fit(weights=type_weights(w), rounds=100)),
         (f"type weights {w} + novelty (max)", "fused with an isolation forest on normal rows: max(p, q)",
@@ -275,19 +271,15 @@ def tables(result):
 
 
 def main():
-    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.path.join(root, "etl", "nslkdd", "KDDTrain+.txt.gz"))
-    ap.add_argument("--out", default=os.path.join(root, "deploy", "train", "generalisation-metrics.json"))
+    ap.add_argument("--data", default=t.TRAINING_DATA)
+    ap.add_argument("--out", default=os.path.join(t.ROOT, "deploy", "train", "generalisation-metrics.json"))
     ap.add_argument("--only", help="comma-separated lever names to run (a quick look; does not write --out)")
     args = ap.parse_args()
-    if os.path.basename(args.data).lower().startswith("kddtest"):
-        sys.exit("generalise.py measures on KDDTrain+ only; the test set is never used here")
+    t.refuse_test_set(args.data, "generalise.py")
 
     raw, rows = t.read_records(args.data)
-    spec = t.build_spec(rows)
-    SPEC_VOCABULARY.update({c: spec[c] for c in t.CATEGORICAL})
-    x = t.build_matrix(rows, spec)
+    x = t.build_matrix(rows, t.build_spec(rows))
     y_bin, y_class = t.labels(rows, args.data)
     attack, difficulty = t.attack_names(rows), t.difficulties(rows, args.data)
     fold = t.stratified_folds(attack, t.FOLDS, t.SEED)
@@ -298,7 +290,7 @@ def main():
         if args.only and name not in args.only.split(","):
             continue
         if fit is None:
-            fit = xgb_fit(monotone_params(), type_weights(t.TYPE_WEIGHT_POWER))
+            fit = xgb_fit(monotone_params(x.shape[1]), type_weights(t.TYPE_WEIGHT_POWER))
         start = time.time()
         threshold = op["threshold"] if name == "type weights 0.5" else 0.5
         s = leave_type_out(fit, x, y_bin, y_class, attack, difficulty, fold, threshold)

@@ -72,6 +72,10 @@ TYPE_WEIGHT_POWER = 0.5
 FALSE_ALARM_BUDGET = 0.0025
 FOLDS = 5
 
+# The repository, and the training data it carries.
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+TRAINING_DATA = os.path.join(ROOT, "etl", "nslkdd", "KDDTrain+.txt.gz")
+
 FIELD_NAMES = [
     "duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
     "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
@@ -128,6 +132,12 @@ def read_records(path):
             sys.exit(f"{path}: line {n}: {len(fields)} fields, want {len(FIELD_NAMES) + 1} or {len(FIELD_NAMES) + 2}")
         rows.append(fields)
     return raw, rows
+
+
+def refuse_test_set(path, script):
+    """Stops a measuring script given the official test set: it measures on KDDTrain+ only."""
+    if os.path.basename(path).lower().startswith("kddtest"):
+        sys.exit(f"{script} measures on KDDTrain+ only; the test set is never used here")
 
 
 def build_spec(rows):
@@ -384,19 +394,18 @@ def model_json(booster):
 
 
 def main():
-    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--features", choices=sorted(FEATURE_SETS), default="all",
                     help="all 41 features, or connlog: the 26 a connection log can supply (the other 15 at 0)")
-    ap.add_argument("--data", default=os.path.join(root, "etl", "nslkdd", "KDDTrain+.txt.gz"))
+    ap.add_argument("--data", default=TRAINING_DATA)
     ap.add_argument("--out", help="model directory (default: the feature set's bundled directory)")
     ap.add_argument("--goldens", help="golden predictions directory (default: the feature set's)")
     ap.add_argument("--metrics", help="random-split metrics file (default: the feature set's)")
     args = ap.parse_args()
     feature_set = FEATURE_SETS[args.features]
-    args.out = args.out or os.path.join(root, feature_set["out"])
-    args.goldens = args.goldens or os.path.join(root, feature_set["goldens"])
-    args.metrics = args.metrics or os.path.join(root, feature_set["metrics"])
+    args.out = args.out or os.path.join(ROOT, feature_set["out"])
+    args.goldens = args.goldens or os.path.join(ROOT, feature_set["goldens"])
+    args.metrics = args.metrics or os.path.join(ROOT, feature_set["metrics"])
 
     raw, rows = read_records(args.data)
     data_sha = hashlib.sha256(raw).hexdigest()
@@ -423,7 +432,7 @@ def main():
     manifest = {
         "name": feature_set["name"],
         "version": VERSION,
-        "date": training_date(root),
+        "date": training_date(ROOT),
         "xgboost_version": xgb.__version__,
         "numpy_version": np.__version__,
         "training_data": {"file": "KDDTrain+.txt", "rows": len(rows), "sha256": data_sha},
