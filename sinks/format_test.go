@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"net/netip"
 	"os"
@@ -68,12 +69,16 @@ func TestFormatsGolden(t *testing.T) {
 		format  Format
 		verdict Verdict
 	}{
-		{"attack.json", JSONFormat{}, attack},
-		{"normal.json", JSONFormat{}, normal},
-		{"attack.ocsf.json", OCSFFormat{}, attack},
-		{"normal.ocsf.json", OCSFFormat{}, normal},
-		{"zeek.json", JSONFormat{}, zeekVerdict(t)},
-		{"zeek.ocsf.json", OCSFFormat{}, zeekVerdict(t)},
+		{"attack.json", JSONFormat{Record: true}, attack},
+		{"normal.json", JSONFormat{Record: true}, normal},
+		{"attack.ocsf.json", OCSFFormat{Record: true}, attack},
+		{"normal.ocsf.json", OCSFFormat{Record: true}, normal},
+		{"zeek.json", JSONFormat{Record: true}, zeekVerdict(t)},
+		{"zeek.ocsf.json", OCSFFormat{Record: true}, zeekVerdict(t)},
+		// output.fields compact, the default: no copy of the record.
+		{"attack.compact.json", JSONFormat{}, attack},
+		{"attack.compact.ocsf.json", OCSFFormat{}, attack},
+		{"zeek.compact.json", JSONFormat{}, zeekVerdict(t)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -123,6 +128,12 @@ func TestJSONFormatFields(t *testing.T) {
 		Record              map[string]any `json:"record"`
 	}
 	if err := json.Unmarshal(JSONFormat{}.Append(nil, &v), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Record != nil {
+		t.Fatalf("a compact verdict carries the record: %v", doc.Record)
+	}
+	if err := json.Unmarshal(JSONFormat{Record: true}.Append(nil, &v), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.ID != "nslkdd.raw/3/1234567" || doc.Source.Offset != 1234567 || doc.Source.Partition != 3 {
@@ -190,8 +201,8 @@ func TestOCSFRequiredFields(t *testing.T) {
 				t.Fatalf("evidences = %v", doc["evidences"])
 			}
 			data, _ := evidences[0].(map[string]any)["data"].(map[string]any)
-			if data["service"] != "private" || len(data) != etl.NumFields {
-				t.Errorf("evidence data = %v", data)
+			if data["service"] != "private" || data["flag"] != "S0" || data["protocol_type"] != "tcp" || len(data) != 3 {
+				t.Errorf("compact evidence data = %v, want protocol_type, service and flag", data)
 			}
 		})
 	}
@@ -202,7 +213,7 @@ func TestFormatsEscapeAndNonFinite(t *testing.T) {
 	v.Source.Topic = "raw\"\\\n\x01é\xff"
 	v.Record.Label = "a\"b"
 	v.Model.Name = "</script>\t"
-	for _, f := range []Format{JSONFormat{}, OCSFFormat{}} {
+	for _, f := range []Format{JSONFormat{}, OCSFFormat{}, JSONFormat{Record: true}, OCSFFormat{Record: true}} {
 		out := f.Append(nil, &v)
 		if !json.Valid(out) {
 			t.Fatalf("%T: not valid JSON: %s", f, out)
@@ -224,15 +235,21 @@ func TestFormatsEscapeAndNonFinite(t *testing.T) {
 
 func TestParseFormat(t *testing.T) {
 	for _, tt := range []struct {
-		name    string
-		want    Format
-		wantErr bool
+		name, fields string
+		want         Format
+		wantErr      bool
 	}{
-		{"", JSONFormat{}, false}, {"json", JSONFormat{}, false}, {"ocsf", OCSFFormat{}, false}, {"xml", nil, true},
+		{"", "", JSONFormat{}, false},
+		{"json", "compact", JSONFormat{}, false},
+		{"json", "full", JSONFormat{Record: true}, false},
+		{"ocsf", "", OCSFFormat{}, false},
+		{"ocsf", "full", OCSFFormat{Record: true}, false},
+		{"xml", "", nil, true},
+		{"json", "all", nil, true},
 	} {
-		got, err := ParseFormat(tt.name)
+		got, err := ParseFormat(tt.name, tt.fields)
 		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("ParseFormat(%q) = %v, %v", tt.name, got, err)
+			t.Errorf("ParseFormat(%q, %q) = %v, %v", tt.name, tt.fields, got, err)
 		}
 	}
 }
@@ -253,7 +270,7 @@ func FuzzFormatsValidJSON(f *testing.F) {
 		v.FeaturesSource = sensor
 		v.Conn = connlog.Conn{UID: uid, Sensor: sensor, Proto: name, Direction: value, DetailLbl: label,
 			OrigAddr: netip.MustParseAddr("2001:db8::1"), Extra: []connlog.Field{{Name: name, Value: value}}}
-		for _, format := range []Format{JSONFormat{}, OCSFFormat{}} {
+		for _, format := range []Format{JSONFormat{}, OCSFFormat{}, JSONFormat{Record: true}, OCSFFormat{Record: true}} {
 			if out := format.Append(nil, &v); !json.Valid(out) {
 				t.Fatalf("%T: invalid JSON for %+v: %s", format, v, out)
 			}
@@ -261,9 +278,11 @@ func FuzzFormatsValidJSON(f *testing.F) {
 	})
 }
 
-// BenchmarkFormat compares the append-style encoders with encoding/json
-// marshalling an equivalent struct (the reflective alternative); the ratio
-// is reported as x_faster_than_encoding_json on the append benchmarks.
+// BenchmarkFormat compares the append-style encoders of full verdicts
+// (output.fields full) with encoding/json marshalling an equivalent struct
+// (the reflective alternative); the ratio is reported as
+// x_faster_than_encoding_json. The compact verdicts (the default) are
+// measured beside them.
 func BenchmarkFormat(b *testing.B) {
 	v := testVerdict(b, neptuneLine, scoring.Result{Score: 0.9973, Attack: true, Category: etl.DoS, CategoryProb: 0.9981})
 	type source struct {
@@ -309,10 +328,12 @@ func BenchmarkFormat(b *testing.B) {
 		format  Format
 		verdict *Verdict
 	}{
-		{"append_json", JSONFormat{}, &v}, {"append_ocsf", OCSFFormat{}, &v},
+		{"append_json", JSONFormat{Record: true}, &v}, {"append_ocsf", OCSFFormat{Record: true}, &v},
 		// A Zeek verdict: the connection, features_source, sensor, labels
 		// and two passthrough fields.
-		{"append_json_conn", JSONFormat{}, &withConn}, {"append_ocsf_conn", OCSFFormat{}, &withConn},
+		{"append_json_conn", JSONFormat{Record: true}, &withConn}, {"append_ocsf_conn", OCSFFormat{Record: true}, &withConn},
+		{"compact_json", JSONFormat{}, &v}, {"compact_ocsf", OCSFFormat{}, &v},
+		{"compact_json_conn", JSONFormat{}, &withConn},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -367,7 +388,7 @@ func TestJSONConnection(t *testing.T) {
 	for _, tt := range connCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, v := &tt.verdict.Conn, &tt.verdict
-			out := JSONFormat{}.Append(nil, v)
+			out := JSONFormat{Record: true}.Append(nil, v)
 			if !json.Valid(out) {
 				t.Fatalf("not valid JSON: %s", out)
 			}
@@ -442,7 +463,7 @@ func TestOCSFConnection(t *testing.T) {
 	for _, tt := range connCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, v := &tt.verdict.Conn, &tt.verdict
-			out := OCSFFormat{}.Append(nil, v)
+			out := OCSFFormat{Record: true}.Append(nil, v)
 			if !json.Valid(out) {
 				t.Fatalf("not valid JSON: %s", out)
 			}
@@ -661,26 +682,28 @@ func TestOCSFSchema(t *testing.T) {
 		for _, c := range etl.Classes() {
 			v := tt.verdict
 			v.Result = scoring.Result{Score: 0.97, Attack: c != etl.Normal, Category: c, CategoryProb: 0.9}
-			t.Run(tt.name+"/"+c.String(), func(t *testing.T) {
-				var doc map[string]any
-				if err := json.Unmarshal(OCSFFormat{}.Append(nil, &v), &doc); err != nil {
-					t.Fatal(err)
-				}
-				checkOCSFObject(t, "", doc)
-				evidences, _ := doc["evidences"].([]any)
-				for _, e := range evidences {
-					ci, _ := e.(map[string]any)["connection_info"].(map[string]any)
-					if ci == nil {
-						continue
+			for _, f := range []OCSFFormat{{}, {Record: true}} {
+				t.Run(fmt.Sprintf("%s/%s/record=%v", tt.name, c, f.Record), func(t *testing.T) {
+					var doc map[string]any
+					if err := json.Unmarshal(f.Append(nil, &v), &doc); err != nil {
+						t.Fatal(err)
 					}
-					if d := ci["direction_id"]; d != 0.0 && d != 99.0 {
-						t.Errorf("direction_id %v", d)
+					checkOCSFObject(t, "", doc)
+					evidences, _ := doc["evidences"].([]any)
+					for _, e := range evidences {
+						ci, _ := e.(map[string]any)["connection_info"].(map[string]any)
+						if ci == nil {
+							continue
+						}
+						if d := ci["direction_id"]; d != 0.0 && d != 99.0 {
+							t.Errorf("direction_id %v", d)
+						}
+						if p, ok := ci["protocol_ver_id"]; ok && p != 4.0 && p != 6.0 {
+							t.Errorf("protocol_ver_id %v", p)
+						}
 					}
-					if p, ok := ci["protocol_ver_id"]; ok && p != 4.0 && p != 6.0 {
-						t.Errorf("protocol_ver_id %v", p)
-					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
@@ -707,9 +730,28 @@ func TestTechniques(t *testing.T) {
 func TestFormatsDoNotAllocate(t *testing.T) {
 	v := zeekVerdict(t)
 	buf := make([]byte, 0, 8192)
-	for _, f := range []Format{JSONFormat{}, OCSFFormat{}} {
+	for _, f := range []Format{JSONFormat{}, OCSFFormat{}, JSONFormat{Record: true}, OCSFFormat{Record: true}} {
 		if n := testing.AllocsPerRun(100, func() { buf = f.Append(buf[:0], &v) }); n != 0 {
 			t.Errorf("%T: %v allocations per verdict", f, n)
+		}
+	}
+}
+
+// TestMayNeedEscape: every byte value at every position of the eight is
+// flagged exactly when it needs escaping or is not ASCII.
+func TestMayNeedEscape(t *testing.T) {
+	for b := range 256 {
+		want := b < 0x20 || b == '"' || b == '\\' || b >= 0x80
+		for pos := range 8 {
+			word := []byte("abcdefgh")
+			word[pos] = byte(b)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(word[i])
+			}
+			if got := mayNeedEscape(x); got != want {
+				t.Errorf("byte %#x at %d: %v, want %v", b, pos, got, want)
+			}
 		}
 	}
 }

@@ -66,7 +66,7 @@ func makeVerdicts(t testing.TB, n, partitions int, first int64) []Verdict {
 
 func TestKafkaSinkSizesBufferFromLastBatch(t *testing.T) {
 	brokers := testenv.KFake(t, kfake.SeedTopics(2, "verdicts"))
-	for _, format := range []Format{JSONFormat{}, OCSFFormat{}} {
+	for _, format := range []Format{JSONFormat{}, OCSFFormat{}, JSONFormat{Record: true}, OCSFFormat{Record: true}} {
 		k := NewKafka(brokers, "verdicts", WithFormat(format))
 		verdicts := makeVerdicts(t, 64, 2, 0)
 		var need int

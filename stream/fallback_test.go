@@ -102,7 +102,7 @@ func TestPipelineMarksFallbackRows(t *testing.T) {
 	}
 
 	reader := NewReader(Conn{Brokers: brokers}, "fallback", "raw")
-	sink := sinks.NewKafka(brokers, "verdicts", sinks.WithDeadLetterTopic("dlq"))
+	sink := sinks.NewKafka(brokers, "verdicts", sinks.WithDeadLetterTopic("dlq"), sinks.WithFormat(sinks.JSONFormat{Record: true}))
 	p, err := New(reader, scorer, WithSpec(det.Spec()), WithModel(scorer.Info(), det.Threshold()),
 		WithSinks(sink), WithDeadLetters(sink), WithCommitInterval(10*time.Millisecond))
 	if err != nil {

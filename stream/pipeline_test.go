@@ -123,7 +123,7 @@ func startPipelineOn(t testing.TB, brokers []string, tp topics, group string, wr
 		t.Fatal(err)
 	}
 	reader := NewReader(Conn{Brokers: brokers}, group, tp.raw)
-	sink := sinks.NewKafka(brokers, tp.verdicts, sinks.WithDeadLetterTopic(tp.dlq))
+	sink := sinks.NewKafka(brokers, tp.verdicts, sinks.WithDeadLetterTopic(tp.dlq), sinks.WithFormat(sinks.JSONFormat{Record: true}))
 	var verdictSink Sink = sink
 	if wrap != nil {
 		verdictSink = wrap(sink)

@@ -109,6 +109,7 @@ type runConfig struct {
 		Topic           string
 		DeadLetterTopic string
 		Format          string
+		Fields          string // compact or full (sinks.FieldsCompact, FieldsFull)
 		Compression     string
 		// DeadLetterMaxBytes: 0 reads the dead-letter topic's
 		// max.message.bytes at start.
@@ -319,6 +320,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Output.DeadLetterTopic }),
 		stringSetting("output.format", "verdict format: json or ocsf",
 			func(c *runConfig) *string { return &c.Output.Format }),
+		stringSetting("output.fields", "what a verdict carries: compact (identity, connection, label, score, category, model, source) or full (also the source record's 41 features, ~3× the bytes)",
+			func(c *runConfig) *string { return &c.Output.Fields }),
 		stringSetting("output.compression", "compression of the verdict and dead-letter batches: none, gzip, snappy, lz4 or zstd",
 			func(c *runConfig) *string { return &c.Output.Compression }),
 		intSetting("output.dead_letter_max_bytes", "largest dead letter (key, value, headers); longer values are cut and marked sagewall.truncated (0: the dead-letter topic's max.message.bytes, read at start, at most 1000000)",
@@ -411,6 +414,7 @@ func defaultRunConfig() runConfig {
 	c.Output.Topic = "nslkdd.verdicts"
 	c.Output.DeadLetterTopic = "nslkdd.dead-letters"
 	c.Output.Format = "json"
+	c.Output.Fields = sinks.FieldsCompact
 	c.Output.Compression = "lz4"
 	c.Output.CreateTopics = true
 	c.Output.TopicReplication = -1
@@ -692,8 +696,11 @@ func (src *configSources) validate() error {
 	if c.Input.MaxHosts < 1 {
 		return src.invalid("input.max_hosts", "%d: want at least 1", c.Input.MaxHosts)
 	}
-	if _, err := sinks.ParseFormat(c.Output.Format); err != nil {
+	if _, err := sinks.ParseFormat(c.Output.Format, ""); err != nil {
 		return src.invalid("output.format", "%q: want json or ocsf", c.Output.Format)
+	}
+	if _, err := sinks.ParseFormat("", c.Output.Fields); err != nil {
+		return src.invalid("output.fields", "%q: want %s or %s", c.Output.Fields, sinks.FieldsCompact, sinks.FieldsFull)
 	}
 	if _, err := sinks.ParseCompression(c.Output.Compression); err != nil {
 		return src.invalid("output.compression", "%q: want none, gzip, snappy, lz4 or zstd", c.Output.Compression)

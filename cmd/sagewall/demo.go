@@ -92,7 +92,7 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	case f.port < 0 || f.port > 65535:
 		return usageError{fmt.Errorf("--port %d: want 0 to 65535", f.port)}
 	}
-	if _, err := sinks.ParseFormat(f.format); err != nil {
+	if _, err := sinks.ParseFormat(f.format, ""); err != nil {
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
 	if f.logFormat != "json" && f.logFormat != "text" {

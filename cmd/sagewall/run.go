@@ -123,7 +123,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	format, err := sinks.ParseFormat(cfg.Output.Format)
+	format, err := sinks.ParseFormat(cfg.Output.Format, cfg.Output.Fields)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (s *service) run(ctx context.Context) error {
 	defer s.close()
 	info := s.detector.Info()
 	s.logger.Info("starting", "brokers", s.cfg.Kafka.Brokers, "input", s.cfg.Input.Topic, "group", s.cfg.Input.Group,
-		"output", s.cfg.Output.Topic, "dead_letters", s.cfg.Output.DeadLetterTopic, "format", s.cfg.Output.Format,
+		"output", s.cfg.Output.Topic, "dead_letters", s.cfg.Output.DeadLetterTopic, "format", s.cfg.Output.Format, "fields", s.cfg.Output.Fields,
 		"model", info.Name, "model_version", info.Version, "threshold", s.detector.Threshold(), "threshold_source", s.detector.OperatingPoint().Source, "http", s.listener.Addr().String())
 
 	srv := newHTTPServer(s.handler())

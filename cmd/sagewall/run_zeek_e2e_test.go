@@ -43,6 +43,7 @@ func TestE2EZeekKillAndRestart(t *testing.T) {
 		"SAGEWALL_INPUT_TOPIC="+raw, "SAGEWALL_INPUT_GROUP="+group, "SAGEWALL_INPUT_FORMAT=zeek",
 		"SAGEWALL_INPUT_HOLD_TIME=2s", // the replay ends: its last connections wait this long
 		"SAGEWALL_OUTPUT_TOPIC="+verdicts, "SAGEWALL_OUTPUT_DEAD_LETTER_TOPIC="+dead,
+		"SAGEWALL_OUTPUT_FIELDS=full", // the derived features are compared
 		"SAGEWALL_HTTP_ADDR=127.0.0.1:0", "SAGEWALL_LOG_LEVEL=warn",
 	)
 	start := func() *exec.Cmd {

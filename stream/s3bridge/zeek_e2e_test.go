@@ -81,7 +81,7 @@ func TestE2EZeekThroughBridge(t *testing.T) {
 		for range instances {
 			reader := stream.NewReader(stream.Conn{Brokers: brokers}, group, copyTopic)
 			defer reader.Close()
-			sink := sinks.NewKafka(brokers, verdictTopic, sinks.WithDeadLetterTopic(deadTopic))
+			sink := sinks.NewKafka(brokers, verdictTopic, sinks.WithDeadLetterTopic(deadTopic), sinks.WithFormat(sinks.JSONFormat{Record: true}))
 			defer sink.Close()
 			client := stream.NewClient(brokers, nil)
 			p, err := stream.New(reader, det, stream.WithSpec(det.Spec()), stream.WithModel(det.Info(), det.Threshold()),
