@@ -14,20 +14,45 @@ import (
 	"github.com/sagewall/sagewall/sinks"
 )
 
-// batcher runs the pipeline's batching stage alone: messages in, batches out.
+// chanConsumer hands out the messages sent on its channel, one per fetch,
+// until ctx ends: the batching stage's input without a broker, so that its
+// timing can be tested to the millisecond.
+type chanConsumer chan kafka.Message
+
+func (c chanConsumer) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	select {
+	case m, ok := <-c:
+		if !ok {
+			return kafka.Message{}, io.EOF // as a closed reader
+		}
+		return m, nil
+	case <-ctx.Done():
+		return kafka.Message{}, ctx.Err()
+	}
+}
+
+func (chanConsumer) CommitMessages(context.Context, ...kafka.Message) error { return nil }
+
+// batcher runs the pipeline's consume stage alone: messages in, batches out.
 type batcher struct {
-	r    *run
-	in   chan kafka.Message
-	out  chan *batch
-	sent []int64
+	r   *run
+	in  chanConsumer
+	out chan *batch
+	// stopFetching ends the fetch as Run does when its context ends: the
+	// partial batch is sent.
+	stopFetching context.CancelFunc
+	sent         []int64
 }
 
 func startBatcher(t *testing.T, records, bytes int, wait time.Duration, maxInFlight int) *batcher {
 	t.Helper()
 	spec := etl.DefaultSpec()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	in := make(chanConsumer, 1024)
 	p := &Pipeline{
+		consumer: in,
 		cfg: config{spec: spec, batchRecords: records, batchBytes: bytes, batchWait: wait, maxInFlight: maxInFlight,
-			logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			logger: logger, health: NewHealth(WithHealthLogger(logger))},
 		width:    spec.Width(),
 		trackers: newOffsetTrackers(),
 	}
@@ -41,8 +66,9 @@ func startBatcher(t *testing.T, records, bytes int, wait time.Duration, maxInFli
 			verdicts: make([]sinks.Verdict, records),
 		}
 	}
-	b := &batcher{r: r, in: make(chan kafka.Message, 1024), out: make(chan *batch, maxInFlight)}
-	go r.batch(b.in, b.out)
+	fetchCtx, stopFetching := context.WithCancel(ctx)
+	b := &batcher{r: r, in: in, out: make(chan *batch, maxInFlight), stopFetching: stopFetching}
+	go r.consume(fetchCtx, b.out)
 	return b
 }
 
@@ -96,7 +122,7 @@ func TestBatcherClosesOnCount(t *testing.T) {
 			t.Fatalf("batch of %d (%d encoded), want %d", got.records(), got.n, want)
 		}
 	}
-	close(b.in) // end of input flushes the partial batch
+	b.stopFetching() // the end of fetching sends the partial batch
 	if got := b.next(t, 5*time.Second); got.records() != 2 {
 		t.Fatalf("final batch of %d, want 2", got.records())
 	}

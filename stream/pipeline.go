@@ -51,7 +51,6 @@ type config struct {
 	batchBytes      int
 	batchWait       time.Duration
 	maxInFlight     int
-	fetchBuffer     int
 	commitInterval  time.Duration
 	shutdownTimeout time.Duration
 	metrics         *Metrics
@@ -173,9 +172,6 @@ func New(consumer Consumer, scorer Scorer, opts ...Option) (*Pipeline, error) {
 	case cfg.maxInFlight < 1:
 		return nil, fmt.Errorf("creating pipeline: max in-flight batches %d, want >= 1", cfg.maxInFlight)
 	}
-	if cfg.fetchBuffer == 0 {
-		cfg.fetchBuffer = cfg.batchRecords
-	}
 	if cfg.health == nil {
 		cfg.health = NewHealth(WithHealthLogger(cfg.logger))
 	}
@@ -253,9 +249,9 @@ type run struct {
 	fatal    chan error
 	workCtx  context.Context
 
-	// The batch stage's state (its goroutine only).
-	cur      *batch // being filled; nil between batches
-	timer    *time.Timer
+	// The consume stage's state (its goroutine only).
+	cur      *batch    // being filled; nil between batches
+	sendAt   time.Time // when cur is sent, full or not
 	out      chan<- *batch
 	conns    *connState      // nil unless the pipeline reads connection logs
 	identity *connlog.Parser // reads the identity keys of NSL-KDD JSON records
@@ -303,12 +299,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		r.free <- b
 	}
 
-	msgs := make(chan kafka.Message, p.cfg.fetchBuffer)
 	batches := make(chan *batch, p.cfg.maxInFlight)
 	var stages sync.WaitGroup
-	stages.Add(3)
-	go func() { defer stages.Done(); r.fetch(fetchCtx, msgs) }()
-	go func() { defer stages.Done(); r.batch(msgs, batches) }()
+	stages.Add(2)
+	go func() { defer stages.Done(); r.consume(fetchCtx, batches) }()
 	go func() { defer stages.Done(); r.score(batches) }()
 	commitDone := make(chan struct{})
 	commitCtx, stopCommitting := context.WithCancel(workCtx)
@@ -372,17 +366,51 @@ func (r *run) fail(err error) {
 	}
 }
 
-func (r *run) fetch(ctx context.Context, msgs chan<- kafka.Message) {
-	defer close(msgs)
-	health := r.p.cfg.health
+// Dependency names of the pipeline's own steps, as WithHealth reports them.
+const (
+	DependencyFetch       = "kafka_fetch"
+	DependencyScorer      = "scorer"
+	DependencyDeadLetters = "dead_letters"
+)
+
+// The backoff between attempts at a failing dependency: full jitter from
+// 100 ms, doubling up to 10 s, so a long outage costs one attempt per ~5 s
+// per dependency and a short one is over within a second of its end.
+const (
+	retryBase = 100 * time.Millisecond
+	retryMax  = 10 * time.Second
+)
+
+// consume fetches messages and groups them into micro-batches: a batch is
+// sent when it holds batchRecords records or batchBytes bytes, or batchWait
+// after its first record arrived. Fetching and batching share this one
+// goroutine: a hand-off per message between two of them (a channel send, a
+// four-way select) cost more CPU than encoding the record. The batch's
+// wait, and a connection deriver's next flush, are the deadline of the
+// fetch's context, created once per deadline rather than per message.
+func (r *run) consume(ctx context.Context, out chan<- *batch) {
+	defer close(out)
+	cfg := &r.p.cfg
+	health := cfg.health
+	r.out = out
 	failures := 0
+	unknown := uint64(0)
+	var fetch deadlineContext
+	defer fetch.stop()
 	for {
-		m, err := r.p.consumer.FetchMessage(ctx)
+		fetchCtx := fetch.until(ctx, r.nextDeadline())
+		m, err := r.p.consumer.FetchMessage(fetchCtx)
 		if err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
+				if r.cur != nil && r.workCtx.Err() == nil {
+					r.send()
+				}
 				return
-			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+			case fetchCtx.Err() != nil:
+				r.due(time.Now())
+				continue
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe):
 				r.fail(fmt.Errorf("fetching from kafka: the reader was closed: %w", err))
 				return
 			}
@@ -403,79 +431,67 @@ func (r *run) fetch(ctx context.Context, msgs chan<- kafka.Message) {
 			health.Up(DependencyFetch)
 		}
 		r.p.stats.consumed.Add(1)
-		r.p.cfg.metrics.addConsumed(1)
-		select {
-		case msgs <- m:
-		case <-ctx.Done():
-			// Not tracked, so not committed: it is fetched again next time.
-			return
+		cfg.metrics.addConsumed(1)
+		r.add(&m)
+		if u := r.encoder.UnknownServices(); u != unknown {
+			cfg.metrics.addUnknownServices(u - unknown)
+			unknown = u
 		}
 	}
 }
 
-// Dependency names of the pipeline's own steps, as WithHealth reports them.
-const (
-	DependencyFetch       = "kafka_fetch"
-	DependencyScorer      = "scorer"
-	DependencyDeadLetters = "dead_letters"
-)
+// deadlineContext is a context with a deadline, made anew only when the
+// deadline moves.
+type deadlineContext struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	at     time.Time
+}
 
-// The backoff between attempts at a failing dependency: full jitter from
-// 100 ms, doubling up to 10 s, so a long outage costs one attempt per ~5 s
-// per dependency and a short one is over within a second of its end.
-const (
-	retryBase = 100 * time.Millisecond
-	retryMax  = 10 * time.Second
-)
-
-// batch groups messages into micro-batches: a batch is sent when it holds
-// batchRecords records or batchBytes bytes, or batchWait after its first
-// record arrived.
-func (r *run) batch(msgs <-chan kafka.Message, out chan<- *batch) {
-	defer close(out)
-	cfg := &r.p.cfg
-	r.out = out
-	r.timer = time.NewTimer(time.Hour)
-	r.timer.Stop()
-	var flushTimer *time.Timer
-	if r.conns != nil {
-		flushTimer = time.NewTimer(time.Hour)
-		flushTimer.Stop()
-		defer flushTimer.Stop()
+// until returns a context of parent that ends at at (zero: parent itself).
+func (d *deadlineContext) until(parent context.Context, at time.Time) context.Context {
+	if d.ctx != nil && at.Equal(d.at) {
+		return d.ctx
 	}
-	unknown := uint64(0)
-	for {
-		var expired, flushDue <-chan time.Time
-		if r.cur != nil {
-			expired = r.timer.C
-		}
-		if r.conns != nil && !r.conns.nextFlush.IsZero() {
-			flushTimer.Reset(time.Until(r.conns.nextFlush))
-			flushDue = flushTimer.C
-		}
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				if r.cur != nil {
-					r.send()
-				}
-				return
-			}
-			r.add(&m)
-			if u := r.encoder.UnknownServices(); u != unknown {
-				cfg.metrics.addUnknownServices(u - unknown)
-				unknown = u
-			}
-		case <-expired:
-			r.send()
-		case now := <-flushDue:
-			r.flushDue(now)
-		case <-r.workCtx.Done():
-			return
-		}
-		if flushTimer != nil {
-			flushTimer.Stop()
-		}
+	d.stop()
+	d.at = at
+	if at.IsZero() {
+		d.ctx = parent
+		return parent
+	}
+	d.ctx, d.cancel = context.WithDeadline(parent, at)
+	return d.ctx
+}
+
+func (d *deadlineContext) stop() {
+	if d.cancel != nil {
+		d.cancel()
+		d.cancel = nil
+	}
+}
+
+// nextDeadline is when the fetch must give up waiting: the current batch's
+// send time or the connection derivers' next flush, whichever is first
+// (zero: neither).
+func (r *run) nextDeadline() time.Time {
+	d := r.sendAt
+	if r.cur == nil {
+		d = time.Time{}
+	}
+	if r.conns != nil && !r.conns.nextFlush.IsZero() && (d.IsZero() || r.conns.nextFlush.Before(d)) {
+		d = r.conns.nextFlush
+	}
+	return d
+}
+
+// due sends the current batch and flushes the derivers when their times
+// have come.
+func (r *run) due(now time.Time) {
+	if r.cur != nil && !now.Before(r.sendAt) {
+		r.send()
+	}
+	if r.conns != nil && !r.conns.nextFlush.IsZero() && !now.Before(r.conns.nextFlush) {
+		r.flushDue(now)
 	}
 }
 
@@ -491,7 +507,7 @@ func (r *run) current() *batch {
 		return nil
 	}
 	r.inFlight.Add(1)
-	r.timer.Reset(r.p.cfg.batchWait)
+	r.sendAt = time.Now().Add(r.p.cfg.batchWait)
 	return r.cur
 }
 
@@ -506,7 +522,6 @@ func (r *run) fullCheck() {
 
 // send hands the current batch to the scorer.
 func (r *run) send() {
-	r.timer.Stop()
 	r.out <- r.cur // out has room for every batch of the pool
 	r.cur = nil
 }
