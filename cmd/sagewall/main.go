@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"syscall"
 
@@ -49,28 +48,10 @@ func commands() map[string]command {
 }
 
 func main() {
-	setDefaultGCPercent(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, inIsTTY: isTerminal(os.Stdin), errIsTTY: isTerminal(os.Stderr)})
 	stop()
 	os.Exit(code)
-}
-
-// defaultGCPercent is the garbage collector's target unless GOGC is set.
-// Every subcommand keeps a small, bounded live heap (about 25 MB for run: the
-// micro-batch pool, the model, the AWS SDK's service tables) and allocates
-// fast, so Go's default of 100 collects often: `sagewall run` at 95k
-// records/s collected 8–9 times a second, and those collections set its p99
-// latency. 400 collects a quarter as often for a heap of about 120 MB
-// (docs/pipeline.md, "Benchmark against kcat").
-const defaultGCPercent = 400
-
-// setDefaultGCPercent applies defaultGCPercent when GOGC is not set, so an
-// operator's GOGC (and GOMEMLIMIT, which works with either) still decides.
-func setDefaultGCPercent(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
 }
 
 // run dispatches to a subcommand and turns its error into an exit status.
