@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAppendRecord(t *testing.T) {
@@ -84,6 +86,52 @@ func TestThroughputReadsTheFirstHarnessRecords(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// Every recorded run renders: the tables of docs/bench/ are printed from
+// e2e.jsonl, whichever harness wrote the line.
+func TestRenderEveryRecordedRun(t *testing.T) {
+	f, err := os.Open("../../../docs/bench/e2e.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	var last time.Time
+	lines := 0
+	for sc.Scan() {
+		lines++
+		res, err := decodeRecord(sc.Bytes())
+		if err != nil {
+			t.Fatalf("line %d: %v", lines, err)
+		}
+		id, err := time.Parse(runIDLayout, res.Run)
+		if err != nil {
+			t.Errorf("line %d: run id %q: %v", lines, res.Run, err)
+		}
+		if !id.After(last) {
+			t.Errorf("line %d: run %s is not after the line before it", lines, res.Run)
+		}
+		last = id
+		if res.Sagewall == nil || len(res.Sagewall.Runs) == 0 || res.SagewallPaced == nil {
+			t.Errorf("run %s: no sagewall throughput runs or paced run", res.Run)
+			continue
+		}
+		var out bytes.Buffer
+		res.printTable(&out)
+		for _, want := range []string{"Run " + res.Run, "| sagewall run | ", "Paced for "} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("run %s: the table has no %q:\n%s", res.Run, want, out.String())
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if lines < 50 {
+		t.Errorf("%d runs recorded, want the 50 converted ones at least", lines)
 	}
 }
 
