@@ -44,6 +44,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -1085,13 +1086,26 @@ func (k *kcatPipe) stop() error {
 // how to stop it.
 type starter func(ctx context.Context, raw, out, group string) (stop func() error, exited <-chan struct{}, err error)
 
+// startSagewall starts sagewall for a paced run. Its dead-letter topic is
+// created here and deleted when it has stopped, like the run's other
+// topics (sagewall would create it, and it was left behind).
 func (b *bench) startSagewall(v *variant) starter {
 	return func(ctx context.Context, raw, out, group string) (func() error, <-chan struct{}, error) {
-		p, err := b.startSagewallOn(ctx, raw, out, group, v)
-		if err != nil {
+		deadLetters := b.topic(v.name + "-dead-letters")
+		if err := b.createTopics(ctx, deadLetters); err != nil {
 			return nil, nil, err
 		}
-		return p.stop, p.exited, nil
+		p, err := b.startSagewallOn(ctx, raw, out, group, v)
+		if err != nil {
+			b.deleteTopics(ctx, deadLetters)
+			return nil, nil, err
+		}
+		var once sync.Once
+		return func() error {
+			err := p.stop()
+			once.Do(func() { b.deleteTopics(ctx, deadLetters) })
+			return err
+		}, p.exited, nil
 	}
 }
 
