@@ -33,8 +33,9 @@ lint-deploy:
 browser-test:
 	scripts/browser-test.sh
 
-# End-to-end throughput/latency of sagewall run against kcat on a real broker (not in CI;
-# starts its own broker on 29092, results in docs/bench/); docs/pipeline.md.
+# End-to-end throughput, CPU and latency (quiet and with a CPU hog) of sagewall run against kcat
+# and the original stack's Python consumer on a real broker (not in CI; starts its own broker on
+# 29092, appends one line per run to docs/bench/e2e.jsonl); docs/pipeline.md.
 .PHONY: bench-e2e
 bench-e2e:
 	scripts/bench-e2e.sh $(ARGS)

@@ -107,3 +107,29 @@ func TestThroughputMedianAndSpread(t *testing.T) {
 		})
 	}
 }
+
+func TestThroughputCostMedians(t *testing.T) {
+	type costs struct{ cpu, broker, rss float64 }
+	tests := []struct {
+		name string
+		runs []costs
+		want costs
+	}{
+		{"one run", []costs{{3.1, 1.2, 150}}, costs{3.1, 1.2, 150}},
+		// Each figure's own median, not the figures of one median run.
+		{"odd count", []costs{{3, 2, 150}, {9, 1, 140}, {4, 3, 160}}, costs{4, 2, 150}},
+		{"even count: mean of the middle two", []costs{{2, 1, 100}, {4, 3, 300}, {3, 2, 200}, {8, 9, 900}}, costs{3.5, 2.5, 250}},
+		{"not measured (an old record) stays 0", []costs{{}, {}}, costs{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tp throughput
+			for _, c := range tt.runs {
+				tp.add(throughputRun{RecordsPerSec: 1, CPUus: c.cpu, BrokerCPUus: c.broker, PeakRSSMB: c.rss})
+			}
+			if got := (costs{tp.CPUus, tp.BrokerCPUus, tp.PeakRSSMB}); got != tt.want {
+				t.Errorf("medians %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

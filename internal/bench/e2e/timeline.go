@@ -29,14 +29,16 @@ type windowStat struct {
 	Maxms   float64 `json:"max_ms"`
 
 	// CPU in percent of both cores: busy, and of it the system measured
-	// (this process's children: sagewall, or both kcats), the broker (and
-	// the kernel's part of it: page cache writes, network) and this process
-	// (the load producer); the rest is kernel threads and anything else.
+	// (this process's children but the hog: sagewall, both kcats, or the
+	// Python consumer), the broker (and
+	// the kernel's part of it: page cache writes, network), this process
+	// (the load producer) and the CPU hog of a loaded run; the rest is kernel threads and anything else.
 	Busy            float64 `json:"cpu_busy_pct,omitempty"`
 	SystemCPU       float64 `json:"cpu_system_pct,omitempty"`
 	BrokerCPU       float64 `json:"cpu_broker_pct,omitempty"`
 	BrokerKernelCPU float64 `json:"cpu_broker_kernel_pct,omitempty"`
 	HarnessCPU      float64 `json:"cpu_harness_pct,omitempty"`
+	HogCPU          float64 `json:"cpu_hog_pct,omitempty"`
 	IOWait          float64 `json:"cpu_iowait_pct,omitempty"`
 	Steal           float64 `json:"cpu_steal_pct,omitempty"`
 
@@ -77,14 +79,14 @@ type machineSample struct {
 	kswapdPages, directPages, allocStalls, compactStalls uint64
 	// From /proc/pressure, total stall time in µs.
 	cpuSome, ioSome, ioFull, memorySome uint64
-	// CPU time (user+system) in jiffies of the children, the broker and
-	// this process.
-	children, broker, brokerKernel, harness uint64
+	// CPU time (user+system) in jiffies of the children (but the hog), the
+	// broker, this process and the hog.
+	children, broker, brokerKernel, harness, hog uint64
 }
 
 // processCPU reads the CPU time of the processes a timeline splits busy
 // time by.
-type processCPU struct{ brokerPID int }
+type processCPU struct{ brokerPID, hogPID int }
 
 // newProcessCPU follows the broker brokerPID, or when it is 0 the first
 // process running kafka.Kafka (scripts/bench-e2e.sh passes its broker's pid:
@@ -115,12 +117,15 @@ func (p *processCPU) read(s *machineSample) {
 	if p.brokerPID != 0 {
 		s.broker, s.brokerKernel = jiffiesOf(p.brokerPID)
 	}
+	if p.hogPID != 0 {
+		s.hog, _ = jiffiesOf(p.hogPID)
+	}
 	// Every thread of this process may have started a child.
 	tasks, _ := os.ReadDir("/proc/self/task")
 	for _, t := range tasks {
 		children, _ := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
 		for _, f := range bytes.Fields(children) {
-			if pid, err := strconv.Atoi(string(f)); err == nil {
+			if pid, err := strconv.Atoi(string(f)); err == nil && pid != p.hogPID {
 				total, _ := jiffiesOf(pid)
 				s.children += total
 			}
@@ -159,10 +164,12 @@ func parseProcessJiffies(stat []byte) (total, kernel uint64) {
 }
 
 // sampleMachine records /proc/stat and /proc/meminfo every window until ctx
-// ends and returns the samples. On a system without /proc it returns none.
-func sampleMachine(ctx context.Context, brokerPID int) []machineSample {
+// ends and returns the samples; hogPID (0: none) is counted apart from the
+// other children. On a system without /proc it returns none.
+func sampleMachine(ctx context.Context, brokerPID, hogPID int) []machineSample {
 	var samples []machineSample
 	procs := newProcessCPU(brokerPID)
+	procs.hogPID = hogPID
 	tick := time.NewTicker(window)
 	defer tick.Stop()
 	for {
@@ -335,6 +342,9 @@ func (w *windowStat) addMachine(samples []machineSample, from, to time.Time) {
 		w.SystemCPU = pct(a.children, b.children)
 	}
 	w.BrokerCPU, w.BrokerKernelCPU, w.HarnessCPU = pct(a.broker, b.broker), pct(a.brokerKernel, b.brokerKernel), pct(a.harness, b.harness)
+	if b.hog >= a.hog {
+		w.HogCPU = pct(a.hog, b.hog)
+	}
 	w.FreeMB, w.DirtyMB, w.WritingMB = float64(b.freeKB)/1024, float64(b.dirtyKB)/1024, float64(b.writingKB)/1024
 	pagesMB := float64(os.Getpagesize()) / (1 << 20)
 	w.ReclaimMB, w.DirectMB = float64(b.kswapdPages-a.kswapdPages)*pagesMB, float64(b.directPages-a.directPages)*pagesMB
@@ -348,7 +358,7 @@ func (w *windowStat) addMachine(samples []machineSample, from, to time.Time) {
 // finer (a jiffy is 5% of a 100 ms window on 2 cores), and a 60 s run's
 // JSON is a third the size.
 func (w *windowStat) round() {
-	for _, f := range []*float64{&w.Busy, &w.IOWait, &w.Steal, &w.SystemCPU, &w.BrokerCPU, &w.HarnessCPU, &w.BrokerKernelCPU,
+	for _, f := range []*float64{&w.Busy, &w.IOWait, &w.Steal, &w.SystemCPU, &w.BrokerCPU, &w.HarnessCPU, &w.BrokerKernelCPU, &w.HogCPU,
 		&w.FreeMB, &w.DirtyMB, &w.WritingMB, &w.ReclaimMB, &w.DirectMB, &w.CPUSomeMs, &w.IOSomeMs, &w.IOFullMs, &w.MemorySomeMs} {
 		*f = math.Round(*f*10) / 10
 	}

@@ -99,14 +99,14 @@ func TestTimeline(t *testing.T) {
 	}
 	samples := []machineSample{
 		{at: at(0), cpu: cpuTimes{busy: 0, total: 0}, dirtyKB: 1024},
-		{at: at(100), cpu: cpuTimes{busy: 10, iowait: 2, steal: 1, total: 20}, dirtyKB: 2048},
-		{at: at(200), cpu: cpuTimes{busy: 30, iowait: 2, steal: 1, total: 40}, dirtyKB: 4096, writingKB: 512, allocStalls: 3},
-		{at: at(300), cpu: cpuTimes{busy: 50, iowait: 2, steal: 1, total: 60}, allocStalls: 3},
+		{at: at(100), cpu: cpuTimes{busy: 10, iowait: 2, steal: 1, total: 20}, dirtyKB: 2048, hog: 10},
+		{at: at(200), cpu: cpuTimes{busy: 30, iowait: 2, steal: 1, total: 40}, dirtyKB: 4096, writingKB: 512, allocStalls: 3, hog: 20},
+		{at: at(300), cpu: cpuTimes{busy: 50, iowait: 2, steal: 1, total: 60}, allocStalls: 3}, // the hog has exited
 	}
 	got := timeline(start, measured, samples)
 	want := []windowStat{
-		{At: 0, Records: 2, P99ms: 7, Maxms: 7, Busy: 50, IOWait: 10, Steal: 5, DirtyMB: 2},
-		{At: 0.1, Busy: 100, DirtyMB: 4, WritingMB: 0.5, AllocStalls: 3},
+		{At: 0, Records: 2, P99ms: 7, Maxms: 7, Busy: 50, IOWait: 10, Steal: 5, DirtyMB: 2, HogCPU: 50},
+		{At: 0.1, Busy: 100, DirtyMB: 4, WritingMB: 0.5, AllocStalls: 3, HogCPU: 50},
 		{At: 0.2, Records: 1, P99ms: 40, Maxms: 40, Busy: 100, AllocStalls: 0},
 	}
 	if len(got) != len(want) {
