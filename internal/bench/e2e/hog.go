@@ -44,5 +44,5 @@ func hogCores(h *process, ran time.Duration) float64 {
 	if ran <= 0 {
 		return 0
 	}
-	return round(usageOf(h.cmd.ProcessState).cpu.Seconds()/ran.Seconds(), 2)
+	return round(cpuOf(h.cmd.ProcessState).Seconds()/ran.Seconds(), 2)
 }

@@ -725,7 +725,7 @@ func (b *bench) kcatThroughput(ctx context.Context, raw, name string) (*throughp
 		return nil, err
 	}
 	elapsed := time.Since(start)
-	c := cost{usageOf(pipe.consumer.cmd.ProcessState, pipe.producer.cmd.ProcessState), b.broker.since(broker)}
+	c := cost{usageOf(pipe.consumer, pipe.producer), b.broker.since(broker)}
 	defer b.deleteTopics(ctx, out)
 	t, err := b.throughputOf(ctx, out, elapsed)
 	if err != nil {
@@ -819,7 +819,7 @@ func (b *bench) committedThroughput(ctx context.Context, name, raw, out, group s
 	if err != nil {
 		return nil, err
 	}
-	cost{usageOf(proc.cmd.ProcessState), brokerCPU}.fill(t, b.opts.records)
+	cost{usageOf(proc), brokerCPU}.fill(t, b.opts.records)
 	if check != nil {
 		if err := check(ctx, out); err != nil {
 			return nil, err
@@ -976,6 +976,11 @@ type process struct {
 	exited  chan struct{}
 	err     error
 	stopped atomic.Bool
+	// peakKB is the process's VmHWM, sampled until it exits. Not rusage's
+	// ru_maxrss: a child started with CLONE_VM|CLONE_VFORK (as Go's
+	// os/exec does) inherits the parent's peak through exec, so every
+	// process measured the harness's ~200 MB.
+	peakKB atomic.Int64
 }
 
 func startProcess(name string, cmd *exec.Cmd) (*process, error) {
@@ -983,8 +988,32 @@ func startProcess(name string, cmd *exec.Cmd) (*process, error) {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
+	go p.samplePeak(rssSampleEvery)
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
 	return p, nil
+}
+
+// rssSampleEvery is how often a process's VmHWM is read: it only grows, so
+// the last read before exit is the peak but for growth within this span.
+const rssSampleEvery = 20 * time.Millisecond
+
+// samplePeak records the process's VmHWM every interval until it exits.
+func (p *process) samplePeak(every time.Duration) {
+	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			if kb, ok := vmHWM(data); ok && kb > p.peakKB.Load() {
+				p.peakKB.Store(kb)
+			}
+		}
+		select {
+		case <-p.exited:
+			return
+		case <-ticker.C:
+		}
+	}
 }
 
 // stop sends SIGTERM, waits up to 30 s, then kills.

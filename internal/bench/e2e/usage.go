@@ -1,9 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"math"
 	"os"
-	"syscall"
+	"strconv"
 	"time"
 )
 
@@ -23,19 +24,36 @@ type usage struct {
 	maxRSSKB int64 // summed over the processes: each has its own peak
 }
 
-// usageOf adds up the rusage of exited processes (nil ones are skipped).
-func usageOf(states ...*os.ProcessState) usage {
+// usageOf adds up the CPU time (rusage) and the sampled peak RSS of exited
+// processes.
+func usageOf(procs ...*process) usage {
 	var u usage
-	for _, s := range states {
-		if s == nil {
-			continue
-		}
-		u.cpu += s.UserTime() + s.SystemTime()
-		if ru, ok := s.SysUsage().(*syscall.Rusage); ok {
-			u.maxRSSKB += int64(ru.Maxrss) // kB on Linux
-		}
+	for _, p := range procs {
+		u.cpu += cpuOf(p.cmd.ProcessState)
+		u.maxRSSKB += p.peakKB.Load()
 	}
 	return u
+}
+
+// cpuOf is the user and system time of an exited process (0 for nil).
+func cpuOf(s *os.ProcessState) time.Duration {
+	if s == nil {
+		return 0
+	}
+	return s.UserTime() + s.SystemTime()
+}
+
+// vmHWM reads the peak resident set size (kB) from /proc/<pid>/status.
+func vmHWM(status []byte) (int64, bool) {
+	for line := range bytes.Lines(status) {
+		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
+		return kb, err == nil
+	}
+	return 0, false
 }
 
 // jiffiesDuration converts /proc/<pid>/stat clock ticks to a duration.

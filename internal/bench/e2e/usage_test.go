@@ -3,50 +3,85 @@ package main
 import (
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
 
-// The test binary doubles as a child that spins, for the rusage tests.
+// The test binary doubles as a child that spins (and holds memory), for
+// the usage tests.
 func TestMain(m *testing.M) {
 	if d := os.Getenv("BENCH_E2E_TEST_SPIN"); d != "" {
 		dur, err := time.ParseDuration(d)
 		if err != nil {
 			os.Exit(2)
 		}
+		mb, _ := strconv.Atoi(os.Getenv("BENCH_E2E_TEST_HOLD_MB"))
+		held := make([]byte, mb<<20)
+		for i := range held {
+			held[i] = 1 // touched, so resident
+		}
 		spin(dur)
+		runtime.KeepAlive(held)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
 
-// spinChild runs this test binary spinning for d and returns its state.
-func spinChild(t *testing.T, d time.Duration) *os.ProcessState {
+// spinChild runs this test binary spinning for d with holdMB MB resident,
+// as the harness runs a measured system, and waits for it to exit.
+func spinChild(t *testing.T, d time.Duration, holdMB int) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "BENCH_E2E_TEST_SPIN="+d.String())
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("spinning child: %v", err)
+	cmd.Env = append(os.Environ(), "BENCH_E2E_TEST_SPIN="+d.String(), "BENCH_E2E_TEST_HOLD_MB="+strconv.Itoa(holdMB))
+	p, err := startProcess("spinning child", cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return cmd.ProcessState
+	<-p.exited
+	if p.err != nil {
+		t.Fatalf("spinning child: %v", p.err)
+	}
+	return p
 }
 
 func TestUsageOfExitedProcesses(t *testing.T) {
-	a, b := spinChild(t, 150*time.Millisecond), spinChild(t, 50*time.Millisecond)
+	// The parent holds more than the children: a peak inherited from it
+	// (rusage's ru_maxrss after CLONE_VM) would show.
+	parent := make([]byte, 256<<20)
+	for i := range parent {
+		parent[i] = 1
+	}
+	a, b := spinChild(t, 150*time.Millisecond, 64), spinChild(t, 50*time.Millisecond, 0)
+	runtime.KeepAlive(parent)
 	ua, ub := usageOf(a), usageOf(b)
 	// A busy core: CPU time close to the spin (less only on a starved machine).
 	if ua.cpu < 50*time.Millisecond || ua.cpu > 2*time.Second {
 		t.Errorf("a child spinning 150ms used %v of CPU", ua.cpu)
 	}
-	if ua.maxRSSKB < 1024 || ua.maxRSSKB > 1<<20 {
-		t.Errorf("peak RSS %d kB, want that of a small Go binary", ua.maxRSSKB)
+	if ua.maxRSSKB < 64<<10 || ua.maxRSSKB > 160<<10 {
+		t.Errorf("peak RSS %d kB of a child holding 64 MB", ua.maxRSSKB)
 	}
-	sum := usageOf(a, nil, b)
+	if ub.maxRSSKB < 1024 || ub.maxRSSKB > 64<<10 {
+		t.Errorf("peak RSS %d kB, want that of a small Go binary (not the parent's 256 MB)", ub.maxRSSKB)
+	}
+	sum := usageOf(a, b)
 	if sum.cpu != ua.cpu+ub.cpu || sum.maxRSSKB != ua.maxRSSKB+ub.maxRSSKB {
-		t.Errorf("usageOf(a, nil, b) = %+v, want the sum of %+v and %+v", sum, ua, ub)
+		t.Errorf("usageOf(a, b) = %+v, want the sum of %+v and %+v", sum, ua, ub)
 	}
 	if u := usageOf(); u != (usage{}) {
 		t.Errorf("usageOf() = %+v, want zero", u)
+	}
+}
+
+func TestVmHWM(t *testing.T) {
+	status := []byte("Name:\tsagewall\nVmPeak:\t 1300000 kB\nVmHWM:\t  104360 kB\nVmRSS:\t   99000 kB\n")
+	if kb, ok := vmHWM(status); !ok || kb != 104360 {
+		t.Errorf("vmHWM = %d, %v; want 104360", kb, ok)
+	}
+	if _, ok := vmHWM([]byte("Name:\tzombie\n")); ok {
+		t.Error("vmHWM found a peak in a status without VmHWM")
 	}
 }
 
