@@ -181,9 +181,11 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 			// refreshes. A 2 s cap spans about 13 s.
 			WriteBackoffMax: 2 * time.Second,
 		}
+		var next kafka.RoundTripper = kafka.DefaultTransport
 		if cfg.transport != nil {
-			w.Transport = cfg.transport
+			next = cfg.transport
 		}
+		w.Transport = newMetadataCache(next, metadataCacheTTL)
 		return w
 	}
 	k.writer = newWriter(cfg.batchBytes)
