@@ -32,6 +32,7 @@ done
 command -v kcat >/dev/null || apt_install kcat
 work=$(mktemp -d)
 out=${SAGEWALL_PROFILE_OUT:-$work}
+mkdir -p "$out"
 pid=
 started_broker=
 cleanup() {
@@ -56,9 +57,8 @@ fi
 
 run=profile-$(date -u +%H%M%S)
 log "filling $run-raw with $records records (uncompressed, 4 partitions by the broker's default)"
-zcat "$repo/etl/nslkdd/KDDTrain+.txt.gz" >"$work/train.txt"
-while [ "$(wc -l <"$work/input.txt" 2>/dev/null || echo 0)" -lt "$records" ]; do cat "$work/train.txt" >>"$work/input.txt"; done
-head -n "$records" "$work/input.txt" >"$work/backlog.txt"
+zcat "$repo/etl/nslkdd/KDDTrain+.txt.gz" |
+	awk -v n="$records" '{ line[NR] = $0 } END { for (i = 0; i < n; i++) print line[i % NR + 1] }' >"$work/backlog.txt"
 timeout 300 kcat -P -b "$brokers" -t "$run-raw" -X linger.ms=20 -l "$work/backlog.txt"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -79,7 +79,7 @@ done
 [ -n "$done_at" ] || die "not all $records records judged within 120 s"
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
 peak=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
-wait "$curl_pid"
+wait "$curl_pid" || die "fetching the CPU profile failed"
 kill -TERM "$pid"; wait "$pid" || true; pid=
 awk -v n="$records" -v u="$utime" -v s="$stime" -v t0="$start" -v t1="$done_at" -v kb="$peak" 'BEGIN {
 	printf "%d records in %.2f s (%.0f records/s), CPU %.2f µs/record, peak RSS %.0f MB\n", n, t1 - t0, n / (t1 - t0), (u + s) / 100 * 1e6 / n, kb / 1024 }'
