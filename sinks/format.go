@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sagewall/sagewall/etl"
 )
 
 // Format appends one verdict as a complete JSON document to dst. The
@@ -249,21 +251,39 @@ func (f OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	return append(dst, "}}"...)
 }
 
-// ocsfSeverity maps the attack score to OCSF severity_id: benign records
-// are Informational, attacks rise with the model's certainty.
+// ocsfSeverity is the finding's OCSF severity_id and name (see Severity).
 func ocsfSeverity(v *Verdict) (int, string) {
-	switch s := v.Result.Score; {
-	case !v.Result.Attack:
+	return Severity(v.Result.Attack, v.Result.Category, v.Result.Score)
+}
+
+// Severity grades a verdict by what its category means for the target,
+// raised one level when the model is very sure (score ≥ 0.99), as OCSF's
+// severity_id and name:
+//
+//	benign                      1 Informational
+//	dos, probe                  3 Medium   (4 High at score ≥ 0.99)
+//	r2l, u2r (access gained)    4 High     (5 Critical at score ≥ 0.99)
+//
+// It was the score alone, so 97 % of attack findings were Critical; by
+// category, Critical is a confident remote-to-local or user-to-root attack.
+func Severity(attack bool, category etl.Class, score float32) (int, string) {
+	if !attack {
 		return 1, "Informational"
-	case s >= 0.99:
-		return 5, "Critical"
-	case s >= 0.90:
-		return 4, "High"
-	case s >= 0.75:
-		return 3, "Medium"
-	default:
-		return 2, "Low"
 	}
+	level := 3
+	if category == etl.R2L || category == etl.U2R {
+		level = 4
+	}
+	if score >= 0.99 {
+		level++
+	}
+	if level == 5 {
+		return 5, "Critical"
+	}
+	if level == 4 {
+		return 4, "High"
+	}
+	return 3, "Medium"
 }
 
 // ocsfConfidence maps the probability of the predicted outcome to

@@ -160,10 +160,12 @@ func TestOCSFRequiredFields(t *testing.T) {
 		severityID   float64
 		confidenceID float64
 	}{
-		{"critical attack", scoring.Result{Score: 0.995, Attack: true, Category: etl.DoS, CategoryProb: 0.9}, 5, 3},
-		{"high attack", scoring.Result{Score: 0.93, Attack: true, Category: etl.Probe}, 4, 3},
-		{"medium attack", scoring.Result{Score: 0.8, Attack: true, Category: etl.R2L}, 3, 2},
-		{"low attack", scoring.Result{Score: 0.55, Attack: true, Category: etl.U2R}, 2, 1},
+		// Severity by category, one level up at score ≥ 0.99 (Severity).
+		{"confident u2r: critical", scoring.Result{Score: 0.995, Attack: true, Category: etl.U2R, CategoryProb: 0.9}, 5, 3},
+		{"r2l: high", scoring.Result{Score: 0.8, Attack: true, Category: etl.R2L}, 4, 2},
+		{"confident dos: high", scoring.Result{Score: 0.995, Attack: true, Category: etl.DoS, CategoryProb: 0.9}, 4, 3},
+		{"probe: medium", scoring.Result{Score: 0.93, Attack: true, Category: etl.Probe}, 3, 3},
+		{"u2r just over the threshold: high", scoring.Result{Score: 0.56, Attack: true, Category: etl.U2R}, 4, 1},
 		{"benign", scoring.Result{Score: 0.01}, 1, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,8 @@ type Kafka struct {
 	// verdict is ~1.3 KB, an OCSF one more). Write is called from one
 	// goroutine.
 	verdictBytes int
+	// attacksOnly writes only the verdicts of attacks (output.emit attacks).
+	attacksOnly bool
 	// buffers recycles the encoded verdicts of acknowledged batches: they
 	// were most of the allocations of `sagewall run`, and the garbage
 	// collection they caused set its tail latency.
@@ -69,10 +71,16 @@ type kafkaConfig struct {
 	compression     kafka.Compression
 	deadLetterMax   int
 	dropped         func(DeadLetter, error)
+	attacksOnly     bool
 }
 
 // WithFormat sets the verdict encoding (default JSONFormat).
 func WithFormat(f Format) KafkaOption { return func(c *kafkaConfig) { c.format = f } }
+
+// WithAttacksOnly makes Write produce only the verdicts of attacks
+// (output.emit: attacks): a SIEM's findings are then all signal. A batch of
+// benign verdicts is acknowledged at once, so its offsets still commit.
+func WithAttacksOnly() KafkaOption { return func(c *kafkaConfig) { c.attacksOnly = true } }
 
 // WithDeadLetterTopic sets the topic for records that could not be encoded.
 func WithDeadLetterTopic(topic string) KafkaOption {
@@ -161,7 +169,7 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 	}
 	// The broker measures a whole record batch, header included.
 	cfg.deadLetterMax -= recordBatchOverhead
-	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024,
+	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024, attacksOnly: cfg.attacksOnly,
 		maxAttempts: cfg.maxAttempts, deadLetterMaxBytes: cfg.deadLetterMax, dropped: cfg.dropped}
 	newWriter := func(batchBytes int64) *kafka.Writer {
 		w := &kafka.Writer{
@@ -256,30 +264,42 @@ func refusedForGood(err error) bool {
 // Write implements the stream's Sink: one message per verdict, keyed by
 // "topic/partition/offset" of its source record, in order.
 func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error)) {
-	if len(verdicts) == 0 {
+	written := len(verdicts)
+	if k.attacksOnly {
+		written = 0
+		for i := range verdicts {
+			if verdicts[i].Result.Attack {
+				written++
+			}
+		}
+	}
+	if written == 0 {
 		done(nil)
 		return
 	}
-	ack := newBatchAck(len(verdicts), done)
+	ack := newBatchAck(written, done)
 	// One buffer per batch holds every key and value; the messages slice
 	// into it after it has stopped growing.
-	bufp := k.buffer(len(verdicts) * k.verdictBytes)
+	bufp := k.buffer(written * k.verdictBytes)
 	ack.release = func() { k.buffers.Put(bufp) }
 	buf := *bufp
 	ends := k.ends[:0]
 	for i := range verdicts {
 		v := &verdicts[i]
+		if k.attacksOnly && !v.Result.Attack {
+			continue
+		}
 		buf = v.Source.AppendKey(buf)
 		ends = append(ends, len(buf))
 		buf = k.format.Append(buf, v)
 		ends = append(ends, len(buf))
 	}
 	*bufp, k.ends = buf, ends
-	k.verdictBytes = len(buf)/len(verdicts) + 64
-	if cap(k.msgs) < len(verdicts) {
-		k.msgs = make([]kafka.Message, len(verdicts))
+	k.verdictBytes = len(buf)/written + 64
+	if cap(k.msgs) < written {
+		k.msgs = make([]kafka.Message, written)
 	}
-	msgs := k.msgs[:len(verdicts)]
+	msgs := k.msgs[:written]
 	now := time.Now()
 	start := 0
 	for i := range msgs {

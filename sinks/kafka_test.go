@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -456,5 +457,45 @@ func TestKafkaDeadLettersAlwaysFit(t *testing.T) {
 				t.Errorf("200 KB of original headers were not left out: %d headers", len(withHeaders.Headers))
 			}
 		})
+	}
+}
+
+// TestKafkaSinkAttacksOnly: with output.emit attacks only the attacks'
+// verdicts are produced, and a batch without attacks is acknowledged at once.
+func TestKafkaSinkAttacksOnly(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(1, "findings"))
+	k := NewKafka(brokers, "findings", WithFormat(OCSFFormat{}), WithAttacksOnly())
+	defer k.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	write := func(verdicts []Verdict) {
+		t.Helper()
+		done := make(chan error, 1)
+		k.Write(ctx, verdicts, func(err error) { done <- err })
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-ctx.Done():
+			t.Fatal("no acknowledgement")
+		}
+	}
+	mixed := makeVerdicts(t, 10, 1, 0)
+	for i := range mixed {
+		if i%3 != 0 {
+			mixed[i].Result = scoring.Result{Score: 0.01, Category: etl.Normal, CategoryProb: 0.99}
+		}
+	}
+	write(mixed)
+	benign := makeVerdicts(t, 5, 1, 10)
+	for i := range benign {
+		benign[i].Result = scoring.Result{Score: 0.02}
+	}
+	write(benign)
+	var keys []string
+	testenv.ScanTopic(t, brokers, "findings", func(m kafka.Message) { keys = append(keys, string(m.Key)) })
+	if want := []string{"raw/0/0", "raw/0/3", "raw/0/6", "raw/0/9"}; !slices.Equal(keys, want) {
+		t.Fatalf("findings %v, want the attacks' %v", keys, want)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sagewall/sagewall/connlog"
+	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/internal/retry"
 )
 
@@ -444,10 +445,9 @@ func (s *SNS) publishChunk(ctx context.Context, chunk []snstypes.PublishBatchReq
 
 // entry renders one aggregate as a PublishBatch entry with filterable attributes.
 func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry {
-	severity := "high"
-	if agg.maxScore >= 0.99 {
-		severity = "critical"
-	}
+	category, _ := etl.ParseClass(agg.category) // an unknown name grades as dos and probe do
+	_, severity := Severity(true, category, agg.maxScore)
+	severity = strings.ToLower(severity)
 	subject := fmt.Sprintf("%s: %d %s on %s", s.subject, agg.count, agg.category, agg.service)
 	if len(subject) > snsMaxSubjectBytes {
 		subject = subject[:snsMaxSubjectBytes]

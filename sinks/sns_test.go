@@ -124,7 +124,7 @@ func TestSNSAggregatesPerCategoryAndService(t *testing.T) {
 		t.Errorf("subject %q", got)
 	}
 	msg := aws.ToString(e.Message)
-	for _, want := range []string{"count: 75000", "examples (2 of 75000)", "connections/0/1 score=0.9990", "severity: critical"} {
+	for _, want := range []string{"count: 75000", "examples (2 of 75000)", "connections/0/1 score=0.9990", "severity: high"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
@@ -133,14 +133,16 @@ func TestSNSAggregatesPerCategoryAndService(t *testing.T) {
 	for k, v := range e.MessageAttributes {
 		attrs[k] = aws.ToString(v.DataType) + ":" + aws.ToString(v.StringValue)
 	}
-	want := map[string]string{"severity": "String:critical", "category": "String:dos", "service": "String:http", "score": "Number:0.9990", "count": "Number:75000"}
+	want := map[string]string{"severity": "String:high", "category": "String:dos", "service": "String:http", "score": "Number:0.9990", "count": "Number:75000"}
 	for k, v := range want {
 		if attrs[k] != v {
 			t.Errorf("attribute %s = %q, want %q", k, attrs[k], v)
 		}
 	}
-	if sev := s.entry("1", probe).MessageAttributes["severity"]; aws.ToString(sev.StringValue) != "high" {
-		t.Errorf("probe severity %q, want high", aws.ToString(sev.StringValue))
+	// Severity by category, one level up at a max score ≥ 0.99 (Severity):
+	// dos at 0.999 is high, probe at 0.95 medium.
+	if sev := s.entry("1", probe).MessageAttributes["severity"]; aws.ToString(sev.StringValue) != "medium" {
+		t.Errorf("probe severity %q, want medium", aws.ToString(sev.StringValue))
 	}
 }
 

@@ -110,6 +110,7 @@ type runConfig struct {
 		DeadLetterTopic string
 		Format          string
 		Fields          string // compact or full (sinks.FieldsCompact, FieldsFull)
+		Emit            string // all or attacks; "" is the format's default
 		Compression     string
 		// DeadLetterMaxBytes: 0 reads the dead-letter topic's
 		// max.message.bytes at start.
@@ -322,6 +323,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Output.Format }),
 		stringSetting("output.fields", "what a verdict carries: compact (identity, connection, label, score, category, model, source) or full (also the source record's 41 features, ~3× the bytes)",
 			func(c *runConfig) *string { return &c.Output.Fields }),
+		stringSetting("output.emit", "which verdicts are written: all (one per record) or attacks (findings only); empty: attacks for ocsf, all for json",
+			func(c *runConfig) *string { return &c.Output.Emit }),
 		stringSetting("output.compression", "compression of the verdict and dead-letter batches: none, gzip, snappy, lz4 or zstd",
 			func(c *runConfig) *string { return &c.Output.Compression }),
 		intSetting("output.dead_letter_max_bytes", "largest dead letter (key, value, headers); longer values are cut and marked sagewall.truncated (0: the dead-letter topic's max.message.bytes, read at start, at most 1000000)",
@@ -699,6 +702,9 @@ func (src *configSources) validate() error {
 	if _, err := sinks.ParseFormat(c.Output.Format, ""); err != nil {
 		return src.invalid("output.format", "%q: want json or ocsf", c.Output.Format)
 	}
+	if _, err := c.attacksOnly(); err != nil {
+		return src.invalid("output.emit", "%q: want all or attacks", c.Output.Emit)
+	}
 	if _, err := sinks.ParseFormat("", c.Output.Fields); err != nil {
 		return src.invalid("output.fields", "%q: want %s or %s", c.Output.Fields, sinks.FieldsCompact, sinks.FieldsFull)
 	}
@@ -857,4 +863,19 @@ func configReference() string {
 		fmt.Fprintf(&b, "| `%s` | `%s` | `--%s` | `%s` | %s |\n", s.key, s.envName(), s.flagName(), s.get(&defaults), s.usage)
 	}
 	return b.String()
+}
+
+// attacksOnly reports whether only attacks' verdicts are written: output.emit,
+// or by default attacks for OCSF findings (a SIEM's findings should be
+// signal) and all for the JSON verdict topic (one verdict per record).
+func (c *runConfig) attacksOnly() (bool, error) {
+	switch c.Output.Emit {
+	case "":
+		return c.Output.Format == "ocsf", nil
+	case "all":
+		return false, nil
+	case "attacks":
+		return true, nil
+	}
+	return false, fmt.Errorf("output.emit %q: want all or attacks", c.Output.Emit)
 }

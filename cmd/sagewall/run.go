@@ -196,15 +196,18 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	}
 	s.reader = stream.NewReader(conn, cfg.Input.Group, s.pipelineTopic,
 		stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger), stream.WithSessionTimeout(cfg.Input.SessionTimeout))
-	s.sink = sinks.NewKafka(cfg.Kafka.Brokers, cfg.Output.Topic,
-		sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic),
+	sinkOpts := []sinks.KafkaOption{sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic)}
+	if attacksOnly, _ := cfg.attacksOnly(); attacksOnly {
+		sinkOpts = append(sinkOpts, sinks.WithAttacksOnly())
+	}
+	s.sink = sinks.NewKafka(cfg.Kafka.Brokers, cfg.Output.Topic, append(sinkOpts,
 		sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression),
 		sinks.WithDeadLetterMaxBytes(cfg.Output.DeadLetterMaxBytes),
 		sinks.WithDroppedDeadLetter(func(l sinks.DeadLetter, err error) {
 			metrics.AddDroppedDeadLetter()
 			logger.Error("dead letter dropped: the broker refused it even cut to fit", "source", l.Source.Key(),
 				"reason", l.Reason, "value_bytes", len(l.Value), "err", err)
-		}))
+		}))...)
 	if cfg.HTTP.Dashboard {
 		if err := s.addDashboard(scorer, &extras); err != nil {
 			s.close()

@@ -95,6 +95,34 @@ func TestRunServiceServesAndDrains(t *testing.T) {
 	case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
 		t.Fatal("run did not stop within the shutdown timeout")
 	}
+	// OCSF findings default to output.emit attacks: the neptune line's
+	// finding only, though both good lines were judged and committed.
+	var findings []string
+	testenv.ScanTopic(t, brokers, "out", func(m kafka.Message) { findings = append(findings, string(m.Key)) })
+	if len(findings) != 1 {
+		t.Fatalf("findings %v, want one: the attack's", findings)
+	}
+}
+
+func TestAttacksOnly(t *testing.T) {
+	for _, tt := range []struct {
+		format, emit string
+		want         bool
+		wantErr      bool
+	}{
+		{"json", "", false, false},
+		{"ocsf", "", true, false},
+		{"json", "attacks", true, false},
+		{"ocsf", "all", false, false},
+		{"ocsf", "alerts", false, true},
+	} {
+		cfg := defaultRunConfig()
+		cfg.Output.Format, cfg.Output.Emit = tt.format, tt.emit
+		got, err := cfg.attacksOnly()
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("format %s, emit %q: attacks only %v, %v; want %v (error %v)", tt.format, tt.emit, got, err, tt.want, tt.wantErr)
+		}
+	}
 }
 
 func TestRunConfigErrorIsUsageError(t *testing.T) {
