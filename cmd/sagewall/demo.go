@@ -128,7 +128,11 @@ func demo(ctx context.Context, f demoFlags, conns []connlog.Conn, io stdio, logg
 	brokers := cluster.ListenAddrs()
 	fmt.Fprintf(io.err, "sagewall demo: Kafka-protocol broker on %s (topics %s, %s, %s; %d partitions each)\n",
 		brokers[0], demoRawTopic, demoVerdictTopic, demoDeadLetterTopic, f.partitions)
-	fmt.Fprintf(io.err, "  e.g. kcat -b %s -C -t %s -o -5 -e\n", brokers[0], demoVerdictTopic)
+	lives := "while the replay runs (--hold keeps them up after it)"
+	if f.hold {
+		lives = "until interrupted"
+	}
+	fmt.Fprintf(io.err, "  e.g. kcat -b %s -C -t %s -o -5 -e   (the broker, metrics and dashboard live %s)\n", brokers[0], demoVerdictTopic, lives)
 
 	cfg := defaultRunConfig()
 	cfg.Kafka.Brokers = brokers

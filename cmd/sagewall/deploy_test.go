@@ -47,19 +47,20 @@ func TestDeployUsageErrors(t *testing.T) {
 	}
 }
 
+// TestDeployHelp: help asked for goes to stdout, exit 0.
 func TestDeployHelp(t *testing.T) {
-	code, _, stderr := runDeployForTest(t, "-h")
-	if code != 0 {
-		t.Fatalf("exit %d", code)
+	code, stdout, stderr := runDeployForTest(t, "-h")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	for _, action := range []string{"train", "endpoint", "status", "delete"} {
-		if !strings.Contains(stderr, "  "+action) {
-			t.Errorf("help does not list %q:\n%s", action, stderr)
+		if !strings.Contains(stdout, "  "+action) {
+			t.Errorf("help does not list %q:\n%s", action, stdout)
 		}
 	}
-	code, _, stderr = runDeployForTest(t, "train", "-h")
-	if code != 0 || !strings.Contains(stderr, "-hp") || !strings.Contains(stderr, "max_depth=5") {
-		t.Errorf("train -h: exit %d, output %q", code, stderr)
+	code, stdout, _ = runDeployForTest(t, "train", "-h")
+	if code != 0 || !strings.Contains(stdout, "-hp") || !strings.Contains(stdout, "max_depth=5") {
+		t.Errorf("train -h: exit %d, output %q", code, stdout)
 	}
 }
 

@@ -57,11 +57,12 @@ func main() {
 // run dispatches to a subcommand and turns its error into an exit status.
 func run(ctx context.Context, args []string, io stdio) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(io.err, cmds)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(io.out, cmds) // asked for: the answer, not a diagnostic
 		return 0
 	}
 	if args[0] == "--version" || args[0] == "-version" {
@@ -72,6 +73,9 @@ func run(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.err, "sagewall: unknown command %q\n\n", args[0])
 		usage(io.err, cmds)
 		return 2
+	}
+	if asksForHelp(args[1:]) {
+		io.err = io.out // a subcommand's flag set prints its usage on err
 	}
 	if err := cmd.run(ctx, args[1:], io); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -114,4 +118,18 @@ func usage(w io.Writer, cmds map[string]command) {
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// asksForHelp reports whether a subcommand's arguments ask for its usage
+// (-h, -help or --help before a "--").
+func asksForHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
