@@ -645,7 +645,12 @@ func (r *run) score(batches <-chan *batch) {
 				r.release(b)
 				continue
 			}
-			p.cfg.metrics.observeBatch(b.records(), time.Since(start).Seconds())
+			took := time.Since(start)
+			p.cfg.metrics.observeBatch(b.records(), took.Seconds())
+			if p.cfg.logger.Enabled(r.workCtx, slog.LevelDebug) {
+				p.cfg.logger.Debug("batch scored", "records", b.records(), "verdicts", b.n,
+					"dead_letters", len(b.letters), "scoring_ms", float64(took.Microseconds())/1000)
+			}
 			for i := range b.n {
 				v := &b.verdicts[i]
 				v.Result, v.Threshold, v.Model = b.results[i], p.cfg.threshold, p.cfg.model
@@ -852,6 +857,13 @@ func (r *run) commit(ctx context.Context) error {
 	}
 	r.p.trackers.markCommitted(commits)
 	r.p.stats.committed.Add(1)
+	if r.p.cfg.logger.Enabled(ctx, slog.LevelDebug) {
+		committed := make([]string, len(commits))
+		for i, c := range commits {
+			committed[i] = fmt.Sprintf("%s/%d@%d", c.topic, c.partition, c.offset)
+		}
+		r.p.cfg.logger.Debug("offsets committed", "partitions", committed)
+	}
 	return nil
 }
 

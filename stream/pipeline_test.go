@@ -2,11 +2,14 @@ package stream
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -560,4 +563,41 @@ func waitUntil(t testing.TB, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestPipelineDebugLog: at debug level the pipeline says what it does per
+// batch and per commit, which --log-level debug promises.
+func TestPipelineDebugLog(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(1, "raw", "verdicts", "dlq"))
+	produce(t, brokers, "raw", trainLines(t, 50))
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tp := startPipeline(t, brokers, "debug-log", nil, WithLogger(logger))
+	waitCommitted(t, brokers, "debug-log", tp, 60*time.Second)
+	if err := tp.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, want := range []string{`msg="batch scored" records=`, `msg="offsets committed" partitions=[raw/0@`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("debug log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the pipeline's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
