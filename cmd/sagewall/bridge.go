@@ -28,7 +28,8 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	fs.SetOutput(io.err)
 	queueURL := fs.String("queue-url", "", "`URL` of the SQS queue receiving the bucket's ObjectCreated notifications (required)")
 	configPath := fs.String("config", "", "`FILE` in the format of `sagewall run --config`; only its kafka.* settings (brokers, TLS, SASL) are used, after SAGEWALL_KAFKA_* variables as for run (env SAGEWALL_CONFIG)")
-	brokers := fs.String("brokers", "", "Kafka bootstrap `ADDRESSES`, comma-separated (default: kafka.brokers of the config and environment)")
+	brokers := fs.String("kafka-brokers", "", "Kafka bootstrap `ADDRESSES`, comma-separated, as for run (default: kafka.brokers of the config and environment)")
+	fs.StringVar(brokers, "brokers", "", "the former name of --kafka-brokers")
 	topic := fs.String("topic", "nslkdd.raw", "raw `TOPIC` the lines are produced to")
 	region := fs.String("region", "", "AWS `REGION` (default: from the environment)")
 	endpointURL := fs.String("aws-endpoint-url", "", "override `URL` for S3 and SQS (an emulator or a VPC endpoint)")
@@ -38,7 +39,7 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	format := fs.String("format", "auto", "line format: auto (per object and line), nslkdd (lines as they are), zeek or vpcflow (connection logs rewritten to Zeek JSON keyed by destination host)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on `ADDRESS` (e.g. :9090); off when empty")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: sagewall bridge --queue-url URL [--brokers host:9092] [--topic nslkdd.raw]")
+		fmt.Fprintln(io.err, "usage: sagewall bridge --queue-url URL [--kafka-brokers host:9092] [--topic nslkdd.raw]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Reads S3 ObjectCreated notifications from SQS (direct, through SNS, or from")
 		fmt.Fprintln(io.err, "EventBridge), streams each object (gunzipping .gz) and produces one Kafka")
@@ -74,7 +75,7 @@ func runBridge(ctx context.Context, args []string, io stdio) error {
 	}
 	brokerList := kafkaCfg.Kafka.Brokers
 	if len(brokerList) == 0 || *topic == "" {
-		return usageError{errors.New("--brokers and --topic must not be empty")}
+		return usageError{errors.New("--kafka-brokers and --topic must not be empty")}
 	}
 	logger := slog.New(slog.NewJSONHandler(io.err, nil))
 	conn, err := kafkaConn(ctx, &kafkaCfg)

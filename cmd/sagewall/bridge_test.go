@@ -25,7 +25,8 @@ func TestBridgeFlags(t *testing.T) {
 	}{
 		{"no queue", nil, "--queue-url is required"},
 		{"malformed queue", []string{"--queue-url", "sqs-queue-name"}, `--queue-url "sqs-queue-name": want https://`},
-		{"empty brokers", []string{"--queue-url", queue, "--brokers", " , "}, "--brokers and --topic must not be empty"},
+		{"empty brokers", []string{"--queue-url", queue, "--kafka-brokers", " , "}, "--kafka-brokers and --topic must not be empty"},
+		{"empty brokers, former flag name", []string{"--queue-url", queue, "--brokers", " , "}, "--kafka-brokers and --topic must not be empty"},
 		{"stray argument", []string{"--queue-url", queue, "extra"}, "unexpected arguments"},
 		{"bad visibility", []string{"--queue-url", queue, "--visibility", "1s", "--region", "us-east-1"}, "visibility 1s must be at least 2s"},
 		{"no credentials", []string{"--queue-url", queue, "--region", "us-east-1"}, "bridge: no usable AWS credentials"},
