@@ -102,10 +102,17 @@ func TestLagMonitorPublish(t *testing.T) {
 // TestLagMonitorReportsOwnedPartitions runs two members of one group, as two
 // replicas would, each with its own monitor and registry: together they
 // report every partition once, and when one leaves the other reports all
-// of them while the leaver's series disappear.
+// of them while the leaver's series disappear. TestE2ELagMonitorReportsOwnedPartitions
+// does the same on a real broker.
 func TestLagMonitorReportsOwnedPartitions(t *testing.T) {
 	brokers := testenv.KFake(t, kfake.SeedTopics(4, "raw"))
-	produce(t, brokers, "raw", trainLines(t, 40)) // 10 a partition, none committed
+	testLagOwnership(t, brokers, "raw", "lag")
+}
+
+// testLagOwnership checks lag ownership on topic, which must have 4
+// partitions and no records, with the new group.
+func testLagOwnership(t *testing.T, brokers []string, topic, group string) {
+	produce(t, brokers, topic, trainLines(t, 40)) // 10 a partition, none committed
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -122,9 +129,9 @@ func TestLagMonitorReportsOwnedPartitions(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := &replica{
-			reader:  NewReader(Conn{Brokers: brokers}, "lag", "raw", WithClientID(id)),
+			reader:  NewReader(Conn{Brokers: brokers}, group, topic, WithClientID(id)),
 			reg:     reg,
-			monitor: NewLagMonitor(client, "lag", "raw", WithLagMetrics(metrics), WithLagOwner(id)),
+			monitor: NewLagMonitor(client, group, topic, WithLagMetrics(metrics), WithLagOwner(id)),
 		}
 		go func() { // fetch (never commit) so the member joins and stays
 			for {
