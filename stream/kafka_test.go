@@ -70,7 +70,7 @@ func TestReaderLogOneMsgKey(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now: every dial is refused
 
-	var out syncBuffer
+	var out readerLogBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, nil))
 	r := NewReader(Conn{Brokers: []string{addr}}, "g", "raw", WithReaderLogger(logger))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -95,19 +95,19 @@ func TestReaderLogOneMsgKey(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the reader's goroutines.
-type syncBuffer struct {
+// readerLogBuffer is a bytes.Buffer safe for the reader's goroutines.
+type readerLogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *readerLogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) Bytes() []byte {
+func (b *readerLogBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.buf.Bytes())
