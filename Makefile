@@ -28,6 +28,11 @@ services-status:
 lint-deploy:
 	scripts/lint-deploy.sh
 
+# promtool check/test rules on deploy/prometheus, the Grafana dashboard's JSON; docs/pipeline.md, Observability.
+.PHONY: lint-ops
+lint-ops:
+	scripts/lint-ops.sh
+
 # The dashboard in headless Chromium against sagewall demo (installs chromium if missing); docs/dashboard.md.
 .PHONY: browser-test
 browser-test:

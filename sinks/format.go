@@ -51,7 +51,7 @@ const (
 
 // JSONFormat is sagewall's own verdict document:
 //
-//	{"id":"raw/0/17","time":"…","source":{"topic":"raw","partition":0,"offset":17},
+//	{"id":"raw/0/17","schema_version":"1.0.0","time":"…","source":{"topic":"raw","partition":0,"offset":17},
 //	 "score":0.98,"attack":true,"category":"dos","category_probability":0.97,
 //	 "threshold":0.5,"model":{"name":…,"version":…,"sha256":…},"features_source":"zeek",
 //	 "label":"neptune","connection":{"time":…,"uid":…,"src_ip":…,"src_port":…,"dst_ip":…,
@@ -60,7 +60,8 @@ const (
 // connection is there when the record named its connection (always for
 // connection logs); features_source says whether the record carried its
 // features (nslkdd) or they were derived from a connection log; record only
-// when Record is set.
+// when Record is set. verdict.schema.json (VerdictSchema) is its JSON
+// Schema, of version VerdictSchemaVersion.
 type JSONFormat struct {
 	Record bool // copy the source record's 41 fields into "record"
 }
@@ -69,7 +70,7 @@ type JSONFormat struct {
 func (f JSONFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `{"id":"`...)
 	dst = appendEscaped(dst, string(v.Source.AppendKey(make([]byte, 0, 64))))
-	dst = append(dst, `","time":"`...)
+	dst = append(dst, `","schema_version":"`+VerdictSchemaVersion+`","time":"`...)
 	dst = v.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","source":`...)
 	dst = appendSource(dst, v.Source)

@@ -1,9 +1,12 @@
 package stream
 
 import (
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -62,6 +65,28 @@ func WithReaderLogger(l *slog.Logger) ReaderOption {
 // kill -9 the dead member's partitions are not consumed for this long.
 func WithSessionTimeout(d time.Duration) ReaderOption {
 	return func(c *kafka.ReaderConfig) { c.SessionTimeout = d }
+}
+
+// WithClientID sets the client ID the reader sends the brokers, and so the
+// one its group member is known by (kafka-go's default is the same for
+// every process of a program on a host). Give each process its own
+// (NewClientID) and the same to WithLagOwner, which finds the reader's
+// partitions by it.
+func WithClientID(id string) ReaderOption {
+	return func(c *kafka.ReaderConfig) { c.Dialer.ClientID = id }
+}
+
+// NewClientID returns a client ID unique to this process and call:
+// "<program>-<host>-<8 hex digits>", e.g. "sagewall-processor-7d9f-2c41a0be".
+// The host (a pod's name on Kubernetes) tells operators whose member it is.
+func NewClientID(program string) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return program + "-" + host + "-" + hex.EncodeToString(b[:])
 }
 
 const readerLogEvery = time.Minute

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -84,16 +85,67 @@ func GroupOffsets(ctx context.Context, client *kafka.Client, group, topic string
 	return out, nil
 }
 
-// LagMonitor periodically publishes the group's lag per partition to the
-// sagewall_consumer_lag gauge.
+// GroupAssignment returns the partitions of topic that group assigns to its
+// members whose client ID is clientID, and whether the assignment is settled:
+// false while the group rebalances (its members' assignments are then being
+// replaced). A group with no members (state Empty, or unknown to the
+// coordinator) is settled and assigns nothing.
+//
+// kafka-go's Reader reports no assignment of its own, so a process finds
+// its partitions here, by the client ID its reader joined the group with
+// (WithClientID): Kafka hands the coordinator's view of each member, with
+// the client ID from its requests, to anyone allowed to describe the group.
+func GroupAssignment(ctx context.Context, client *kafka.Client, group, topic, clientID string) ([]int, bool, error) {
+	resp, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return nil, false, fmt.Errorf("describing group %q: %w", group, err)
+	}
+	if len(resp.Groups) != 1 {
+		return nil, false, fmt.Errorf("describing group %q: %d groups in the answer, want 1", group, len(resp.Groups))
+	}
+	g := resp.Groups[0]
+	if g.Error != nil && !errors.Is(g.Error, kafka.GroupIdNotFound) {
+		return nil, false, fmt.Errorf("describing group %q: %w", group, g.Error)
+	}
+	switch g.GroupState {
+	case "PreparingRebalance", "CompletingRebalance":
+		return nil, false, nil
+	}
+	var partitions []int
+	for _, m := range g.Members {
+		if m.ClientID != clientID {
+			continue
+		}
+		for _, t := range m.MemberAssignments.Topics {
+			if t.Topic == topic {
+				partitions = append(partitions, t.Partitions...)
+			}
+		}
+	}
+	sort.Ints(partitions)
+	return partitions, true, nil
+}
+
+// LagMonitor periodically measures a group's lag per partition and
+// publishes it to a gauge: sagewall_consumer_lag (WithLagMetrics) or
+// sagewall_alert_outbox_backlog (WithOutboxMetrics). With WithLagOwner it
+// publishes only the partitions assigned to this process and deletes the
+// series of a partition once it is assigned elsewhere, so that summing the
+// gauge over every replica gives the group's lag once; without, every
+// partition of the topic.
 type LagMonitor struct {
 	client   *kafka.Client
 	group    string
 	topic    string
 	interval time.Duration
-	metrics  *Metrics
+	gauge    lagGauge
+	owner    string // client ID of this process's group member; "" publishes every partition
 	logger   *slog.Logger
 	onUpdate func([]PartitionOffsets, error)
+
+	owned     []int        // the partitions last known to be assigned to owner
+	ownedOK   bool         // owned has been read at least once
+	published map[int]bool // partitions with a series on the gauge
 }
 
 // LagOption configures a LagMonitor.
@@ -102,20 +154,45 @@ type LagOption func(*LagMonitor)
 // WithLagInterval sets how often lag is measured (default 5 s).
 func WithLagInterval(d time.Duration) LagOption { return func(m *LagMonitor) { m.interval = d } }
 
-// WithLagMetrics publishes the lag to m.
-func WithLagMetrics(metrics *Metrics) LagOption { return func(m *LagMonitor) { m.metrics = metrics } }
+// WithLagMetrics publishes the lag to metrics' sagewall_consumer_lag.
+func WithLagMetrics(metrics *Metrics) LagOption {
+	return func(m *LagMonitor) {
+		if metrics != nil {
+			m.gauge = lagGauge{metrics.lag}
+		}
+	}
+}
+
+// WithOutboxMetrics publishes the lag to metrics' sagewall_alert_outbox_backlog:
+// for the notifier's group on the alert topic, the alerts not yet published.
+func WithOutboxMetrics(metrics *Metrics) LagOption {
+	return func(m *LagMonitor) {
+		if metrics != nil {
+			m.gauge = lagGauge{metrics.outbox}
+		}
+	}
+}
+
+// WithLagOwner publishes only the partitions that the group assigns to
+// its members with client ID clientID (see GroupAssignment): the reader of
+// this process, given the same ID with WithClientID. While the group
+// rebalances, or when the assignment cannot be read, the last known
+// assignment stays; before the first one is known nothing is published.
+func WithLagOwner(clientID string) LagOption { return func(m *LagMonitor) { m.owner = clientID } }
 
 // WithLagLogger sets the logger for failed measurements.
 func WithLagLogger(l *slog.Logger) LagOption { return func(m *LagMonitor) { m.logger = l } }
 
-// WithLagCallback calls fn with every measurement or its error.
+// WithLagCallback calls fn with every measurement, of every partition of
+// the topic whatever WithLagOwner says, or its error.
 func WithLagCallback(fn func([]PartitionOffsets, error)) LagOption {
 	return func(m *LagMonitor) { m.onUpdate = fn }
 }
 
 // NewLagMonitor measures group's lag on topic through client.
 func NewLagMonitor(client *kafka.Client, group, topic string, opts ...LagOption) *LagMonitor {
-	m := &LagMonitor{client: client, group: group, topic: topic, interval: 5 * time.Second, logger: slog.Default()}
+	m := &LagMonitor{client: client, group: group, topic: topic, interval: 5 * time.Second, logger: slog.Default(),
+		published: map[int]bool{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -127,24 +204,71 @@ func (m *LagMonitor) Run(ctx context.Context) error {
 	ticker := time.NewTicker(m.interval)
 	defer ticker.Stop()
 	for {
-		offsets, err := GroupOffsets(ctx, m.client, m.group, m.topic)
-		if err != nil && ctx.Err() == nil {
-			m.logger.Warn("measuring consumer lag", "err", err)
-		}
-		if err == nil {
-			for _, p := range offsets {
-				m.metrics.setLag(m.topic, p.Partition, p.Lag())
-			}
-		}
-		if m.onUpdate != nil && ctx.Err() == nil {
-			m.onUpdate(offsets, err)
-		}
+		m.measure(ctx)
 		select {
 		case <-ticker.C:
 		case <-ctx.Done():
 			return nil
 		}
 	}
+}
+
+// measure reads the group's offsets (and, with an owner, its assignment)
+// once and updates the gauge.
+func (m *LagMonitor) measure(ctx context.Context) {
+	offsets, err := GroupOffsets(ctx, m.client, m.group, m.topic)
+	if err != nil && ctx.Err() == nil {
+		m.logger.Warn("measuring consumer lag", "group", m.group, "topic", m.topic, "err", err)
+	}
+	if err == nil {
+		m.updateOwned(ctx)
+		m.publish(offsets)
+	}
+	if m.onUpdate != nil && ctx.Err() == nil {
+		m.onUpdate(offsets, err)
+	}
+}
+
+func (m *LagMonitor) updateOwned(ctx context.Context) {
+	if m.owner == "" {
+		return
+	}
+	owned, settled, err := GroupAssignment(ctx, m.client, m.group, m.topic, m.owner)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.logger.Warn("reading the consumer group's assignment", "group", m.group, "err", err)
+		}
+		return
+	}
+	if settled {
+		m.owned, m.ownedOK = owned, true
+	}
+}
+
+// publish sets the gauge for the partitions to report and deletes the
+// series of those no longer reported.
+func (m *LagMonitor) publish(offsets []PartitionOffsets) {
+	report := func(int) bool { return true }
+	if m.owner != "" {
+		if !m.ownedOK {
+			return
+		}
+		owned := m.owned
+		report = func(p int) bool { _, ok := slices.BinarySearch(owned, p); return ok }
+	}
+	now := make(map[int]bool, len(offsets))
+	for _, p := range offsets {
+		if report(p.Partition) {
+			m.gauge.set(m.topic, p.Partition, p.Lag())
+			now[p.Partition] = true
+		}
+	}
+	for p := range m.published {
+		if !now[p] {
+			m.gauge.delete(m.topic, p)
+		}
+	}
+	m.published = now
 }
 
 // NewClient returns a kafka-go client for admin requests on brokers.

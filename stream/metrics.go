@@ -22,6 +22,7 @@ type Metrics struct {
 	commits         *prometheus.CounterVec
 	rewinds         prometheus.Counter
 	lag             *prometheus.GaugeVec
+	outbox          *prometheus.GaugeVec
 	unknownServices prometheus.Counter
 	rebuilds        *prometheus.CounterVec
 	connHeld        prometheus.Gauge
@@ -66,7 +67,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sagewall_partition_rewinds_total", Help: "Times a partition's offsets went backwards (records re-delivered after a rebalance).",
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sagewall_consumer_lag", Help: "Records between the group's committed offset and the end of each partition.",
+			Name: "sagewall_consumer_lag", Help: "Records between the group's committed offset and the end of each partition this instance is assigned (sum over instances for the group's lag).",
+		}, []string{"topic", "partition"}),
+		outbox: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sagewall_alert_outbox_backlog", Help: "Alerts in the alert topic not yet published to SNS and committed, for each partition this instance's notifier is assigned.",
 		}, []string{"topic", "partition"}),
 		unknownServices: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sagewall_unknown_services_total", Help: "Records whose service was not in the model's vocabulary (encoded as other).",
@@ -94,7 +98,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.droppedLetters, m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
-		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.unknownServices, m.rebuilds,
+		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.outbox, m.unknownServices, m.rebuilds,
 		m.connHeld, m.connHosts, m.connEvicted, m.connLate, m.connForced} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -163,9 +167,19 @@ func (m *Metrics) addUnknownServices(n uint64) {
 	}
 }
 
-func (m *Metrics) setLag(topic string, partition int, lag int64) {
-	if m != nil {
-		m.lag.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(lag))
+// lagGauge is the gauge a LagMonitor publishes to: the consumer lag of the
+// pipeline's group, or the backlog of the alert outbox.
+type lagGauge struct{ vec *prometheus.GaugeVec }
+
+func (g lagGauge) set(topic string, partition int, lag int64) {
+	if g.vec != nil {
+		g.vec.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(lag))
+	}
+}
+
+func (g lagGauge) delete(topic string, partition int) {
+	if g.vec != nil {
+		g.vec.DeleteLabelValues(topic, strconv.Itoa(partition))
 	}
 }
 

@@ -67,7 +67,11 @@ type service struct {
 	alerts      *sinks.SNS
 	alertTopic  *sinks.AlertTopic
 	alertReader *kafka.Reader
+	alertGroup  string // the notifier's consumer group
 	notifier    *stream.Notifier
+	// clientID names this process's readers to the brokers, so that the
+	// lag monitors find which partitions the groups assign it.
+	clientID string
 	// rekeyer repartitions input.topic into input.rekey_topic by destination
 	// host, which the pipeline then reads; nil without input.rekey_topic.
 	rekeyer       *stream.Rekeyer
@@ -162,6 +166,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		client:         stream.NewClient(cfg.Kafka.Brokers, conn.Transport()),
 		pipelineTopic:  cfg.Input.Topic,
 		dashboardToken: token,
+		clientID:       stream.NewClientID("sagewall"),
 		health: stream.NewHealth(stream.WithOutageTimeout(cfg.Kafka.OutageTimeout),
 			stream.WithHealthLogger(logger), stream.WithHealthRegisterer(reg)),
 	}
@@ -186,7 +191,8 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			sinks.WithFormat(sinks.AlertFormat{}), sinks.WithTransport(conn.Transport()), sinks.WithCompression(compression)),
 			cfg.Alerts.Threshold)
 		extras.sinks = append(extras.sinks, s.alertTopic)
-		s.alertReader = stream.NewReader(conn, group, cfg.Alerts.Topic,
+		s.alertGroup = group
+		s.alertReader = stream.NewReader(conn, group, cfg.Alerts.Topic, stream.WithClientID(s.clientID),
 			stream.WithReaderLogger(logger), stream.WithSessionTimeout(cfg.Input.SessionTimeout))
 		if s.notifier, err = stream.NewNotifier(s.alertReader, alerts, stream.WithNotifierHealth(s.health),
 			stream.WithNotifierLogger(logger), stream.WithNotifierDrain(cfg.ShutdownTimeout/2)); err != nil {
@@ -194,7 +200,7 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			return nil, err
 		}
 	}
-	s.reader = stream.NewReader(conn, cfg.Input.Group, s.pipelineTopic,
+	s.reader = stream.NewReader(conn, cfg.Input.Group, s.pipelineTopic, stream.WithClientID(s.clientID),
 		stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger), stream.WithSessionTimeout(cfg.Input.SessionTimeout))
 	sinkOpts := []sinks.KafkaOption{sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic)}
 	if attacksOnly, _ := cfg.attacksOnly(); attacksOnly {
@@ -288,8 +294,14 @@ func (s *service) run(ctx context.Context) error {
 	defer stopLag()
 	monitor := stream.NewLagMonitor(s.client, s.cfg.Input.Group, s.pipelineTopic,
 		stream.WithLagInterval(s.lagInterval), stream.WithLagMetrics(s.metrics), stream.WithLagLogger(s.logger),
-		stream.WithLagCallback(s.observeLag))
+		stream.WithLagOwner(s.clientID), stream.WithLagCallback(s.observeLag))
 	go func() { _ = monitor.Run(lagCtx) }()
+	if s.alertReader != nil {
+		outbox := stream.NewLagMonitor(s.client, s.alertGroup, s.cfg.Alerts.Topic,
+			stream.WithLagInterval(s.lagInterval), stream.WithOutboxMetrics(s.metrics), stream.WithLagLogger(s.logger),
+			stream.WithLagOwner(s.clientID))
+		go func() { _ = outbox.Run(lagCtx) }()
+	}
 
 	// Alerts outlive ctx until the pipeline has drained, so the batches
 	// still in flight at shutdown get their alerts published and acknowledged.

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/stream"
+)
+
+// describedNames is a prometheus.Registerer that keeps the name of every
+// metric registered on it, vectors without a series included (a registry's
+// Gather leaves those out).
+type describedNames map[string]bool
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+func (n describedNames) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	for d := range ch {
+		m := fqName.FindStringSubmatch(d.String())
+		if m == nil {
+			return &describeError{d.String()}
+		}
+		n[m[1]] = true
+	}
+	return nil
+}
+
+type describeError struct{ desc string }
+
+func (e *describeError) Error() string { return "no fqName in " + e.desc }
+
+func (n describedNames) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := n.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (n describedNames) Unregister(prometheus.Collector) bool { return true }
+
+// runMetricNames registers what `sagewall run` registers with every
+// optional part on (scorer sagemaker, SNS alerts), the way newService does,
+// and returns the metric names.
+func runMetricNames(t *testing.T) describedNames {
+	t.Helper()
+	cfg, err := loadRunConfig("run", nil, envOf(map[string]string{"SAGEWALL_KAFKA_BROKERS": "127.0.0.1:9"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Scorer = "sagemaker"
+	cfg.SageMaker.Endpoint, cfg.SageMaker.Region = "sagewall", "us-east-1"
+	cfg.Alerts.SNSTopicARN, cfg.Alerts.Region = "arn:aws:sns:us-east-1:123456789012:sagewall-alerts", "us-east-1"
+	logger := slog.New(slog.DiscardHandler)
+	names := describedNames{}
+	names.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if _, err := stream.NewMetrics(names); err != nil {
+		t.Fatal(err)
+	}
+	det, err := scoring.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registerBuildInfo(names, readBuildVersion(), det.Info(), det.Threshold()); err != nil {
+		t.Fatal(err)
+	}
+	stream.NewHealth(stream.WithHealthRegisterer(names))
+	ctx := context.Background()
+	if _, _, err := newRunScorer(ctx, &cfg, det, names, logger); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newAlertSink(ctx, &cfg, names, logger); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+var sagewallMetric = regexp.MustCompile(`\bsagewall_[a-zA-Z0-9_]+`)
+
+// opsExpressions returns the PromQL of the alerting rules and the dashboard,
+// each with where it comes from.
+func opsExpressions(t *testing.T) map[string]string {
+	t.Helper()
+	root := filepath.Join("..", "..", "deploy")
+	exprs := map[string]string{}
+
+	raw, err := os.ReadFile(filepath.Join(root, "prometheus", "sagewall-rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Name  string
+			Rules []struct {
+				Alert, Record, Expr, For string
+				Labels                   map[string]string
+				Annotations              map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil {
+		t.Fatalf("reading the alerting rules: %v", err)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			exprs["rule "+r.Alert+r.Record] = r.Expr
+			if r.Alert == "" {
+				continue
+			}
+			// Every alert waits before firing, says how bad it is and
+			// tells the operator where to look.
+			if r.For == "" || r.Labels["severity"] == "" || r.Annotations["summary"] == "" || len(r.Annotations["description"]) < 80 {
+				t.Errorf("alert %s: want for, a severity label, a summary and a description (got for %q, labels %v)",
+					r.Alert, r.For, r.Labels)
+			}
+		}
+	}
+
+	raw, err = os.ReadFile(filepath.Join(root, "grafana", "sagewall-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+		Templating struct {
+			List []struct {
+				Name, Type string
+				Definition string
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("reading the dashboard: %v", err)
+	}
+	for _, p := range dash.Panels {
+		for i, tg := range p.Targets {
+			exprs["panel "+p.Title+" #"+string(rune('A'+i))] = tg.Expr
+		}
+	}
+	for _, v := range dash.Templating.List {
+		exprs["variable "+v.Name] = v.Definition
+	}
+	if len(exprs) < 20 {
+		t.Fatalf("only %d expressions in the rules and the dashboard", len(exprs))
+	}
+	return exprs
+}
+
+// TestOpsMetricsExist fails when an alerting rule or a dashboard panel
+// names a sagewall_ metric that `sagewall run` does not register (renamed
+// or removed), so neither silently goes blank.
+func TestOpsMetricsExist(t *testing.T) {
+	names := runMetricNames(t)
+	used := map[string]bool{}
+	for where, expr := range opsExpressions(t) {
+		for _, name := range sagewallMetric.FindAllString(expr, -1) {
+			used[name] = true
+			base := name
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if b, ok := strings.CutSuffix(name, suffix); ok && names[b] {
+					base = b
+				}
+			}
+			if !names[base] {
+				t.Errorf("%s uses %s, which sagewall run does not register", where, name)
+			}
+		}
+	}
+	// The dashboard covers the pipeline's main series.
+	for _, want := range []string{"sagewall_records_consumed_total", "sagewall_verdicts_total", "sagewall_records_rejected_total",
+		"sagewall_end_to_end_latency_seconds_bucket", "sagewall_consumer_lag", "sagewall_dependency_up", "sagewall_build_info"} {
+		if !used[want] {
+			t.Errorf("neither the rules nor the dashboard use %s", want)
+		}
+	}
+}
+
+// TestDashboardDatasource checks that every panel and query variable reads
+// from the ${datasource} variable, never a hard-coded datasource uid.
+func TestDashboardDatasource(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "sagewall-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ds struct{ Type, UID string }
+	var dash struct {
+		Panels []struct {
+			Title      string
+			Type       string
+			Datasource *ds
+			Targets    []struct{ Datasource *ds }
+		}
+		Templating struct {
+			List []struct {
+				Name, Type string
+				Datasource *ds
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, d *ds) {
+		if d == nil || d.UID != "${datasource}" {
+			t.Errorf("%s: datasource %+v, want uid ${datasource}", where, d)
+		}
+	}
+	var variables []string
+	for _, v := range dash.Templating.List {
+		variables = append(variables, v.Name)
+		if v.Type == "query" {
+			check("variable "+v.Name, v.Datasource)
+		}
+	}
+	if !slices.Contains(variables, "datasource") {
+		t.Errorf("no datasource variable among %v", variables)
+	}
+	for _, p := range dash.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		check("panel "+p.Title, p.Datasource)
+		for _, tg := range p.Targets {
+			check("a target of panel "+p.Title, tg.Datasource)
+		}
+	}
+}
