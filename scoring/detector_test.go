@@ -578,7 +578,7 @@ func TestConnLogModelUsesNoZeroedFeature(t *testing.T) {
 	for _, name := range zeroed {
 		columns[uint32(slices.Index(d.spec.Numeric, name))] = name
 	}
-	for model, f := range map[string]*Forest{"binary": d.binary, "category": d.category} {
+	for model, f := range map[string]*Forest{"binary": d.binary.(*Forest), "category": d.category.(*Forest)} {
 		splits := 0
 		for _, n := range f.nodes {
 			if n.left == 0 {
