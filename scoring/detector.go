@@ -78,8 +78,8 @@ type OperatingPoint struct {
 type Detector struct {
 	spec      *etl.Spec
 	width     int
-	binary    Model // nil for a detector of a single 5-class model
-	category  Model // nil for a detector of a single binary model
+	binary    scorer // absent for a detector of a single 5-class model
+	category  scorer // absent for a detector of a single binary model
 	info      Info
 	operating OperatingPoint
 	zeroed    []string // features held at 0 in training (manifest zeroed_features)
@@ -381,7 +381,57 @@ func newDetector(spec *etl.Spec, binary, category Model, info Info, op *Operatin
 			return nil, fmt.Errorf("category model: %d features, but the feature spec is %d wide", category.NumFeature(), width)
 		}
 	}
-	return &Detector{spec: spec, width: width, binary: binary, category: category, info: info, operating: operating}, nil
+	d := &Detector{spec: spec, width: width, info: info, operating: operating}
+	var err error
+	if d.binary, err = newScorer(binary); err != nil {
+		return nil, fmt.Errorf("binary model: %w", err)
+	}
+	if d.category, err = newScorer(category); err != nil {
+		return nil, fmt.Errorf("category model: %w", err)
+	}
+	return d, nil
+}
+
+// scorer is one of a Detector's models with its concrete type kept, so
+// that Score calls it statically: a slice passed through a Model interface
+// escapes, and Score's stack buffer of probabilities would cost an
+// allocation per call. The zero scorer is an absent model.
+type scorer struct {
+	forest *Forest
+	lgbm   *LightGBM
+}
+
+func newScorer(m Model) (scorer, error) {
+	switch m := m.(type) {
+	case nil:
+		return scorer{}, nil
+	case *Forest:
+		return scorer{forest: m}, nil
+	case *LightGBM:
+		return scorer{lgbm: m}, nil
+	}
+	return scorer{}, fmt.Errorf("a %T: not a model type sagewall reads", m)
+}
+
+// model returns the model, nil when it is absent.
+func (s scorer) model() Model {
+	switch {
+	case s.forest != nil:
+		return s.forest
+	case s.lgbm != nil:
+		return s.lgbm
+	}
+	return nil
+}
+
+func (s scorer) present() bool { return s.forest != nil || s.lgbm != nil }
+
+func (s scorer) predict(row, out []float32) {
+	if s.forest != nil {
+		s.forest.Predict(row, out)
+		return
+	}
+	s.lgbm.Predict(row, out)
 }
 
 // ZeroedFeatures names the features the model was trained with at 0 and so
@@ -420,15 +470,15 @@ func (d *Detector) OperatingPoint() OperatingPoint { return d.operating }
 
 // HasCategory reports whether the detector has a category model (a
 // detector loaded from a single binary model file has none).
-func (d *Detector) HasCategory() bool { return d.category != nil }
+func (d *Detector) HasCategory() bool { return d.category.present() }
 
 // primary is the model whose outputs NumClass counts: the binary model, or
 // the category model of a detector that has no binary one.
 func (d *Detector) primary() Model {
-	if d.binary != nil {
-		return d.binary
+	if d.binary.present() {
+		return d.binary.model()
 	}
-	return d.category
+	return d.category.model()
 }
 
 // NumClass is the number of probabilities PredictProba writes per row: 1
@@ -447,15 +497,15 @@ func (d *Detector) Objective() string { return d.primary().Objective() }
 // category model: multi:softprob, 5 classes".
 func (d *Detector) Describe() string {
 	var parts []string
-	if d.binary != nil {
-		parts = append(parts, "binary model: "+describeModel(d.binary))
+	if d.binary.present() {
+		parts = append(parts, "binary model: "+describeModel(d.binary.model()))
 	}
-	if d.category != nil {
+	if d.category.present() {
 		role := "category model: "
-		if d.binary == nil {
+		if !d.binary.present() {
 			role = "category model, P(attack) = 1 - P(normal): "
 		}
-		parts = append(parts, role+describeModel(d.category))
+		parts = append(parts, role+describeModel(d.category.model()))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -567,23 +617,23 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 		}
 		row := rows[i*d.width : (i+1)*d.width]
 		var r Result
-		if d.binary != nil {
-			d.binary.Predict(row, probs[:1])
+		if d.binary.present() {
+			d.binary.predict(row, probs[:1])
 			r = Result{Score: probs[0], Category: etl.Normal}
 		} else {
 			// A single 5-class model: the classes' probabilities are
 			// computed once and serve both the score and the category.
-			d.category.Predict(row, probs[:numCategories])
+			d.category.predict(row, probs[:numCategories])
 			r = Result{Score: 1 - probs[etl.Normal], Category: etl.Normal}
 		}
 		r.Attack = float64(r.Score) >= d.operating.Threshold
 		switch {
 		case !r.Attack:
 			r.CategoryProb = 1 - r.Score
-		case d.binary == nil:
+		case !d.binary.present():
 			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
-		case d.category != nil:
-			d.category.Predict(row, probs[:numCategories])
+		case d.category.present():
+			d.category.predict(row, probs[:numCategories])
 			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
 		}
 		out[i] = r
