@@ -212,6 +212,13 @@ def special(out, tmp):
         if token not in saved:
             raise SystemExit(f"XGBoost {version} did not write {token!r}")
     write_gz(os.path.join(out, f"xgb-{version}-nonfinite.json.gz"), saved)
+    # The same model as UBJSON, whose floats are binary: it loaded before.
+    ubj = os.path.join(work, "nonfinite.ubj")
+    reloaded.save_model(ubj)
+    with open(ubj, "rb") as f:
+        write_gz(os.path.join(out, f"xgb-{version}-nonfinite.ubj.gz"), f.read())
+    if not np.array_equal(xgb.Booster(model_file=ubj).predict(rows), xgb.Booster(model_file=path).predict(rows)):
+        raise SystemExit("the UBJSON copy predicts differently")
     write_golden(os.path.join(out, f"xgb-{version}-nonfinite.golden.gz"), xgb.Booster(model_file=path).predict(rows))
 
     # Declared counts that disagree with the arrays: XGBoost refuses each.
