@@ -280,9 +280,16 @@ func TestQuoteNonFinite(t *testing.T) {
 		{`{"a\\":NaN}`, `{"a\\":"\u0000NaN"}`},
 	}
 	for _, tt := range tests {
-		if got := string(quoteNonFinite([]byte(tt.in))); got != tt.want {
-			t.Errorf("quoteNonFinite(%s) = %s, want %s", tt.in, got, tt.want)
+		got, err := quoteNonFinite([]byte(tt.in))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("quoteNonFinite(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
+	}
+	// Each token grows by 8 bytes: a file of nothing else is refused before
+	// the copy is made.
+	hostile := append(append([]byte("{\"a\":["), bytes.Repeat([]byte("NaN"), maxJSONValues+1)...), "]}"...)
+	if _, err := ParseXGBoost(hostile); err == nil || !strings.Contains(err.Error(), "NaN/Infinity values") {
+		t.Errorf("%d bare NaN tokens: error %v, want the values limit", maxJSONValues+1, err)
 	}
 	// Only numbers may be non-finite.
 	for _, doc := range []string{`{"learner":NaN}`, `{"version":[NaN]}`} {

@@ -16,7 +16,10 @@ func decodeJSON(data []byte) (any, error) {
 	if n := countJSONValues(data, maxJSONValues); n > maxJSONValues {
 		return nil, fmt.Errorf("more than %d values (the limit for JSON models: convert larger ones to UBJSON)", maxJSONValues)
 	}
-	data = quoteNonFinite(data)
+	data, err := quoteNonFinite(data)
+	if err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any
@@ -36,50 +39,60 @@ const nonFinitePrefix = "\x00"
 // accepts but JSON does not, as strings "\u0000NaN", ..., which the
 // number readers turn back into floats. Outside strings no other JSON
 // token starts with N or I, so the scan needs to know only where strings
-// are. Data without such a token is returned as is.
-func quoteNonFinite(data []byte) []byte {
+// are. Data without such a token is returned as is. Each token is a value,
+// so more than maxJSONValues of them is refused before the copy (each grows
+// by 8 bytes) is made.
+func quoteNonFinite(data []byte) ([]byte, error) {
 	var out []byte
-	last := 0
-	inString := false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
+	for pass := 0; pass < 2; pass++ {
+		tokens, last, inString := 0, 0, false
+		for i := 0; i < len(data); i++ {
+			c := data[i]
+			if inString {
+				switch c {
+				case '\\':
+					i++
+				case '"':
+					inString = false
+				}
+				continue
 			}
-			continue
+			var token string
+			switch {
+			case c == '"':
+				inString = true
+				continue
+			case c == 'N' && bytes.HasPrefix(data[i:], []byte("NaN")):
+				token = "NaN"
+			case c == 'I' && bytes.HasPrefix(data[i:], []byte("Infinity")):
+				token = "Infinity"
+			case c == '-' && bytes.HasPrefix(data[i:], []byte("-Infinity")):
+				token = "-Infinity"
+			default:
+				continue
+			}
+			tokens++
+			if pass == 1 {
+				out = append(out, data[last:i]...)
+				out = append(out, `"\u0000`...)
+				out = append(out, token...)
+				out = append(out, '"')
+			}
+			i += len(token) - 1
+			last = i + 1
 		}
-		var token string
 		switch {
-		case c == '"':
-			inString = true
-			continue
-		case c == 'N' && bytes.HasPrefix(data[i:], []byte("NaN")):
-			token = "NaN"
-		case c == 'I' && bytes.HasPrefix(data[i:], []byte("Infinity")):
-			token = "Infinity"
-		case c == '-' && bytes.HasPrefix(data[i:], []byte("-Infinity")):
-			token = "-Infinity"
+		case tokens == 0:
+			return data, nil
+		case tokens > maxJSONValues:
+			return nil, fmt.Errorf("more than %d NaN/Infinity values (the limit for JSON models)", maxJSONValues)
+		case pass == 0:
+			out = make([]byte, 0, len(data)+8*tokens)
 		default:
-			continue
+			out = append(out, data[last:]...)
 		}
-		if out == nil {
-			out = make([]byte, 0, len(data)+64)
-		}
-		out = append(out, data[last:i]...)
-		out = append(out, `"\u0000`...)
-		out = append(out, token...)
-		out = append(out, '"')
-		i += len(token) - 1
-		last = i + 1
 	}
-	if out == nil {
-		return data
-	}
-	return append(out, data[last:]...)
+	return out, nil
 }
 
 // modelFromDocument extracts the parts of an XGBoost model document (JSON or
