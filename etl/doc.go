@@ -9,6 +9,10 @@
 //     numeric strings, optional "label" and "difficulty", other keys ignored);
 //   - an already-encoded vector of Spec.Width() comma-separated numbers.
 //
+// A numeric feature may be missing (an empty CSV field, NaN, JSON null or
+// ""): it is NaN in the vector, as XGBoost and the SageMaker XGBoost
+// container read it.
+//
 // The layout of the vector is a Spec: the 38 numeric features in file order,
 // then one-hot protocol_type, service and flag over vocabularies fixed at
 // training time (equal to pandas get_dummies on KDDTrain+). The Spec travels

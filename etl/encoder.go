@@ -114,6 +114,10 @@ func (e *Encoder) UnknownServices() uint64 { return e.unknownServices.Load() }
 // dst[:Width]. The format is detected: a line starting with '{' is JSON; a
 // line of 41, 42 or 43 comma-separated fields is NSL-KDD CSV; a line of
 // Spec().Width() numbers (122 for the default spec) is an encoded vector.
+// A numeric feature may be missing — an empty CSV field, NaN (any case), or
+// JSON null or "" — and is then NaN in rec.Numeric and dst, which the
+// models treat as missing (XGBoost's default direction); protocol_type,
+// service and flag may not.
 // Surrounding whitespace (including a trailing CR) and a leading byte order
 // mark are ignored. Errors about
 // the input are *FieldError; on error rec and dst hold partial results.
@@ -367,7 +371,10 @@ func (e *Encoder) fill(rec *Record, hot [3]int, dst []float32) {
 
 // encodeVector parses an already-encoded vector: non-negative finite
 // numerics, then one-hot blocks with exactly one 1 each (0/1 may also be
-// written false/true, as pandas writes boolean dummies).
+// written false/true, as pandas writes boolean dummies). Any cell may be
+// missing (empty or NaN, as the SageMaker XGBoost container reads CSV): it
+// is NaN in dst, a missing value for the model. A block's 1 may not be
+// missing: it names the record's protocol_type, service and flag.
 func (e *Encoder) encodeVector(line []byte, rec *Record, dst []float32) error {
 	rec.Format = Vector
 	rec.Label, rec.Difficulty, rec.UnknownService = "", -1, false
@@ -430,7 +437,8 @@ func (e *Encoder) encodeVector(line []byte, rec *Record, dst []float32) error {
 	return nil
 }
 
-// parseBit parses a one-hot cell: a number equal to 0 or 1, or a boolean.
+// parseBit parses a one-hot cell: a number equal to 0 or 1, a boolean, or
+// a missing value (empty or NaN), which is NaN.
 func parseBit(b []byte) (float32, bool) {
 	switch string(b) {
 	case "0", "0.0", "False", "false":
@@ -439,6 +447,9 @@ func parseBit(b []byte) (float32, bool) {
 		return 1, true
 	}
 	v, nerr := parseNumber(b)
+	if nerr == numberMissing {
+		return float32(math.NaN()), true
+	}
 	if nerr != numberOK || (v != 0 && v != 1) {
 		return 0, false
 	}

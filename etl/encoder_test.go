@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -146,6 +147,81 @@ func TestEncodeFormats(t *testing.T) {
 	}
 }
 
+// TestEncodeMissingValues checks every spelling of a missing numeric value
+// (an empty CSV field, NaN in any case, JSON null, "" and "NaN") in each
+// format, and missing one-hot cells of a vector: the value is NaN, every
+// other column as without it.
+func TestEncodeMissingValues(t *testing.T) {
+	fields := strings.Split(lineNormal, ",")
+	csvWith := func(values map[int]string) string {
+		f := append([]string(nil), fields...)
+		for i, v := range values {
+			f[i] = v
+		}
+		return strings.Join(f, ",")
+	}
+	vector := vectorOf(wantNormal)
+	vectorWith := func(values map[int]string) string {
+		return withColumns(vector, func(i int, v string) string {
+			if nv, ok := values[i]; ok {
+				return nv
+			}
+			return v
+		})
+	}
+	names := DefaultSpec().ColumnNames()
+	tests := []struct {
+		name    string
+		line    string
+		format  Format
+		missing []string // columns that must be NaN
+	}{
+		{"csv empty first field", csvWith(map[int]string{0: ""}), CSV, []string{"duration"}},
+		{"csv empty last field", csvWith(map[int]string{40: ""})[:strings.LastIndex(csvWith(map[int]string{40: ""}), ",normal")], CSV, []string{"dst_host_srv_rerror_rate"}},
+		{"csv NaN spellings", csvWith(map[int]string{4: "NaN", 24: "nan", 30: "NAN", 31: ""}), CSV, []string{"src_bytes", "serror_rate", "srv_diff_host_rate", "dst_host_count"}},
+		{"json null", strings.Replace(jsonOf(lineNormal, ""), `"hot":0`, `"hot":null`, 1), JSON, []string{"hot"}},
+		{"json strings", strings.Replace(strings.Replace(jsonOf(lineNormal, ""), `"hot":0`, `"hot":""`, 1), `"count":2`, `"count":"NaN"`, 1), JSON, []string{"hot", "count"}},
+		{"vector empty cells", vectorWith(map[int]string{0: "", 21: "", 37: ""}), Vector, []string{"duration", "serror_rate", "dst_host_srv_rerror_rate"}},
+		{"vector NaN", vectorWith(map[int]string{5: "NaN", 6: "nan"}), Vector, []string{names[5], names[6]}},
+		{"vector missing cold one-hot cells", vectorWith(map[int]string{NumNumeric: "", NumNumeric + 2: "NaN", NumNumeric + 3: "nan", len(names) - 1: ""}),
+			Vector, []string{names[NumNumeric], names[NumNumeric+2], names[NumNumeric+3], names[len(names)-1]}},
+	}
+	e := NewEncoder(DefaultSpec())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec Record
+			dst := make([]float32, Width)
+			if err := e.Encode([]byte(tt.line), &rec, dst); err != nil {
+				t.Fatalf("Encode(%q): %v", tt.line, err)
+			}
+			if rec.Format != tt.format || rec.Service != "ftp_data" || rec.Flag != "SF" || rec.ProtocolType != "tcp" {
+				t.Errorf("record %v %s/%s/%s, want %v tcp/ftp_data/SF", rec.Format, rec.ProtocolType, rec.Service, rec.Flag, tt.format)
+			}
+			for i, name := range names {
+				want := wantNormal[name]
+				if slices.Contains(tt.missing, name) {
+					want = float32(math.NaN())
+				}
+				if got := dst[i]; got != want && !(got != got && want != want) {
+					t.Errorf("column %d %s = %v, want %v", i, name, got, want)
+				}
+			}
+			// A missing value is written back as null and reads back missing.
+			obj := append([]byte{'{'}, rec.AppendJSONFields(nil)...)
+			obj = append(obj, '}')
+			again := make([]float32, Width)
+			if err := e.Encode(obj, &Record{}, again); err != nil {
+				t.Fatalf("re-encoding %s: %v", obj, err)
+			}
+			for i := range NumNumeric {
+				if again[i] != dst[i] && !(again[i] != again[i] && dst[i] != dst[i]) {
+					t.Errorf("re-encoded column %d = %v, want %v", i, again[i], dst[i])
+				}
+			}
+		})
+	}
+}
+
 func TestEncodeErrors(t *testing.T) {
 	fields := strings.Split(lineNormal, ",")
 	with := func(i int, v string) string {
@@ -171,9 +247,7 @@ func TestEncodeErrors(t *testing.T) {
 		{"empty flag", with(3, ""), ErrUnknownValue, `field "flag": value "": unknown flag`},
 		{"empty service", with(2, ""), ErrUnknownValue, `field "service": value "": empty service`},
 		{"non-numeric", with(4, "12a"), ErrNotNumber, `field "src_bytes": value "12a": not a number`},
-		{"empty numeric", with(0, ""), ErrNotNumber, `field "duration": value "": not a number`},
 		{"negative", with(5, "-3"), ErrNegative, `field "dst_bytes": value "-3": negative`},
-		{"NaN", with(24, "NaN"), ErrNotNumber, `field "serror_rate": value "NaN": not a number`},
 		{"Inf", with(40, "Inf"), ErrNotNumber, `field "dst_host_srv_rerror_rate": value "Inf": not a number`},
 		{"overflow", with(22, "1e999"), ErrNotFinite, `field "count": value "1e999": not finite`},
 		{"long value truncated", with(4, strings.Repeat("x", 100)), ErrNotNumber, `field "src_bytes": value "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...": not a number`},
@@ -187,7 +261,14 @@ func TestEncodeErrors(t *testing.T) {
 		{"JSON duplicate field", `{"duration":0,"duration":1}`, ErrDuplicateField, `field "duration": duplicate field`},
 		{"JSON wrong type", strings.Replace(jsonOf(lineNormal, ""), `"land":0`, `"land":true`, 1), ErrWrongType, `field "land": value "true": not a number or numeric string`},
 		{"JSON number as category", strings.Replace(jsonOf(lineNormal, ""), `"flag":"SF"`, `"flag":1`, 1), ErrWrongType, `field "flag": value "1": not a string`},
-		{"JSON null feature", strings.Replace(jsonOf(lineNormal, ""), `"hot":0`, `"hot":null`, 1), ErrWrongType, `field "hot": value "null": not a number or numeric string`},
+		{"JSON null category", strings.Replace(jsonOf(lineNormal, ""), `"flag":"SF"`, `"flag":null`, 1), ErrWrongType, `field "flag": value "null": not a string`},
+		{"missing protocol", with(1, ""), ErrUnknownValue, `field "protocol_type": value "": unknown protocol_type`},
+		{"vector missing hot column", withColumns(vectorOf(wantNormal), func(i int, v string) string {
+			if v == "1" && i >= NumNumeric && i < NumNumeric+3 {
+				return ""
+			}
+			return v
+		}), ErrNotOneHot, `field "protocol_type": protocol_type block has no 1`},
 		{"JSON negative", strings.Replace(jsonOf(lineNormal, ""), `"hot":0`, `"hot":-2`, 1), ErrNegative, `field "hot": value "-2": negative`},
 		{"JSON bad numeric string", strings.Replace(jsonOf(lineNormal, ""), `"hot":0`, `"hot":"two"`, 1), ErrNotNumber, `field "hot": value "two": not a number`},
 		{"JSON leading zero", strings.Replace(jsonOf(lineNormal, ""), `"hot":0`, `"hot":01`, 1), ErrBadJSON, "expected ',' or '}'"},

@@ -2,6 +2,7 @@ package etl
 
 import (
 	"fmt"
+	"math"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -11,8 +12,9 @@ import (
 const maxJSONDepth = 64
 
 // encodeJSON parses a JSON object keyed by field name. Features may be
-// numbers or numeric strings; "label" and "difficulty" are optional (null
-// counts as absent); other keys are ignored; duplicate keys are rejected.
+// numbers or numeric strings, and a numeric feature null, "" or "NaN" (a
+// missing value, NaN); "label" and "difficulty" are optional (null counts as
+// absent); other keys are ignored; duplicate keys are rejected.
 func (e *Encoder) encodeJSON(line []byte, rec *Record, dst []float32) error {
 	rec.Format = JSON
 	rec.Label, rec.Difficulty, rec.UnknownService = "", -1, false
@@ -109,8 +111,15 @@ func (e *Encoder) setJSONField(s *jsonScanner, k int, rec *Record, hot *[3]int) 
 		if !s.skipValue(0) {
 			return s.syntaxError("invalid value")
 		}
-		if string(s.b[start:s.i]) == "null" && (k == keyLabel || k == keyDifficulty) {
-			return nil
+		if string(s.b[start:s.i]) == "null" {
+			switch k {
+			case keyLabel, keyDifficulty:
+				return nil
+			case fieldProtocolType, fieldService, fieldFlag:
+			default:
+				rec.Numeric[numericIndex(k)] = math.NaN() // a missing value
+				return nil
+			}
 		}
 		return newFieldError(name, s.b[start:s.i], ErrWrongType, wantType(k))
 	}
@@ -137,7 +146,7 @@ func (e *Encoder) setJSONField(s *jsonScanner, k int, rec *Record, hot *[3]int) 
 		hot[k-fieldProtocolType] = i
 	default:
 		v, nerr := parseNumber(value)
-		if nerr != numberOK {
+		if nerr != numberOK && nerr != numberMissing {
 			return numberFieldError(name, value, nerr)
 		}
 		j := numericIndex(k)

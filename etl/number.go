@@ -18,6 +18,7 @@ const (
 	numberSyntax
 	numberNegative
 	numberNotFinite
+	numberMissing // an empty value or NaN: the value is NaN, the feature missing
 )
 
 // parseNumber parses a non-negative, finite decimal number:
@@ -50,8 +51,13 @@ func parseNumber(b []byte) (float64, numberError) {
 	return float64(mant) / math.Pow10(fracDigits), numberOK
 }
 
-// parseNumberSlow validates the full grammar and defers to strconv.
+// parseNumberSlow validates the full grammar and defers to strconv. An
+// empty value and NaN (any case), which XGBoost and the SageMaker XGBoost
+// container read as a missing value, are numberMissing, with the value NaN.
 func parseNumberSlow(b []byte) (float64, numberError) {
+	if len(b) == 0 || (len(b) == 3 && (b[0]|0x20) == 'n' && (b[1]|0x20) == 'a' && (b[2]|0x20) == 'n') {
+		return math.NaN(), numberMissing
+	}
 	i := 0
 	negative := len(b) > 0 && b[0] == '-'
 	if negative {
@@ -174,9 +180,10 @@ func lowLanes(n int) uint64 {
 }
 
 // scanNumbers parses len(out) consecutive comma-separated numbers starting
-// at line[pos] into out. It returns the index after the last number (its
-// comma, or the end of the line); on failure it returns the start of the
-// failing number, its index in out and the reason.
+// at line[pos] into out; a missing value (an empty field or NaN) is NaN. It
+// returns the index after the last number (its comma, or the end of the
+// line); on failure it returns the start of the failing number, its index
+// in out and the reason.
 //
 // The shapes of most NSL-KDD values, integers of up to three digits and
 // rates with two decimals ("0.17"), are parsed in the loop itself; the call
@@ -210,7 +217,7 @@ func (e *Encoder) scanNumbers(line []byte, pos int, out []float64) (int, int, nu
 			}
 		}
 		v, end, err := scanNumber(line, pos)
-		if err != numberOK {
+		if err != numberOK && err != numberMissing {
 			return pos, i, err
 		}
 		out[i] = v

@@ -30,14 +30,17 @@ func TestParseNumber(t *testing.T) {
 		{"-0.5e1", -5, numberNegative},
 		{"1e400", math.Inf(1), numberNotFinite},
 		{"-1e400", math.Inf(-1), numberNegative},
-		{"", 0, numberSyntax},
+		{"", math.NaN(), numberMissing},
 		{".", 0, numberSyntax},
 		{"-", 0, numberSyntax},
 		{"1e", 0, numberSyntax},
 		{"1e+", 0, numberSyntax},
 		{"+1", 0, numberSyntax},
 		{"1.2.3", 0, numberSyntax},
-		{"NaN", 0, numberSyntax},
+		{"NaN", math.NaN(), numberMissing},
+		{"nan", math.NaN(), numberMissing},
+		{"NAN", math.NaN(), numberMissing},
+		{"NaNa", 0, numberSyntax},
 		{"Inf", 0, numberSyntax},
 		{"0x10", 0, numberSyntax},
 		{"1_000", 0, numberSyntax},
@@ -54,7 +57,11 @@ func TestParseNumber(t *testing.T) {
 			if tt.err == numberSyntax {
 				return
 			}
-			if got != tt.want || math.Signbit(got) != math.Signbit(tt.want) {
+			if tt.err == numberMissing {
+				if !math.IsNaN(got) {
+					t.Errorf("parseNumber(%q) = %v, want NaN", tt.in, got)
+				}
+			} else if got != tt.want || math.Signbit(got) != math.Signbit(tt.want) {
 				t.Errorf("parseNumber(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 			// scanNumber must agree, both inside a line and at its end.

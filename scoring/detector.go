@@ -27,7 +27,7 @@ type Info struct {
 
 // Result is the verdict on one row.
 type Result struct {
-	Score  float32 // P(attack), from the binary model
+	Score  float32 // P(attack), from the binary model (1 - P(normal) for a detector of a single 5-class model)
 	Attack bool    // Score >= threshold
 	// Category is, for a flagged row, the category model's most likely
 	// attack class (AttackCategory: never Normal once the binary model has
@@ -71,11 +71,15 @@ type OperatingPoint struct {
 
 // Detector pairs the binary model, the category model and the feature spec.
 // It is immutable, so one Detector may score from many goroutines.
+//
+// A detector loaded from a single model file has one of the two: a binary
+// model (its flagged rows have no category), or a 5-class category model,
+// whose P(attack) is 1 - P(normal).
 type Detector struct {
 	spec      *etl.Spec
 	width     int
-	binary    *Forest
-	category  *Forest // nil for a detector loaded from a single model file
+	binary    scorer // absent for a detector of a single 5-class model
+	category  scorer // absent for a detector of a single binary model
 	info      Info
 	operating OperatingPoint
 	zeroed    []string // features held at 0 in training (manifest zeroed_features)
@@ -193,9 +197,13 @@ func (m *manifest) featureSets(spec *etl.Spec) (zeroed, used []string, err error
 
 // LoadDetector loads a model directory (binary model, optional category
 // model, optional spec.json and manifest.json, named as in scoring/bundled)
-// or a single XGBoost model file or SageMaker model.tar.gz. A single file
-// gives a binary-only detector with etl.DefaultSpec(): its flagged rows have
-// Category Normal and CategoryProb 0.
+// or a single model file of any format ParseModel reads (XGBoost JSON,
+// UBJSON, legacy binary, LightGBM text, gzipped or in a SageMaker
+// model.tar.gz), with etl.DefaultSpec(). A single binary model gives a
+// binary-only detector: its flagged rows have Category Normal and
+// CategoryProb 0. A single 5-class model (classes in etl.Classes order)
+// gives a category-only detector: a row's Score is 1 - P(normal), and a
+// flagged row's category is AttackCategory's.
 func LoadDetector(path string, opts ...Option) (*Detector, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -212,13 +220,23 @@ func LoadDetector(path string, opts ...Option) (*Detector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading detector: %w", err)
 	}
-	binary, err := parseModel(filepath.Base(path), data)
+	model, err := parseModel(filepath.Base(path), data)
 	if err != nil {
 		return nil, fmt.Errorf("loading detector from %s: %w", path, err)
 	}
+	var binary, category Model
+	switch k := model.NumClass(); k {
+	case 1:
+		binary = model
+	case numCategories:
+		category = model
+	default:
+		return nil, fmt.Errorf("loading detector from %s: %d classes (objective %s): a single multi-class model must have the %d categories %v, in that order",
+			path, k, model.Objective(), numCategories, etl.Classes())
+	}
 	sum := sha256.Sum256(data)
 	info := Info{Name: filepath.Base(path), SHA256: hex.EncodeToString(sum[:])}
-	d, err := newDetector(etl.DefaultSpec(), binary, nil, info, nil, opts)
+	d, err := newDetector(etl.DefaultSpec(), binary, category, info, nil, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading detector from %s: %w", path, err)
 	}
@@ -243,7 +261,7 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 		return nil, err
 	}
 
-	var category *Forest
+	var category Model
 	categoryName, categoryData, err := readFirst(dir, modelNames(categoryModel))
 	if err != nil {
 		return nil, err
@@ -317,20 +335,20 @@ func readOptional(dir fs.FS, name string) ([]byte, error) {
 	return data, nil
 }
 
-// parseModel decodes an XGBoost model file (ParseXGBoost decompresses a
-// gzipped one under its ratio cap).
-func parseModel(name string, data []byte) (*Forest, error) {
-	f, err := ParseXGBoost(data)
+// parseModel decodes a model file (ParseModel decompresses a gzipped one
+// under its ratio cap).
+func parseModel(name string, data []byte) (Model, error) {
+	m, err := ParseModel(data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", name, err)
 	}
-	return f, nil
+	return m, nil
 }
 
 // newDetector checks that the parts fit together. The threshold is the
 // caller's (WithThreshold), else the manifest's operating point op, else
 // DefaultThreshold.
-func newDetector(spec *etl.Spec, binary, category *Forest, info Info, op *OperatingPoint, opts []Option) (*Detector, error) {
+func newDetector(spec *etl.Spec, binary, category Model, info Info, op *OperatingPoint, opts []Option) (*Detector, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -346,10 +364,13 @@ func newDetector(spec *etl.Spec, binary, category *Forest, info Info, op *Operat
 		return nil, fmt.Errorf("threshold %v: must be between 0 and 1", operating.Threshold)
 	}
 	width := spec.Width()
-	if binary.NumClass() != 1 {
-		return nil, fmt.Errorf("binary model: %d classes (objective %s), want a binary:logistic model", binary.NumClass(), binary.Objective())
+	if binary == nil && category == nil {
+		return nil, errors.New("no model")
 	}
-	if binary.NumFeature() != width {
+	if binary != nil && binary.NumClass() != 1 {
+		return nil, fmt.Errorf("binary model: %d classes (objective %s), want a binary model (binary:logistic, reg:logistic or binary:logitraw)", binary.NumClass(), binary.Objective())
+	}
+	if binary != nil && binary.NumFeature() != width {
 		return nil, fmt.Errorf("binary model: %d features, but the feature spec is %d wide", binary.NumFeature(), width)
 	}
 	if category != nil {
@@ -360,7 +381,57 @@ func newDetector(spec *etl.Spec, binary, category *Forest, info Info, op *Operat
 			return nil, fmt.Errorf("category model: %d features, but the feature spec is %d wide", category.NumFeature(), width)
 		}
 	}
-	return &Detector{spec: spec, width: width, binary: binary, category: category, info: info, operating: operating}, nil
+	d := &Detector{spec: spec, width: width, info: info, operating: operating}
+	var err error
+	if d.binary, err = newScorer(binary); err != nil {
+		return nil, fmt.Errorf("binary model: %w", err)
+	}
+	if d.category, err = newScorer(category); err != nil {
+		return nil, fmt.Errorf("category model: %w", err)
+	}
+	return d, nil
+}
+
+// scorer is one of a Detector's models with its concrete type kept, so
+// that Score calls it statically: a slice passed through a Model interface
+// escapes, and Score's stack buffer of probabilities would cost an
+// allocation per call. The zero scorer is an absent model.
+type scorer struct {
+	forest *Forest
+	lgbm   *LightGBM
+}
+
+func newScorer(m Model) (scorer, error) {
+	switch m := m.(type) {
+	case nil:
+		return scorer{}, nil
+	case *Forest:
+		return scorer{forest: m}, nil
+	case *LightGBM:
+		return scorer{lgbm: m}, nil
+	}
+	return scorer{}, fmt.Errorf("a %T: not a model type sagewall reads", m)
+}
+
+// model returns the model, nil when it is absent.
+func (s scorer) model() Model {
+	switch {
+	case s.forest != nil:
+		return s.forest
+	case s.lgbm != nil:
+		return s.lgbm
+	}
+	return nil
+}
+
+func (s scorer) present() bool { return s.forest != nil || s.lgbm != nil }
+
+func (s scorer) predict(row, out []float32) {
+	if s.forest != nil {
+		s.forest.Predict(row, out)
+		return
+	}
+	s.lgbm.Predict(row, out)
 }
 
 // ZeroedFeatures names the features the model was trained with at 0 and so
@@ -398,8 +469,112 @@ func (d *Detector) Threshold() float64 { return d.operating.Threshold }
 func (d *Detector) OperatingPoint() OperatingPoint { return d.operating }
 
 // HasCategory reports whether the detector has a category model (a
-// detector loaded from a single model file has none).
-func (d *Detector) HasCategory() bool { return d.category != nil }
+// detector loaded from a single binary model file has none).
+func (d *Detector) HasCategory() bool { return d.category.present() }
+
+// primary is the model whose outputs NumClass counts: the binary model, or
+// the category model of a detector that has no binary one.
+func (d *Detector) primary() Model {
+	if d.binary.present() {
+		return d.binary.model()
+	}
+	return d.category.model()
+}
+
+// NumClass is the number of probabilities PredictProba writes per row: 1
+// (P(attack)) for a detector with a binary model, 5 for a detector loaded
+// from a single 5-class model.
+func (d *Detector) NumClass() int { return d.primary().NumClass() }
+
+// Objective is the objective of the model NumClass counts the outputs of,
+// as its library names it (e.g. "binary:logistic", "multi:softmax",
+// LightGBM's "multiclass").
+func (d *Detector) Objective() string { return d.primary().Objective() }
+
+// Describe names the objective of each model and what sagewall makes of
+// it where that differs from the library's predict (binary:logitraw,
+// multi:softmax), for start-up logs: e.g. "binary model: binary:logistic;
+// category model: multi:softprob, 5 classes".
+func (d *Detector) Describe() string {
+	var parts []string
+	if d.binary.present() {
+		parts = append(parts, "binary model: "+describeModel(d.binary.model()))
+	}
+	if d.category.present() {
+		role := "category model: "
+		if !d.binary.present() {
+			role = "category model, P(attack) = 1 - P(normal): "
+		}
+		parts = append(parts, role+describeModel(d.category.model()))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// PredictProba writes NumClass() probabilities for each of len(out)/NumClass()
+// rows laid out flat in rows: P(attack) from the binary model, or the class
+// probabilities of a detector loaded from a single multi-class model
+// (etl.Classes order). It is what `sagewall serve` answers.
+func (d *Detector) PredictProba(ctx context.Context, rows []float32, out []float32) error {
+	m := d.primary()
+	k := m.NumClass()
+	n := len(out) / k
+	if len(out) != n*k || len(rows) != n*d.width {
+		return fmt.Errorf("predicting: %d values are not %d rows of %d features, or out (%d) not %d per row", len(rows), n, d.width, len(out), k)
+	}
+	for i := range n {
+		if i%ctxCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("predicting: %w", err)
+			}
+		}
+		m.Predict(rows[i*d.width:(i+1)*d.width], out[i*k:(i+1)*k])
+	}
+	return nil
+}
+
+// classPredictor is a model that can say which class XGBoost's
+// multi:softmax predicts (Forest).
+type classPredictor interface {
+	PredictClass(row []float32) int
+}
+
+// PredictClass writes, for each of len(out) rows laid out flat in rows, the
+// class a multi-class model predicts: for an XGBoost model the index of the
+// largest margin (what multi:softmax's predict returns), for another the
+// most likely class. For a binary detector it is 1 for P(attack) > 0.5.
+func (d *Detector) PredictClass(ctx context.Context, rows []float32, out []int) error {
+	if len(rows) != len(out)*d.width {
+		return fmt.Errorf("predicting: %d values are not %d rows of %d features", len(rows), len(out), d.width)
+	}
+	m := d.primary()
+	cp, exact := m.(classPredictor)
+	probs := make([]float32, m.NumClass())
+	for i := range out {
+		if i%ctxCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("predicting: %w", err)
+			}
+		}
+		row := rows[i*d.width : (i+1)*d.width]
+		if exact {
+			out[i] = cp.PredictClass(row)
+			continue
+		}
+		m.Predict(row, probs)
+		if len(probs) == 1 {
+			out[i] = int(boolToInt32(probs[0] > 0.5))
+			continue
+		}
+		best := 0
+		for k, p := range probs {
+			if p > probs[best] {
+				best = k
+			}
+		}
+		out[i] = best
+	}
+	return nil
+}
 
 // AttackCategory is the category of a row the binary model flagged, from
 // the category model's probabilities (etl.Classes order): the most likely of
@@ -427,7 +602,8 @@ const ctxCheckRows = 1024
 // Score scores len(out) rows laid out flat in rows (len(rows) ==
 // len(out)*Spec().Width()). Every row goes through the binary model; only the
 // rows it flags go through the category model, so normal traffic costs one
-// forest, not two.
+// forest, not two. A detector of a single 5-class model scores each row
+// once, with that model.
 func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) error {
 	if len(rows) != len(out)*d.width {
 		return fmt.Errorf("scoring: %d values are not %d rows of %d features", len(rows), len(out), d.width)
@@ -440,14 +616,24 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 			}
 		}
 		row := rows[i*d.width : (i+1)*d.width]
-		d.binary.Predict(row, probs[:1])
-		r := Result{Score: probs[0], Category: etl.Normal}
+		var r Result
+		if d.binary.present() {
+			d.binary.predict(row, probs[:1])
+			r = Result{Score: probs[0], Category: etl.Normal}
+		} else {
+			// A single 5-class model: the classes' probabilities are
+			// computed once and serve both the score and the category.
+			d.category.predict(row, probs[:numCategories])
+			r = Result{Score: 1 - probs[etl.Normal], Category: etl.Normal}
+		}
 		r.Attack = float64(r.Score) >= d.operating.Threshold
 		switch {
 		case !r.Attack:
 			r.CategoryProb = 1 - r.Score
-		case d.category != nil:
-			d.category.Predict(row, probs[:numCategories])
+		case !d.binary.present():
+			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
+		case d.category.present():
+			d.category.predict(row, probs[:numCategories])
 			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
 		}
 		out[i] = r

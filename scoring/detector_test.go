@@ -126,7 +126,7 @@ func matchesXGBoost(t *testing.T, d *Detector, goldens []float32) {
 		} else {
 			worstScore = max(worstScore, diff)
 		}
-		d.category.Predict(rows[i*d.width:(i+1)*d.width], probs)
+		d.category.predict(rows[i*d.width:(i+1)*d.width], probs)
 		for k, p := range probs {
 			if diff := math.Abs(float64(p) - float64(want[1+k])); diff > tolerance {
 				failures++
@@ -168,7 +168,7 @@ func TestScoreGatesTheCategoryModel(t *testing.T) {
 			}
 			flagged++
 			// A flagged row gets the likeliest attack class, with P(class | attack).
-			d.category.Predict(rows[i*d.width:(i+1)*d.width], probs)
+			d.category.predict(rows[i*d.width:(i+1)*d.width], probs)
 			if r.Category == etl.Normal {
 				t.Fatalf("threshold %v, row %d: flagged, but category normal", threshold, i+1)
 			}
@@ -517,8 +517,8 @@ func BenchmarkDetectorScore(b *testing.B) {
 		mid := time.Now()
 		for i := range n {
 			row := rows[i*d.width : (i+1)*d.width]
-			d.binary.Predict(row, probs[:1])
-			d.category.Predict(row, probs[:])
+			d.binary.predict(row, probs[:1])
+			d.category.predict(row, probs[:])
 		}
 		gated += mid.Sub(start)
 		both += time.Since(mid)
@@ -578,7 +578,7 @@ func TestConnLogModelUsesNoZeroedFeature(t *testing.T) {
 	for _, name := range zeroed {
 		columns[uint32(slices.Index(d.spec.Numeric, name))] = name
 	}
-	for model, f := range map[string]*Forest{"binary": d.binary, "category": d.category} {
+	for model, f := range map[string]*Forest{"binary": d.binary.forest, "category": d.category.forest} {
 		splits := 0
 		for _, n := range f.nodes {
 			if n.left == 0 {

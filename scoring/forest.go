@@ -6,10 +6,19 @@ import (
 	"math"
 )
 
-// Objectives a Forest can evaluate.
+// Objectives a Forest can evaluate. The three binary ones share one loss
+// (logistic) and so one meaning of the margin, the log-odds; they differ
+// only in what XGBoost's predict returns, and Predict returns the
+// probability for all three. multi:softmax and multi:softprob likewise share
+// their trees and differ only in predict's output: the class index for
+// softmax (PredictClass), the class probabilities for softprob (Predict, for
+// both).
 const (
 	ObjectiveBinaryLogistic = "binary:logistic"
+	ObjectiveRegLogistic    = "reg:logistic"    // predicts as binary:logistic
+	ObjectiveBinaryLogitRaw = "binary:logitraw" // XGBoost predicts the margin; Predict applies the sigmoid
 	ObjectiveMultiSoftprob  = "multi:softprob"
+	ObjectiveMultiSoftmax   = "multi:softmax" // XGBoost predicts the class index; Predict gives the probabilities
 )
 
 // maxForestNodes bounds the total node count so that int32 node indices
@@ -41,7 +50,7 @@ type node struct {
 	left    int32   // index of the left child; 0 marks a leaf (index 0 is a root, never a child)
 }
 
-// Forest is an XGBoost gbtree model (binary:logistic or multi:softprob),
+// Forest is an XGBoost gbtree model (one of the Objective* objectives),
 // validated at load time so that evaluating it needs no checks and cannot
 // panic on any row.
 type Forest struct {
@@ -60,7 +69,8 @@ type Forest struct {
 }
 
 // NumClass reports the number of probabilities Predict writes: 1 for a
-// binary model (P(positive class)), k for a k-class multi:softprob model.
+// binary model (P(positive class)), k for a k-class multi:softprob or
+// multi:softmax model.
 func (f *Forest) NumClass() int { return f.numGroup }
 
 // NumFeature reports the width of the feature vector the model was trained on.
@@ -85,12 +95,7 @@ func (f *Forest) Version() string { return f.version }
 func (f *Forest) Predict(row []float32, out []float32) {
 	out = out[:f.numGroup]
 	if len(row) < f.numFeature {
-		padded := make([]float32, f.numFeature)
-		n := copy(padded, row)
-		for i := n; i < len(padded); i++ {
-			padded[i] = float32(math.NaN())
-		}
-		row = padded
+		row = padMissing(row, f.numFeature)
 	}
 	f.predictRow(row[:f.numFeature], out)
 }
@@ -117,10 +122,58 @@ func (f *Forest) PredictBatch(rows []float32, n int, out []float32) {
 	}
 }
 
+// PredictClass returns the class XGBoost's multi:softmax predicts for row:
+// the index of the largest margin, the first on a tie. For a binary model
+// it is 1 when P(positive class) > 0.5 (the margin is positive), else 0.
+// Rows are read as by Predict.
+func (f *Forest) PredictClass(row []float32) int {
+	if len(row) < f.numFeature {
+		row = padMissing(row, f.numFeature)
+	}
+	var small [8]float32
+	margins := small[:0]
+	if f.numGroup > len(small) {
+		margins = make([]float32, f.numGroup)
+	}
+	margins = margins[:f.numGroup]
+	f.margins(row[:f.numFeature], margins)
+	if f.numGroup == 1 {
+		return int(boolToInt32(margins[0] > 0))
+	}
+	best := 0
+	for k, m := range margins {
+		if m > margins[best] {
+			best = k
+		}
+	}
+	return best
+}
+
+// padMissing returns row extended to n values with missing (NaN) ones.
+func padMissing(row []float32, n int) []float32 {
+	padded := make([]float32, n)
+	copied := copy(padded, row)
+	for i := copied; i < n; i++ {
+		padded[i] = float32(math.NaN())
+	}
+	return padded
+}
+
 // predictRow evaluates a row of exactly numFeature values into out
 // (numGroup values). Arithmetic follows XGBoost: float32 margins summed
 // in tree order starting from the base margin, then the link function.
 func (f *Forest) predictRow(row []float32, out []float32) {
+	f.margins(row, out)
+	if f.numGroup == 1 {
+		out[0] = sigmoid(out[0])
+		return
+	}
+	softmax(out)
+}
+
+// margins writes the row's margin of each output group into out (numGroup
+// values): the base margin plus every tree of the group, in tree order.
+func (f *Forest) margins(row []float32, out []float32) {
 	if f.numGroup == 1 {
 		margin := f.baseMargin[0]
 		if p := f.perfect; p != nil {
@@ -130,7 +183,7 @@ func (f *Forest) predictRow(row []float32, out []float32) {
 				margin += f.leaf(root, row)
 			}
 		}
-		out[0] = sigmoid(margin)
+		out[0] = margin
 		return
 	}
 	copy(out, f.baseMargin)
@@ -141,7 +194,6 @@ func (f *Forest) predictRow(row []float32, out []float32) {
 			out[f.groups[t]] += f.leaf(root, row)
 		}
 	}
-	softmax(out)
 }
 
 // goRight is XGBoost's decision, without branches: right iff not x < t,
@@ -228,18 +280,19 @@ func newForest(m *rawModel) (*Forest, error) {
 	}
 	f := &Forest{objective: m.objective, version: m.version, numFeature: m.numFeature}
 	switch m.objective {
-	case ObjectiveBinaryLogistic:
+	case ObjectiveBinaryLogistic, ObjectiveRegLogistic, ObjectiveBinaryLogitRaw:
 		if m.numClass > 1 {
 			return nil, fmt.Errorf("objective %q with num_class %d: expected num_class 0", m.objective, m.numClass)
 		}
 		f.numGroup = 1
-	case ObjectiveMultiSoftprob:
+	case ObjectiveMultiSoftprob, ObjectiveMultiSoftmax:
 		if m.numClass < 2 || m.numClass > maxNumClass {
 			return nil, fmt.Errorf("objective %q with num_class %d: expected num_class in [2, %d]", m.objective, m.numClass, maxNumClass)
 		}
 		f.numGroup = m.numClass
 	default:
-		return nil, fmt.Errorf("objective %q: %w: only %s and %s are supported", m.objective, errUnsupported, ObjectiveBinaryLogistic, ObjectiveMultiSoftprob)
+		return nil, fmt.Errorf("objective %q: %w: only %s, %s, %s, %s and %s are supported", m.objective, errUnsupported,
+			ObjectiveBinaryLogistic, ObjectiveRegLogistic, ObjectiveBinaryLogitRaw, ObjectiveMultiSoftprob, ObjectiveMultiSoftmax)
 	}
 	if m.numFeature <= 0 || m.numFeature > maxNumFeature {
 		return nil, fmt.Errorf("num_feature %d: out of range [1, %d]", m.numFeature, maxNumFeature)
@@ -339,7 +392,9 @@ func (f *Forest) appendTree(t *rawTree) error {
 
 // baseMargin converts the stored base_score (probability space since
 // XGBoost 1.0) into the initial margin of every output group, as XGBoost's
-// ProbToMargin does: logit for binary:logistic, identity for multi:softprob.
+// ProbToMargin does: logit for binary:logistic and reg:logistic, identity
+// for binary:logitraw (its base_score is a margin: XGBoost reads it so since
+// 1.4, whichever version saved the file) and the multi-class objectives.
 func baseMargin(objective string, baseScore []float32, groups int) ([]float32, error) {
 	switch len(baseScore) {
 	case 1, groups:
@@ -352,7 +407,7 @@ func baseMargin(objective string, baseScore []float32, groups int) ([]float32, e
 		if !(math.Abs(float64(p)) <= maxLeafMagnitude) {
 			return nil, fmt.Errorf("base_score %v: out of range", p)
 		}
-		if objective == ObjectiveBinaryLogistic {
+		if objective == ObjectiveBinaryLogistic || objective == ObjectiveRegLogistic {
 			if p <= 0 || p >= 1 {
 				return nil, fmt.Errorf("base_score %v: outside (0, 1) for %s", p, objective)
 			}

@@ -18,7 +18,8 @@ import (
 // github.com/dmitryikh/leaves, which reads LightGBM's own format correctly.
 // (XGBoost files are never given to leaves: see LoadXGBoost.)
 type LightGBM struct {
-	ensemble   *leaves.Ensemble
+	ensemble   *leaves.Ensemble // multiclass: the raw scores, which Predict turns into probabilities
+	objective  string           // "binary" or "multiclass", as LightGBM names them
 	numClass   int
 	numFeature int
 	scratch    sync.Pool // *lightGBMScratch: leaves works in float64
@@ -48,7 +49,7 @@ func LoadLightGBM(path string) (*LightGBM, error) {
 // Files of format v4 (LightGBM 4) are handed to leaves, which knows v3, once
 // no tree uses v4's linear leaves.
 func ParseLightGBM(data []byte) (m *LightGBM, err error) {
-	text, err := validateLightGBM(data)
+	text, objective, err := validateLightGBM(data)
 	if err != nil {
 		return nil, fmt.Errorf("reading LightGBM model: %w", err)
 	}
@@ -63,7 +64,14 @@ func ParseLightGBM(data []byte) (m *LightGBM, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading LightGBM model: %w", err)
 	}
-	m = &LightGBM{ensemble: ens, numClass: ens.NOutputGroups(), numFeature: ens.NFeatures()}
+	m = &LightGBM{ensemble: ens, objective: objective, numClass: ens.NOutputGroups(), numFeature: ens.NFeatures()}
+	if m.numClass > 1 {
+		// leaves' softmax exponentiates the raw scores as they are, which
+		// overflows to +Inf/+Inf = NaN once one passes ~709; Predict
+		// applies a softmax that subtracts the largest score first, as
+		// LightGBM does.
+		m.ensemble = ens.EnsembleWithRawPredictions()
+	}
 	m.scratch.New = func() any {
 		return &lightGBMScratch{row: make([]float64, m.numFeature), out: make([]float64, m.numClass)}
 	}
@@ -75,6 +83,10 @@ func (m *LightGBM) NumClass() int { return m.numClass }
 
 // NumFeature reports the width of the feature vector (max_feature_idx + 1).
 func (m *LightGBM) NumFeature() int { return m.numFeature }
+
+// Objective reports the model's objective as LightGBM names it: "binary" or
+// "multiclass".
+func (m *LightGBM) Objective() string { return m.objective }
 
 // Predict writes the model's probabilities for one row into out, which must
 // hold at least NumClass() values; like Forest.Predict, NaN is missing and
@@ -93,40 +105,62 @@ func (m *LightGBM) Predict(row []float32, out []float32) {
 	// Predict fails only when out is shorter than the output groups, which
 	// the scratch never is.
 	_ = m.ensemble.Predict(s.row, 0, s.out)
+	if m.numClass > 1 {
+		softmax64(s.out)
+	}
 	for i, p := range s.out {
 		out[i] = float32(p)
 	}
 }
 
+// softmax64 turns raw scores into probabilities in place, as LightGBM's
+// Common::Softmax does: shifted by the largest score so that exp never
+// overflows.
+func softmax64(v []float64) {
+	largest := v[0]
+	for _, x := range v[1:] {
+		largest = max(largest, x)
+	}
+	var sum float64
+	for i, x := range v {
+		v[i] = math.Exp(x - largest)
+		sum += v[i]
+	}
+	for i := range v {
+		v[i] /= sum
+	}
+}
+
 // validateLightGBM checks what leaves relies on and returns the text to give
-// it (with a v4 header relabelled v3).
-func validateLightGBM(data []byte) ([]byte, error) {
+// it (with a v4 header relabelled v3) and the objective ("binary" or
+// "multiclass").
+func validateLightGBM(data []byte) ([]byte, string, error) {
 	blocks := lightGBMBlocks(string(data))
 	if len(blocks) == 0 || blocks[0].get("tree") == nil {
-		return nil, errors.New(`not a LightGBM text model: no "tree" header`)
+		return nil, "", errors.New(`not a LightGBM text model: no "tree" header`)
 	}
 	header := blocks[0]
 	version := header.get("version")
 	if version == nil {
-		return nil, errors.New("header: missing version")
+		return nil, "", errors.New("header: missing version")
 	}
 	switch *version {
 	case "v2", "v3", "v4":
 	default:
-		return nil, fmt.Errorf("header: version %q: unsupported (want v2, v3 or v4)", *version)
+		return nil, "", fmt.Errorf("header: version %q: unsupported (want v2, v3 or v4)", *version)
 	}
 	maxFeature, err := header.int("max_feature_idx", 0, maxNumFeature-1)
 	if err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+		return nil, "", fmt.Errorf("header: %w", err)
 	}
 	// Predict promises probabilities: only the objectives whose transform
 	// leaves applies (sigmoid, softmax) are accepted.
 	objective := header.get("objective")
 	if objective == nil || !(*objective == "binary sigmoid:1" || strings.HasPrefix(*objective, "multiclass num_class:")) {
-		return nil, fmt.Errorf("header: objective %v: only binary and multiclass models are supported", quoted(objective))
+		return nil, "", fmt.Errorf("header: objective %v: only binary and multiclass models are supported", quoted(objective))
 	}
 	if header.get("average_output") != nil {
-		return nil, errors.New("header: average_output (random forest mode) is not supported")
+		return nil, "", errors.New("header: average_output (random forest mode) is not supported")
 	}
 	trees := 0
 	for _, b := range blocks[1:] {
@@ -136,20 +170,21 @@ func validateLightGBM(data []byte) ([]byte, error) {
 		}
 		trees++
 		if err := validateLightGBMTree(b, maxFeature); err != nil {
-			return nil, fmt.Errorf("tree %s: %w", *name, err)
+			return nil, "", fmt.Errorf("tree %s: %w", *name, err)
 		}
 	}
 	sizes := header.get("tree_sizes")
 	if sizes == nil {
-		return nil, errors.New("header: missing tree_sizes")
+		return nil, "", errors.New("header: missing tree_sizes")
 	}
 	if n := len(strings.Fields(*sizes)); n != trees {
-		return nil, fmt.Errorf("header: tree_sizes lists %d trees, the file has %d", n, trees)
+		return nil, "", fmt.Errorf("header: tree_sizes lists %d trees, the file has %d", n, trees)
 	}
 	if *version == "v4" {
-		return bytes.Replace(data, []byte("\nversion=v4\n"), []byte("\nversion=v3\n"), 1), nil
+		data = bytes.Replace(data, []byte("\nversion=v4\n"), []byte("\nversion=v3\n"), 1)
 	}
-	return data, nil
+	name, _, _ := strings.Cut(*objective, " ")
+	return data, name, nil
 }
 
 func validateLightGBMTree(b lightGBMBlock, maxFeature int) error {

@@ -16,6 +16,10 @@ func decodeJSON(data []byte) (any, error) {
 	if n := countJSONValues(data, maxJSONValues); n > maxJSONValues {
 		return nil, fmt.Errorf("more than %d values (the limit for JSON models: convert larger ones to UBJSON)", maxJSONValues)
 	}
+	data, err := quoteNonFinite(data)
+	if err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any
@@ -23,6 +27,72 @@ func decodeJSON(data []byte) (any, error) {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// nonFinitePrefix marks a string that quoteNonFinite made from a bare
+// NaN, Infinity or -Infinity token: no key or value of a model starts with
+// a NUL character.
+const nonFinitePrefix = "\x00"
+
+// quoteNonFinite rewrites the bare tokens NaN, Infinity and -Infinity,
+// which XGBoost's JSON writer emits for non-finite floats and its reader
+// accepts but JSON does not, as strings "\u0000NaN", ..., which the
+// number readers turn back into floats. Outside strings no other JSON
+// token starts with N or I, so the scan needs to know only where strings
+// are. Data without such a token is returned as is. Each token is a value,
+// so more than maxJSONValues of them is refused before the copy (each grows
+// by 8 bytes) is made.
+func quoteNonFinite(data []byte) ([]byte, error) {
+	var out []byte
+	for pass := 0; pass < 2; pass++ {
+		tokens, last, inString := 0, 0, false
+		for i := 0; i < len(data); i++ {
+			c := data[i]
+			if inString {
+				switch c {
+				case '\\':
+					i++
+				case '"':
+					inString = false
+				}
+				continue
+			}
+			var token string
+			switch {
+			case c == '"':
+				inString = true
+				continue
+			case c == 'N' && bytes.HasPrefix(data[i:], []byte("NaN")):
+				token = "NaN"
+			case c == 'I' && bytes.HasPrefix(data[i:], []byte("Infinity")):
+				token = "Infinity"
+			case c == '-' && bytes.HasPrefix(data[i:], []byte("-Infinity")):
+				token = "-Infinity"
+			default:
+				continue
+			}
+			tokens++
+			if pass == 1 {
+				out = append(out, data[last:i]...)
+				out = append(out, `"\u0000`...)
+				out = append(out, token...)
+				out = append(out, '"')
+			}
+			i += len(token) - 1
+			last = i + 1
+		}
+		switch {
+		case tokens == 0:
+			return data, nil
+		case tokens > maxJSONValues:
+			return nil, fmt.Errorf("more than %d NaN/Infinity values (the limit for JSON models)", maxJSONValues)
+		case pass == 0:
+			out = make([]byte, 0, len(data)+8*tokens)
+		default:
+			out = append(out, data[last:]...)
+		}
+	}
+	return out, nil
 }
 
 // modelFromDocument extracts the parts of an XGBoost model document (JSON or
@@ -108,14 +178,51 @@ func modelFromDocument(doc any) (*rawModel, error) {
 			m.treeInfo[i] = int32(g)
 		}
 	}
+	// XGBoost refuses a model whose declared counts disagree with its
+	// arrays; so does this reader, naming the field and both values.
+	if v, ok := model["gbtree_model_param"]; ok {
+		param, err := asObject(v, modelPath+".gbtree_model_param")
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := param["num_trees"]; ok {
+			n, err := intField(param, "num_trees", modelPath+".gbtree_model_param")
+			if err != nil {
+				return nil, err
+			}
+			if n != len(trees) {
+				return nil, fmt.Errorf("%s.gbtree_model_param.num_trees: value %d, but trees holds %d trees", modelPath, n, len(trees))
+			}
+		}
+	}
+	if m.treeInfo != nil && len(m.treeInfo) != len(trees) {
+		return nil, fmt.Errorf("%s.tree_info: %d entries, but trees holds %d trees", modelPath, len(m.treeInfo), len(trees))
+	}
 	m.trees = make([]rawTree, len(trees))
+	placed := make([]bool, len(trees))
 	for i, tv := range trees {
 		p := fmt.Sprintf("%s.trees[%d]", modelPath, i)
 		t, err := asObject(tv, p)
 		if err != nil {
 			return nil, err
 		}
-		if err := readTree(t, p, &m.trees[i]); err != nil {
+		// XGBoost puts each tree at the position its id names.
+		slot := i
+		if _, ok := t["id"]; ok {
+			id, err := intField(t, "id", p)
+			if err != nil {
+				return nil, err
+			}
+			if id < 0 || id >= len(trees) {
+				return nil, fmt.Errorf("%s.id: value %d out of range [0, %d)", p, id, len(trees))
+			}
+			slot = id
+		}
+		if placed[slot] {
+			return nil, fmt.Errorf("%s.id: value %d: two trees have this id", p, slot)
+		}
+		placed[slot] = true
+		if err := readTree(t, p, &m.trees[slot]); err != nil {
 			return nil, err
 		}
 	}
@@ -142,6 +249,18 @@ func readTree(t map[string]any, p string, out *rawTree) error {
 	var err error
 	if out.left, err = int32sField(t, "left_children", p); err != nil {
 		return err
+	}
+	if tp, ok := t["tree_param"]; ok {
+		param, _ := tp.(map[string]any) // checked above
+		if _, ok := param["num_nodes"]; ok {
+			n, err := intField(param, "num_nodes", p+".tree_param")
+			if err != nil {
+				return err
+			}
+			if n != len(out.left) {
+				return fmt.Errorf("%s.tree_param.num_nodes: value %d, but left_children holds %d nodes", p, n, len(out.left))
+			}
+		}
 	}
 	if out.right, err = int32sField(t, "right_children", p); err != nil {
 		return err
@@ -343,6 +462,11 @@ func scalarInt(e any) (int64, error) {
 		return i, nil
 	case int64:
 		return n, nil
+	case string:
+		if token, ok := strings.CutPrefix(n, nonFinitePrefix); ok {
+			return 0, fmt.Errorf("value %s: not an integer", token)
+		}
+		return 0, fmt.Errorf("expected an integer, got %s", typeName(e))
 	case bool:
 		if n {
 			return 1, nil
@@ -382,6 +506,15 @@ func asFloat32s(v any, p string) ([]float32, error) {
 
 func scalarFloat32(e any) (float32, error) {
 	switch n := e.(type) {
+	case string:
+		if token, ok := strings.CutPrefix(n, nonFinitePrefix); ok {
+			f, err := strconv.ParseFloat(token, 32)
+			if err != nil {
+				return 0, fmt.Errorf("value %q: not a number", token)
+			}
+			return float32(f), nil
+		}
+		return 0, fmt.Errorf("expected a number, got %s", typeName(e))
 	case json.Number:
 		f, err := strconv.ParseFloat(string(n), 32)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {

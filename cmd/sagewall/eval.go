@@ -32,7 +32,7 @@ const trainingDataWarning = "this is the bundled model's training data; figures 
 func runEval(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(io.err)
-	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file, a model.tar.gz, or embedded:nslkdd / embedded:connlog (default: embedded:connlog for zeek and vpcflow input, else embedded:nslkdd)")
+	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, a model file (XGBoost JSON, UBJSON or legacy binary, LightGBM text; binary or 5-class; optionally gzipped), a model.tar.gz, or embedded:nslkdd / embedded:connlog (default: embedded:connlog for zeek and vpcflow input, else embedded:nslkdd)")
 	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack (default: the model's operating point, 0.5 for a model without one)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	plots := fs.String("plots", "", "write confusion-matrix and ROC-curve SVG images into `DIR`")

@@ -265,7 +265,7 @@ func (s *service) run(ctx context.Context) error {
 	info := s.detector.Info()
 	s.logger.Info("starting", "brokers", s.cfg.Kafka.Brokers, "input", s.cfg.Input.Topic, "group", s.cfg.Input.Group,
 		"output", s.cfg.Output.Topic, "dead_letters", s.cfg.Output.DeadLetterTopic, "format", s.cfg.Output.Format, "fields", s.cfg.Output.Fields,
-		"model", info.Name, "model_version", info.Version, "threshold", s.detector.Threshold(), "threshold_source", s.detector.OperatingPoint().Source, "http", s.listener.Addr().String())
+		"model", info.Name, "model_version", info.Version, "models", s.detector.Describe(), "threshold", s.detector.Threshold(), "threshold_source", s.detector.OperatingPoint().Source, "http", s.listener.Addr().String())
 
 	srv := newHTTPServer(s.handler())
 	if s.dashboard != nil {

@@ -32,7 +32,7 @@ const scoreBatchRows = 1024
 func runScore(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	fs.SetOutput(io.err)
-	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, an XGBoost model file, a model.tar.gz, or embedded:nslkdd / embedded:connlog (default: embedded:connlog for zeek and vpcflow input, else embedded:nslkdd)")
+	model := fs.String("model", "", "model `PATH`: a directory like scoring/bundled, a model file (XGBoost JSON, UBJSON or legacy binary, LightGBM text; binary or 5-class; optionally gzipped), a model.tar.gz, or embedded:nslkdd / embedded:connlog (default: embedded:connlog for zeek and vpcflow input, else embedded:nslkdd)")
 	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack (default: the model's operating point, 0.5 for a model without one)")
 	derive := addDeriveFlags(fs, "input format: auto (per line), nslkdd, zeek (conn.log, JSON or TSV) or vpcflow")
 	fs.Usage = func() {
@@ -40,6 +40,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Scores NSL-KDD records (CSV or JSON lines, with or without label, or encoded")
 		fmt.Fprintln(io.err, "122-value vectors) and writes one JSON verdict per valid line, in input order.")
+		fmt.Fprintln(io.err, "A numeric value may be missing: an empty CSV field, NaN, or JSON null.")
 		fmt.Fprintln(io.err, "Bad lines are reported on stderr and skipped. With no FILE and a terminal on")
 		fmt.Fprintln(io.err, "stdin, scores a few bundled sample records. Connection logs (Zeek conn.log,")
 		fmt.Fprintln(io.err, "VPC Flow Logs) get their NSL-KDD features derived and are printed in the")
@@ -61,6 +62,9 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	detector, err := loadDetector(*model, flagThreshold(fs, *threshold), *derive.format)
 	if err != nil {
 		return err
+	}
+	if isModelFile(*model) {
+		fmt.Fprintf(io.err, "sagewall score: %s: %s\n", *model, detector.Describe())
 	}
 	input, name, closeInput, err := openScoreInput(fs.Args(), io.in, io.inIsTTY, io.err)
 	if err != nil {
@@ -131,6 +135,12 @@ func loadDetector(path string, threshold *float64, format string) (*scoring.Dete
 		return nil, usageError{fmt.Errorf("--threshold %v: must be between 0 and 1", *threshold)}
 	}
 	return openModel(path, format, threshold)
+}
+
+// isModelFile reports whether --model names a model on disk rather than an
+// embedded one: its objectives are worth a line on stderr.
+func isModelFile(path string) bool {
+	return path != "" && path != embeddedModel && path != embeddedConnLogModel
 }
 
 // flagThreshold is the --threshold given on the command line, or nil when it

@@ -37,8 +37,10 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Serves the SageMaker inference protocol (GET /ping, POST /invocations) so the")
 		fmt.Fprintln(io.err, "image can be a SageMaker endpoint. /invocations takes text/csv (122-value rows or")
-		fmt.Fprintln(io.err, "raw NSL-KDD records) or JSON lines and answers like the built-in XGBoost")
-		fmt.Fprintln(io.err, "container: text/csv (default), application/json or application/jsonlines.")
+		fmt.Fprintln(io.err, "raw NSL-KDD records; an empty cell or NaN is a missing value) or JSON lines and")
+		fmt.Fprintln(io.err, "answers like the built-in XGBoost container: text/csv (default), application/json")
+		fmt.Fprintln(io.err, "or application/jsonlines; for a 5-class model, every class's probability per row")
+		fmt.Fprintln(io.err, "(multi:softmax: the class index).")
 		fmt.Fprintln(io.err)
 		fs.PrintDefaults()
 	}
@@ -54,7 +56,8 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		return err
 	}
 	info := detector.Info()
-	logger.Info("model loaded", "from", source, "name", info.Name, "version", info.Version, "sha256", info.SHA256)
+	logger.Info("model loaded", "from", source, "name", info.Name, "version", info.Version, "sha256", info.SHA256,
+		"models", detector.Describe())
 
 	if *dashboardOn && !isLoopback(*dashboardAddr) {
 		// serve's dashboard has no token: it stays on this machine.
@@ -103,8 +106,9 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, grac
 
 // loadServeModel finds the model the way SageMaker lays it out: the
 // xgboost-model file the built-in container's training writes, a
-// model.tar.gz, or a sagewall model directory; an absent or empty directory
-// means the bundled model.
+// model.tar.gz, a directory holding one model file of another name, or a
+// sagewall model directory; an absent or empty directory means the bundled
+// model.
 func loadServeModel(dir string) (*scoring.Detector, string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
@@ -120,6 +124,14 @@ func loadServeModel(dir string) (*scoring.Detector, string, error) {
 			d, err := scoring.LoadDetector(path)
 			return d, path, err
 		}
+	}
+	// The built-in container loads whatever model file the artifact held
+	// (a LightGBM model.txt, a booster saved as model.json): one regular
+	// file is that model.
+	if len(entries) == 1 && entries[0].Type().IsRegular() {
+		path := filepath.Join(dir, entries[0].Name())
+		d, err := scoring.LoadDetector(path)
+		return d, path, err
 	}
 	d, err := scoring.LoadDetector(dir)
 	return d, dir, err

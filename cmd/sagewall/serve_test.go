@@ -33,6 +33,22 @@ func TestLoadServeModel(t *testing.T) {
 	if _, _, err := loadServeModel(bad); err == nil || !strings.Contains(err.Error(), "xgboost-model") {
 		t.Errorf("bad xgboost-model: err %v, want one naming the file", err)
 	}
+	// What SageMaker unpacks from a user's artifact: the container's
+	// xgboost-model (here a 5-class multi:softmax model), or one model file
+	// of another name (a LightGBM model.txt).
+	for name, src := range map[string]string{
+		"xgboost-model": "xgb-1.7.6-softmax.bin.gz",
+		"model.txt":     "lgb-4.7.0-multi.txt.gz",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(gunzipCompat(t, src)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, source, err := loadServeModel(dir)
+		if err != nil || source != filepath.Join(dir, name) || d.NumClass() != 5 {
+			t.Errorf("%s from %s: source %q, err %v", name, src, source, err)
+		}
+	}
 }
 
 func TestServeShutsDownGracefully(t *testing.T) {

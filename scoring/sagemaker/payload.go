@@ -14,11 +14,15 @@ const MaxPayloadBytes = 6_291_456
 
 // AppendCSVRow appends one row as a text/csv line (no header, no label). Floats
 // use the shortest 'g' form at 32 bits so the endpoint sees exactly the float32
-// the local model would.
+// the local model would; a missing value (NaN) is an empty cell, which the
+// built-in XGBoost container reads as missing.
 func AppendCSVRow(dst []byte, row []float32) []byte {
 	for i, v := range row {
 		if i > 0 {
 			dst = append(dst, ',')
+		}
+		if v != v {
+			continue
 		}
 		dst = strconv.AppendFloat(dst, float64(v), 'g', -1, 32)
 	}

@@ -29,6 +29,19 @@ type Model interface {
 	Spec() *etl.Spec
 }
 
+// MultiClassModel is a Model that may be multi-class (scoring.Detector: one
+// loaded from a single multi-class model file). When NumClass is more than
+// 1 the handler answers as the built-in container does for multi-class
+// models: every class's probability per row, or, for a multi:softmax model,
+// the class index.
+type MultiClassModel interface {
+	Model
+	NumClass() int
+	Objective() string
+	PredictProba(ctx context.Context, rows []float32, out []float32) error
+	PredictClass(ctx context.Context, rows []float32, out []int) error
+}
+
 // Handler serves /ping and /invocations.
 type Handler struct {
 	model    Model
@@ -112,6 +125,17 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if mc, ok := h.model.(MultiClassModel); ok && mc.NumClass() > 1 {
+		out, err := h.multiClass(r.Context(), mc, accept, rows, n)
+		if err != nil {
+			h.logger.ErrorContext(r.Context(), "scoring invocation", "rows", n, "err", err)
+			http.Error(w, "scoring: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", accept)
+		_, _ = w.Write(out)
+		return
+	}
 	results := make([]scoring.Result, n)
 	if err := h.model.Score(r.Context(), rows, results); err != nil {
 		h.logger.ErrorContext(r.Context(), "scoring invocation", "rows", n, "err", err)
@@ -120,6 +144,25 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", accept)
 	_, _ = w.Write(AppendPredictions(nil, accept, results))
+}
+
+// multiClass scores n rows with a multi-class model and formats them as the
+// built-in container does: the class index for multi:softmax, every class's
+// probability otherwise.
+func (h *Handler) multiClass(ctx context.Context, m MultiClassModel, accept string, rows []float32, n int) ([]byte, error) {
+	if m.Objective() == scoring.ObjectiveMultiSoftmax {
+		classes := make([]int, n)
+		if err := m.PredictClass(ctx, rows, classes); err != nil {
+			return nil, err
+		}
+		return AppendClasses(nil, accept, classes), nil
+	}
+	k := m.NumClass()
+	probs := make([]float32, n*k)
+	if err := m.PredictProba(ctx, rows, probs); err != nil {
+		return nil, err
+	}
+	return AppendProbabilities(nil, accept, probs, k), nil
 }
 
 // encode turns every non-empty line into a feature row; the etl encoder
@@ -182,7 +225,9 @@ func negotiate(accept string) (string, bool) {
 }
 
 // AppendPredictions formats the attack probabilities as the XGBoost container
-// does for binary:logistic: one value per line for text/csv,
+// does for binary:logistic (and, for a binary:logitraw model, where the
+// container would answer the margin, sagewall answers sigmoid(margin): see
+// docs/model.md): one value per line for text/csv,
 // {"predictions":[{"score":p},...]} for application/json, and one
 // {"score":p} per line for application/jsonlines.
 func AppendPredictions(dst []byte, mediaType string, results []scoring.Result) []byte {
@@ -208,6 +253,87 @@ func AppendPredictions(dst []byte, mediaType string, results []scoring.Result) [
 	default:
 		for _, r := range results {
 			dst = appendFloat(dst, r.Score)
+			dst = append(dst, '\n')
+		}
+		return dst
+	}
+}
+
+// AppendProbabilities formats k class probabilities per row (probs holds
+// them row after row) as the XGBoost container does for multi:softprob:
+// for text/csv one line per row of k comma-separated values, for
+// application/json {"predictions":[{"score":[p0,...]},...]}, for
+// application/jsonlines one {"score":[p0,...]} per line.
+func AppendProbabilities(dst []byte, mediaType string, probs []float32, k int) []byte {
+	row := func(dst []byte, i int) []byte {
+		for j, p := range probs[i*k : (i+1)*k] {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendFloat(dst, p)
+		}
+		return dst
+	}
+	n := len(probs) / k
+	switch mediaType {
+	case typeJSON:
+		dst = append(dst, `{"predictions":[`...)
+		for i := range n {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"score":[`...)
+			dst = row(dst, i)
+			dst = append(dst, "]}"...)
+		}
+		return append(dst, "]}"...)
+	case typeJSONLines:
+		for i := range n {
+			dst = append(dst, `{"score":[`...)
+			dst = row(dst, i)
+			dst = append(dst, "]}\n"...)
+		}
+		return dst
+	default:
+		for i := range n {
+			dst = row(dst, i)
+			dst = append(dst, '\n')
+		}
+		return dst
+	}
+}
+
+// AppendClasses formats one class index per row as the XGBoost container
+// does for multi:softmax, whose predict returns the index as a float
+// (written "2.0"): one per line for text/csv, {"predictions":[{"score":2.0},
+// ...]} for application/json, one {"score":2.0} per line for
+// application/jsonlines.
+func AppendClasses(dst []byte, mediaType string, classes []int) []byte {
+	class := func(dst []byte, c int) []byte {
+		return append(strconv.AppendInt(dst, int64(c), 10), ".0"...)
+	}
+	switch mediaType {
+	case typeJSON:
+		dst = append(dst, `{"predictions":[`...)
+		for i, c := range classes {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"score":`...)
+			dst = class(dst, c)
+			dst = append(dst, '}')
+		}
+		return append(dst, "]}"...)
+	case typeJSONLines:
+		for _, c := range classes {
+			dst = append(dst, `{"score":`...)
+			dst = class(dst, c)
+			dst = append(dst, "}\n"...)
+		}
+		return dst
+	default:
+		for _, c := range classes {
+			dst = class(dst, c)
 			dst = append(dst, '\n')
 		}
 		return dst
