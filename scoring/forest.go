@@ -62,6 +62,7 @@ type Forest struct {
 	nodes      []node
 	roots      []int32 // root node index of each tree
 	groups     []int32 // output group of each tree
+	cover      cover   // each node's hessian sum, parallel to nodes, for explanations (explain.go)
 
 	// perfect is the same forest laid out for fast evaluation, or nil when
 	// the forest does not suit that layout (see buildPerfect).
@@ -266,7 +267,8 @@ type rawTree struct {
 	splitIndex  []int64
 	splitCond   []float32
 	defaultLeft []bool
-	categorical bool // any categorical split
+	sumHess     []float32 // each node's cover (XGBoost's sum_hessian); nil when the file has none
+	categorical bool      // any categorical split
 }
 
 // errUnsupported marks models that are well-formed but use a feature the
@@ -387,6 +389,7 @@ func (f *Forest) appendTree(t *rawTree) error {
 		queue = append(queue, l, r)
 		f.nodes = append(f.nodes, node{}, node{})
 	}
+	f.cover.appendTree(t, queue)
 	return nil
 }
 

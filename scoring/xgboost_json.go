@@ -286,6 +286,11 @@ func readTree(t map[string]any, p string, out *rawTree) error {
 	if out.defaultLeft, err = asBools(v, p+".default_left"); err != nil {
 		return err
 	}
+	if v, ok := t["sum_hessian"]; ok {
+		if out.sumHess, err = asFloat32s(v, p+".sum_hessian"); err != nil {
+			return err
+		}
+	}
 	if v, ok := t["split_type"]; ok {
 		types, err := asInt64s(v, p+".split_type")
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 //	GBTreeModelParam          160 bytes (num_trees i32, ...)
 //	per tree: TreeParam       148 bytes (num_roots, num_nodes, num_deleted, max_depth, num_feature, size_leaf_vector)
 //	          Node            20 bytes each (parent, left, right i32; split index u32 with default-left in bit 31; value f32)
-//	          RTreeNodeStat   16 bytes each (training statistics, skipped)
+//	          RTreeNodeStat   16 bytes each (training statistics: only sum_hess is kept)
 //	tree_info                 i32 per tree
 //
 // Attributes and metric names follow; prediction does not need them.
@@ -132,7 +132,8 @@ func readLegacyTree(r *legacyReader, t *rawTree) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.take(numNodes*legacyNodeStatSize, "node statistics"); err != nil {
+	stats, err := r.take(numNodes*legacyNodeStatSize, "node statistics")
+	if err != nil {
 		return err
 	}
 	t.left = make([]int32, numNodes)
@@ -140,6 +141,7 @@ func readLegacyTree(r *legacyReader, t *rawTree) error {
 	t.splitIndex = make([]int64, numNodes)
 	t.splitCond = make([]float32, numNodes)
 	t.defaultLeft = make([]bool, numNodes)
+	t.sumHess = make([]float32, numNodes)
 	for i := range numNodes {
 		n := nodes[i*legacyNodeSize:]
 		t.left[i] = int32(le32(n, 4))
@@ -148,6 +150,7 @@ func readLegacyTree(r *legacyReader, t *rawTree) error {
 		t.splitIndex[i] = int64(sindex &^ defaultLeftBit)
 		t.defaultLeft[i] = sindex&defaultLeftBit != 0
 		t.splitCond[i] = math.Float32frombits(le32(n, 16))
+		t.sumHess[i] = math.Float32frombits(le32(stats, i*legacyNodeStatSize+4)) // RTreeNodeStat: loss_chg, sum_hess, base_weight, leaf_child_cnt
 	}
 	return nil
 }

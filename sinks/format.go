@@ -51,7 +51,7 @@ const (
 
 // JSONFormat is sagewall's own verdict document:
 //
-//	{"id":"raw/0/17","schema_version":"1.0.0","time":"…","source":{"topic":"raw","partition":0,"offset":17},
+//	{"id":"raw/0/17","schema_version":"1.1.0","time":"…","source":{"topic":"raw","partition":0,"offset":17},
 //	 "score":0.98,"attack":true,"category":"dos","category_probability":0.97,
 //	 "threshold":0.5,"model":{"name":…,"version":…,"sha256":…},"features_source":"zeek",
 //	 "label":"neptune","connection":{"time":…,"uid":…,"src_ip":…,"src_port":…,"dst_ip":…,
@@ -102,6 +102,7 @@ func (f JSONFormat) Append(dst []byte, v *Verdict) []byte {
 		dst = append(dst, `,"connection":`...)
 		dst = appendConnection(dst, &v.Conn)
 	}
+	dst = appendExplanation(dst, v.Explanation)
 	if !f.Record {
 		return append(dst, '}')
 	}

@@ -53,6 +53,10 @@ type Verdict struct {
 	// when the record carried them, "zeek" or "vpcflow" when they were
 	// derived from a connection log (content features are then 0).
 	FeaturesSource string
+	// Explanation lists the features that pushed the score most (largest
+	// contribution to the margin first), when the pipeline explains this
+	// verdict (model.explain); empty otherwise.
+	Explanation []scoring.Contribution
 }
 
 // Header is one Kafka record header.

@@ -66,6 +66,7 @@ type config struct {
 	rebuildRecords  int
 	passthrough     []string
 	health          *Health
+	explain         *explainConfig // WithExplanations; nil: none
 }
 
 // Option configures a Pipeline.
@@ -658,6 +659,7 @@ func (r *run) score(batches <-chan *batch) {
 					v.Model = fallbackModel
 				}
 			}
+			r.explain(b)
 		}
 		// Count the outputs before handing the batch out: the last
 		// acknowledgement resets it, possibly before Write returns.

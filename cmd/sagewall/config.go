@@ -128,6 +128,7 @@ type runConfig struct {
 	Model struct {
 		Path      string // "" = the bundled model
 		Threshold float64
+		Explain   string // none, alerts or all: which verdicts carry an explanation
 	}
 	// Scorer is "local" (the model above) or "sagemaker" (the endpoint
 	// below, with the local model for categories and as the fallback).
@@ -347,6 +348,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Model.Path }),
 		floatSetting("model.threshold", "attack threshold on the binary score (0: the model's operating point, from its manifest; 0.5 for a model without one)",
 			func(c *runConfig) *float64 { return &c.Model.Threshold }),
+		stringSetting("model.explain", "which verdicts carry their 5 largest feature contributions (TreeSHAP): none, alerts (attacks scoring at least alerts.threshold) or all",
+			func(c *runConfig) *string { return &c.Model.Explain }),
 		stringSetting("scorer", "where rows are scored: local (model.path) or sagemaker (sagemaker.endpoint)",
 			func(c *runConfig) *string { return &c.Scorer }),
 		stringSetting("sagemaker.endpoint", "SageMaker endpoint serving the binary model (scorer: sagemaker)",
@@ -427,6 +430,7 @@ func defaultRunConfig() runConfig {
 	c.Batch.MaxWait = 2 * time.Millisecond
 	c.Batch.MaxInFlight = 16
 	c.Model.Threshold = 0 // the model's operating point
+	c.Model.Explain = stream.ExplainAlerts
 	c.Scorer = "local"
 	c.SageMaker.MaxRows = 250
 	c.SageMaker.Concurrency = 4
@@ -725,6 +729,9 @@ func (src *configSources) validate() error {
 	}
 	if c.Model.Threshold != 0 && !(c.Model.Threshold > 0 && c.Model.Threshold < 1) {
 		return src.invalid("model.threshold", "%g: want strictly between 0 and 1, or 0 for the model's operating point", c.Model.Threshold)
+	}
+	if err := stream.CheckExplainMode(c.Model.Explain); err != nil {
+		return src.invalid("model.explain", "%q: want none, alerts or all", c.Model.Explain)
 	}
 	switch c.Scorer {
 	case "local":

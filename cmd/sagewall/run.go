@@ -245,6 +245,15 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			pipeOpts = append(pipeOpts, stream.WithStateRebuild(s.client, cfg.Input.RebuildRecords))
 		}
 	}
+	if cfg.Model.Explain != stream.ExplainNone {
+		// The local model's contributions: with scorer sagemaker, those of
+		// the model the endpoint should serve.
+		if explainer, err := det.NewExplainer(); err != nil {
+			logger.Warn("verdicts go without explanations", "model_explain", cfg.Model.Explain, "err", err)
+		} else {
+			pipeOpts = append(pipeOpts, stream.WithExplanations(explainer, cfg.Model.Explain, cfg.Alerts.Threshold))
+		}
+	}
 	s.pipeline, err = stream.New(s.reader, scorer, pipeOpts...)
 	if err != nil {
 		s.close()
