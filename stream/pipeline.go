@@ -67,6 +67,7 @@ type config struct {
 	passthrough     []string
 	health          *Health
 	explain         *explainConfig // WithExplanations; nil: none
+	explainPerBatch int
 }
 
 // Option configures a Pipeline.

@@ -129,6 +129,8 @@ type runConfig struct {
 		Path      string // "" = the bundled model
 		Threshold float64
 		Explain   string // none, alerts or all: which verdicts carry an explanation
+		// ExplainPerBatch caps alerts mode's explanations per micro-batch (0: no cap).
+		ExplainPerBatch int
 	}
 	// Scorer is "local" (the model above) or "sagemaker" (the endpoint
 	// below, with the local model for categories and as the fallback).
@@ -350,6 +352,8 @@ func settings() []setting {
 			func(c *runConfig) *float64 { return &c.Model.Threshold }),
 		stringSetting("model.explain", "which verdicts carry their 5 largest feature contributions (TreeSHAP): none, alerts (attacks scoring at least alerts.threshold) or all",
 			func(c *runConfig) *string { return &c.Model.Explain }),
+		intSetting("model.explain_per_batch", "alerts mode: at most this many explanations a micro-batch, the first alerts (bounds their cost in a flood, when nearly every record is an alert; 0: no cap)",
+			func(c *runConfig) *int { return &c.Model.ExplainPerBatch }),
 		stringSetting("scorer", "where rows are scored: local (model.path) or sagemaker (sagemaker.endpoint)",
 			func(c *runConfig) *string { return &c.Scorer }),
 		stringSetting("sagemaker.endpoint", "SageMaker endpoint serving the binary model (scorer: sagemaker)",
@@ -431,6 +435,7 @@ func defaultRunConfig() runConfig {
 	c.Batch.MaxInFlight = 16
 	c.Model.Threshold = 0 // the model's operating point
 	c.Model.Explain = stream.ExplainAlerts
+	c.Model.ExplainPerBatch = 4
 	c.Scorer = "local"
 	c.SageMaker.MaxRows = 250
 	c.SageMaker.Concurrency = 4
@@ -732,6 +737,9 @@ func (src *configSources) validate() error {
 	}
 	if err := stream.CheckExplainMode(c.Model.Explain); err != nil {
 		return src.invalid("model.explain", "%q: want none, alerts or all", c.Model.Explain)
+	}
+	if c.Model.ExplainPerBatch < 0 {
+		return src.invalid("model.explain_per_batch", "%d: want 0 (no cap) or more", c.Model.ExplainPerBatch)
 	}
 	switch c.Scorer {
 	case "local":

@@ -251,7 +251,8 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 		if explainer, err := det.NewExplainer(); err != nil {
 			logger.Warn("verdicts go without explanations", "model_explain", cfg.Model.Explain, "err", err)
 		} else {
-			pipeOpts = append(pipeOpts, stream.WithExplanations(explainer, cfg.Model.Explain, cfg.Alerts.Threshold))
+			pipeOpts = append(pipeOpts, stream.WithExplanations(explainer, cfg.Model.Explain, cfg.Alerts.Threshold),
+				stream.WithExplanationsPerBatch(cfg.Model.ExplainPerBatch))
 		}
 	}
 	s.pipeline, err = stream.New(s.reader, scorer, pipeOpts...)
