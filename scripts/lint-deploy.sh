@@ -82,9 +82,9 @@ elif readelf -l "$work/sagewall" | grep -q INTERP; then
 	die "binary asks for a dynamic loader"
 fi
 "$go" version -m "$work/sagewall" | grep -q 'CGO_ENABLED=0' || die "binary built with cgo"
-"$work/sagewall" --help 2>"$work/help" || die "sagewall --help failed: $(cat "$work/help")"
+"$work/sagewall" --help >"$work/help" 2>&1 || die "sagewall --help failed: $(cat "$work/help")"
 grep -q '^usage: sagewall' "$work/help" || die "unexpected --help output: $(cat "$work/help")"
-"$work/sagewall" deploy -h 2>/dev/null || die "sagewall deploy -h failed"
+"$work/sagewall" deploy -h >/dev/null 2>&1 || die "sagewall deploy -h failed"
 log "ok: ${desc:-static ELF} ($(du -h "$work/sagewall" | cut -f1))"
 
 step "cfn-lint deploy/cloudformation"
