@@ -1,6 +1,10 @@
 package sinks
 
-import "github.com/sagewall/sagewall/scoring"
+import (
+	"strconv"
+
+	"github.com/sagewall/sagewall/scoring"
+)
 
 // appendExplanation appends a verdict's explanation to a JSON verdict:
 //
@@ -28,4 +32,33 @@ func appendExplanation(dst []byte, contributions []scoring.Contribution) []byte 
 		dst = append(dst, `"}`...)
 	}
 	return append(dst, ']')
+}
+
+// appendExplanationWords appends an explanation as one sentence for an
+// OCSF finding's desc (the inside of a JSON string):
+//
+//	Largest contributions (log-odds of attack): SYN errors … (serror_rate=1) +2.47; bytes sent (src_bytes=0) +0.81
+func appendExplanationWords(dst []byte, contributions []scoring.Contribution) []byte {
+	dst = append(dst, "Largest contributions (log-odds of attack): "...)
+	for i := range contributions {
+		c := &contributions[i]
+		if i > 0 {
+			dst = append(dst, "; "...)
+		}
+		dst = appendEscaped(dst, c.Why)
+		dst = append(dst, " ("...)
+		dst = appendEscaped(dst, c.Feature)
+		dst = append(dst, '=')
+		if c.Value != c.Value {
+			dst = append(dst, "missing"...)
+		} else {
+			dst = strconv.AppendFloat(dst, float64(c.Value), 'g', -1, 32)
+		}
+		dst = append(dst, ") "...)
+		if c.Contribution >= 0 {
+			dst = append(dst, '+')
+		}
+		dst = strconv.AppendFloat(dst, float64(c.Contribution), 'f', 2, 32)
+	}
+	return dst
 }

@@ -66,3 +66,33 @@ func TestJSONExplanation(t *testing.T) {
 		t.Errorf("Append allocates %v times with an explanation", n)
 	}
 }
+
+// TestOCSFExplanation: an explained finding says why in words
+// (finding_info.desc) and carries the contributions (unmapped.explanation);
+// the finding stays within OCSF 1.3.0's attributes.
+func TestOCSFExplanation(t *testing.T) {
+	v := testVerdict(t, neptuneLine, scoring.Result{Score: 0.9973, Attack: true, Category: etl.DoS, CategoryProb: 0.9981})
+	v.Explanation = []scoring.Contribution{
+		{Feature: "serror_rate", Value: 1, Contribution: 2.47, Why: `SYN errors "quoted"`},
+		{Feature: "src_bytes", Value: float32(math.NaN()), Contribution: -0.5, Why: "bytes sent"},
+	}
+	out := OCSFFormat{}.Append(nil, &v)
+	var doc map[string]any
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	checkOCSFObject(t, "", doc)
+	desc, _ := doc["finding_info"].(map[string]any)["desc"].(string)
+	if want := `Largest contributions (log-odds of attack): SYN errors "quoted" (serror_rate=1) +2.47; bytes sent (src_bytes=missing) -0.50`; desc != want {
+		t.Errorf("desc %q, want %q", desc, want)
+	}
+	unmapped, _ := doc["unmapped"].(map[string]any)
+	if e, _ := unmapped["explanation"].([]any); len(e) != 2 {
+		t.Errorf("unmapped.explanation %v, want the 2 contributions", e)
+	}
+	v.Explanation = nil
+	plain := string(OCSFFormat{}.Append(nil, &v))
+	if strings.Contains(plain, `"desc"`) || strings.Contains(plain, "explanation") {
+		t.Errorf("an unexplained finding carries an explanation: %s", plain)
+	}
+}

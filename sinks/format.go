@@ -135,7 +135,8 @@ const OCSFVersion = "1.3.0"
 //     would mislead; metadata.product stays sagewall, which wrote the finding.
 //
 // An attack's finding_info.attacks lists the ATT&CK techniques of its
-// category (Techniques), with ATTACKVersion. What OCSF has no attribute for
+// category (Techniques), with ATTACKVersion. An explained verdict's largest
+// contributions are finding_info.desc, in words, and unmapped.explanation. What OCSF has no attribute for
 // is in unmapped: the source record, features_source, the connection's
 // passthrough fields (fields), its labels, score, threshold and category
 // probability.
@@ -191,6 +192,10 @@ func (f OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 		dst = appendEscaped(dst, v.Result.Category.String())
 	} else {
 		dst = append(dst, "Normal connection"...)
+	}
+	if len(v.Explanation) > 0 {
+		dst = append(dst, `","desc":"`...)
+		dst = appendExplanationWords(dst, v.Explanation)
 	}
 	dst = append(dst, `","types":["`...)
 	dst = appendEscaped(dst, v.Result.Category.String())
@@ -250,6 +255,7 @@ func (f OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 		dst = appendEscaped(dst, v.Conn.DetailLbl)
 		dst = append(dst, '"')
 	}
+	dst = appendExplanation(dst, v.Explanation)
 	return append(dst, "}}"...)
 }
 
