@@ -54,6 +54,9 @@ func parseAlertLayout(line []byte) (a Alert, ok bool) {
 	if s.optional(`,"dst_ip":"`) {
 		a.DstIP = s.str()
 	}
+	if s.optional(`,"why":"`) {
+		a.Why = s.str()
+	}
 	s.literal(`}`)
 	return a, s.ok && len(s.rest) == 0
 }

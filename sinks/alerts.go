@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/sagewall/sagewall/scoring"
 )
 
 // AlertFormat encodes a verdict as its Alert, in JSON (what encoding/json
@@ -50,8 +52,33 @@ func (AlertFormat) Append(dst []byte, v *Verdict) []byte {
 		dst = v.Conn.RespAddr.AppendTo(dst)
 		dst = append(dst, '"')
 	}
+	if len(v.Explanation) > 0 {
+		dst = append(dst, `,"why":"`...)
+		dst = appendWhy(dst, v.Explanation, true)
+		dst = append(dst, '"')
+	}
 	return append(dst, '}')
 }
+
+// appendWhy appends the phrases of an explanation's first alertWhyPhrases
+// contributions, "; "-separated, JSON-escaped when escape is set.
+func appendWhy(dst []byte, contributions []scoring.Contribution, escape bool) []byte {
+	for i := range min(len(contributions), alertWhyPhrases) {
+		if i > 0 {
+			dst = append(dst, "; "...)
+		}
+		if escape {
+			dst = appendEscaped(dst, contributions[i].Why)
+		} else {
+			dst = append(dst, contributions[i].Why...)
+		}
+	}
+	return dst
+}
+
+// alertWhyPhrases is how many of an explanation's phrases an alert carries:
+// an SNS message is read by a person, in a list of examples.
+const alertWhyPhrases = 3
 
 // AlertTopic is the sink of the outbox: it writes the alert-worthy verdicts
 // of each batch (score at or above its threshold) to the alert topic as

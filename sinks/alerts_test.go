@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/sagewall/sagewall/internal/testenv"
-
 	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/internal/testenv"
 	"github.com/sagewall/sagewall/scoring"
 )
 
@@ -28,7 +28,9 @@ func TestAlertFormatRoundTrips(t *testing.T) {
 	conn.Conn.OrigAddr, conn.Conn.OrigPort = netip.MustParseAddr("2001:db8::1"), 51234
 	conn.Conn.RespAddr, conn.Conn.RespPort = netip.MustParseAddr("10.0.0.7"), 80
 	conn.Conn.Proto, conn.Conn.Sensor = "tcp", "edge \"1\"\n"
-	for name, v := range map[string]Verdict{"record": plain, "connection": conn} {
+	explained := conn
+	explained.Explanation = []scoring.Contribution{{Feature: "serror_rate", Why: "SYN errors"}, {Feature: "count", Why: "connections to the same host"}}
+	for name, v := range map[string]Verdict{"record": plain, "connection": conn, "explained": explained} {
 		b := AlertFormat{}.Append(nil, &v)
 		var got Alert
 		err := json.Unmarshal(b, &got)
@@ -72,10 +74,14 @@ func alertLines(t testing.TB) []string {
 	conn.Conn.OrigAddr, conn.Conn.OrigPort = netip.MustParseAddr("2001:db8::1"), 51234
 	conn.Conn.RespAddr, conn.Conn.RespPort = netip.MustParseAddr("10.0.0.7"), 443
 	conn.Conn.Proto = "tcp"
+	explained := conn
+	explained.Explanation = []scoring.Contribution{{Feature: "serror_rate", Why: "SYN errors"}, {Feature: "count", Why: `"quoted" words`},
+		{Feature: "src_bytes", Why: "bytes sent"}, {Feature: "flag=S0", Why: "not shown: the fourth"}}
 	line := string(AlertFormat{}.Append(nil, &v))
 	return []string{
 		line,
 		string(AlertFormat{}.Append(nil, &conn)),
+		string(AlertFormat{}.Append(nil, &explained)),
 		strings.Replace(line, `"score":0.987654`, `"score":0.9876540`, 1),   // not appendFloat's form
 		strings.Replace(line, `"id":"raw/3/42"`, `"id":"raw\u002f3/42"`, 1), // an escape
 		strings.Replace(line, `{"id"`, `{ "id"`, 1),                         // space
@@ -186,5 +192,24 @@ func TestAlertTopicWritesJSONLines(t *testing.T) {
 	})
 	if lines != 3000 || messages < 2 || messages > 4 {
 		t.Errorf("%d alerts in %d messages, want 3000 in 2–4", lines, messages)
+	}
+}
+
+// TestAlertWhy: an explained alert carries its first three phrases, through
+// the alert topic's line and into the SNS message's example.
+func TestAlertWhy(t *testing.T) {
+	v := testVerdict(t, neptuneLine, scoring.Result{Score: 0.99, Attack: true, Category: etl.DoS})
+	v.Explanation = []scoring.Contribution{{Why: "SYN errors"}, {Why: `"quoted" words`}, {Why: "bytes sent"}, {Why: "the fourth"}}
+	a, err := ParseAlert(AlertFormat{}.Append(nil, &v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `SYN errors; "quoted" words; bytes sent`; a.Why != want || alertOf(&v).Why != want {
+		t.Fatalf("why %q (alertOf %q), want %q", a.Why, alertOf(&v).Why, want)
+	}
+	s := &SNS{subject: "SAGEWALL ALERT"}
+	agg := &aggregate{group: group{"dos", "private"}, count: 1, maxScore: a.Score, examples: []Alert{a}}
+	if msg := aws.ToString(s.entry("0", agg).Message); !strings.Contains(msg, "    why: "+a.Why+"\n") {
+		t.Errorf("SNS message lacks the why line:\n%s", msg)
 	}
 }

@@ -148,6 +148,9 @@ type Alert struct {
 	Flow     string    `json:"flow,omitempty"` // "src:port → dst:port/transport", "" when the record named no connection
 	SrcIP    string    `json:"src_ip,omitempty"`
 	DstIP    string    `json:"dst_ip,omitempty"`
+	// Why is the explanation in words (its largest contributions' phrases,
+	// "; "-separated), "" when the verdict was not explained.
+	Why string `json:"why,omitempty"`
 }
 
 type alertBatch struct {
@@ -183,6 +186,7 @@ func alertOf(v *Verdict) Alert {
 		Category: v.Result.Category.String(), Service: v.Record.Service,
 		Protocol: v.Record.ProtocolType, Flag: v.Record.Flag, Model: v.Model.Name, Flow: FlowOf(&v.Conn),
 		SrcIP: addrString(v.Conn.OrigAddr), DstIP: addrString(v.Conn.RespAddr),
+		Why: string(appendWhy(nil, v.Explanation, false)),
 	}
 }
 
@@ -466,6 +470,9 @@ func (s *SNS) entry(id string, agg *aggregate) snstypes.PublishBatchRequestEntry
 		}
 		fmt.Fprintf(&b, "  %s score=%s protocol=%s service=%s flag=%s model=%s\n",
 			a.Key, strconv.FormatFloat(float64(a.Score), 'f', 4, 32), a.Protocol, a.Service, a.Flag, a.Model)
+		if a.Why != "" {
+			fmt.Fprintf(&b, "    why: %s\n", a.Why)
+		}
 	}
 	e := snstypes.PublishBatchRequestEntry{
 		Id:      aws.String(id),
