@@ -60,6 +60,12 @@ func (AlertFormat) Append(dst []byte, v *Verdict) []byte {
 	return append(dst, '}')
 }
 
+// WhyOf is an explanation in words for a person reading a list of alerts:
+// the phrases of its first alertWhyPhrases contributions, "; "-separated.
+func WhyOf(contributions []scoring.Contribution) string {
+	return string(appendWhy(nil, contributions, false))
+}
+
 // appendWhy appends the phrases of an explanation's first alertWhyPhrases
 // contributions, "; "-separated, JSON-escaped when escape is set.
 func appendWhy(dst []byte, contributions []scoring.Contribution, escape bool) []byte {

@@ -186,7 +186,7 @@ func alertOf(v *Verdict) Alert {
 		Category: v.Result.Category.String(), Service: v.Record.Service,
 		Protocol: v.Record.ProtocolType, Flag: v.Record.Flag, Model: v.Model.Name, Flow: FlowOf(&v.Conn),
 		SrcIP: addrString(v.Conn.OrigAddr), DstIP: addrString(v.Conn.RespAddr),
-		Why: string(appendWhy(nil, v.Explanation, false)),
+		Why: WhyOf(v.Explanation),
 	}
 }
 

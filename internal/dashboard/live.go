@@ -76,6 +76,7 @@ type Alert struct {
 	Flow     string    `json:"flow,omitempty"`   // "src:port → dst:port/transport (sensor s)", when the record named its connection
 	UID      string    `json:"uid,omitempty"`    // Zeek's connection uid
 	ATTACK   string    `json:"attack,omitempty"` // the category's ATT&CK techniques, "T1046 Network Service Discovery (TA0007 Discovery)"
+	Why      string    `json:"why,omitempty"`    // the explanation's first phrases, when the verdict was explained
 }
 
 // attackOf is each category's sinks.Techniques as one line, built once so
@@ -205,7 +206,7 @@ func (l *Live) keepAlerts(verdicts []sinks.Verdict, now time.Time) {
 		a := Alert{
 			Time: at, Source: v.Source.Key(), Score: v.Result.Score, Category: class,
 			Protocol: v.Record.ProtocolType, Service: v.Record.Service, Flag: v.Record.Flag, Label: v.Record.Label,
-			Flow: sinks.FlowOf(&v.Conn), UID: v.Conn.UID, ATTACK: attackOf[class],
+			Flow: sinks.FlowOf(&v.Conn), UID: v.Conn.UID, ATTACK: attackOf[class], Why: sinks.WhyOf(v.Explanation),
 		}
 		if len(l.alerts) < l.recentAlerts {
 			l.alerts = append(l.alerts, a)

@@ -291,6 +291,7 @@ func TestLiveAlertNamesTheConnection(t *testing.T) {
 	icmp6 := verdict("", 0.95, etl.DoS, 3)
 	icmp6.Conn = connlog.Conn{OrigAddr: netip.MustParseAddr("2001:db8::1"), OrigPort: 128,
 		RespAddr: netip.MustParseAddr("2001:db8::2"), Proto: "icmp", UID: "Cicmp6", Sensor: "<b>edge</b>"}
+	icmp6.Explanation = []scoring.Contribution{{Why: "SYN errors"}, {Why: "<i>bytes</i> sent"}}
 	l.Write(t.Context(), []sinks.Verdict{verdict("neptune", 0.99, etl.DoS, 2), zeek, icmp6}, func(error) {})
 	alerts := l.Summary(PipelineStatus{}).RecentAlerts
 	if len(alerts) != 3 {
@@ -314,6 +315,10 @@ func TestLiveAlertNamesTheConnection(t *testing.T) {
 	}
 	if a := byUID[""]; a.Source != "raw/1/2" {
 		t.Fatalf("nsl-kdd alert %+v", a)
+	}
+	// An explained alert says why; the others do not.
+	if a := byUID["Cicmp6"]; a.Why != "SYN errors; <i>bytes</i> sent" || byUID[""].Why != "" {
+		t.Errorf("why %q and %q", a.Why, byUID[""].Why)
 	}
 	// The JSON the page reads: members present only when known.
 	b, err := json.Marshal(alerts)

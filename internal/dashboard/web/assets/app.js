@@ -179,9 +179,12 @@ function renderLive(s) {
   $("alert-threshold-note").textContent = "· score ≥ " + s.alert_threshold.toFixed(2) + ", newest first";
 
   // Who talked to whom (when the record named its connection), then what the model saw.
+  // An explained alert (model.explain) adds why, in words.
   const connectionCell = (a) => {
     const features = a.protocol_type + " · " + a.service + " · " + a.flag;
-    return a.flow ? [el("div", { class: "flow" }, a.flow), el("div", { class: "muted" }, features)] : [features];
+    const cell = a.flow ? [el("div", { class: "flow" }, a.flow), el("div", { class: "muted" }, features)] : [features];
+    if (a.why) cell.push(el("div", { class: "why muted" }, "why: " + a.why));
+    return cell;
   };
   // The category, with its ATT&CK technique IDs (full names on hover).
   const alertCategoryCell = (a) => a.attack
