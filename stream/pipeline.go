@@ -96,8 +96,8 @@ func WithBatch(records, bytes int, wait time.Duration) Option {
 }
 
 // WithMaxInFlight bounds the micro-batches being scored or written at once
-// (default 8). With the fetch buffer it bounds memory: when every batch is in
-// flight, fetching stops until one is acknowledged.
+// (default 16). With the reader's queue it bounds memory: when every batch
+// is in flight, fetching stops until one is acknowledged.
 func WithMaxInFlight(n int) Option { return func(c *config) { c.maxInFlight = n } }
 
 // WithCommitInterval sets the minimum time between offset commits

@@ -378,8 +378,8 @@ func TestPipelineCrashRestart(t *testing.T) {
 		}
 	}
 	// Only records fetched but not committed by the first run can repeat:
-	// at most the in-flight batches plus the fetch buffer and the reader's
-	// queue beyond the acknowledged prefix.
+	// at most the in-flight batches plus the reader's queue beyond the
+	// acknowledged prefix.
 	limit := int(first.p.Stats().Consumed) - 2000 + 100
 	t.Logf("%d duplicates (bound %d)", duplicates, limit)
 	if duplicates == 0 || duplicates > limit {
