@@ -27,8 +27,6 @@ const (
 	embeddedTrain20 = "embedded:train20"
 )
 
-const trainingDataWarning = "this is the bundled model's training data; figures measured on it overstate real-world accuracy"
-
 func runEval(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(io.err)
@@ -46,11 +44,12 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 		fmt.Fprintln(io.err)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return usageError{err}
 	}
-	if fs.NArg() != 1 {
-		return usageError{fmt.Errorf("want one FILE (or -, %s, %s), got %d arguments", embeddedTrain, embeddedTrain20, fs.NArg())}
+	if len(files) != 1 {
+		return usageError{fmt.Errorf("want one FILE (or -, %s, %s), got %d arguments", embeddedTrain, embeddedTrain20, len(files))}
 	}
 	in, err := derive.lineInput()
 	if err != nil {
@@ -60,11 +59,16 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
-	input, closeInput, err := openEvalInput(fs.Arg(0), io.in)
+	raw, closeInput, err := openEvalInput(files[0], io.in)
 	if err != nil {
 		return err
 	}
 	defer closeInput()
+	training, err := loadTrainingLines()
+	if err != nil {
+		return err
+	}
+	input := &trainingLineCounter{r: raw, set: training}
 
 	var bad int
 	progress := newProgress(io, "evaluated")
@@ -74,15 +78,16 @@ func runEval(ctx context.Context, args []string, io stdio) error {
 		return nil
 	}, func(lineErr etl.LineError) {
 		bad++
-		fmt.Fprintf(io.err, "sagewall eval: %s: %v\n", fs.Arg(0), lineErr)
+		fmt.Fprintf(io.err, "sagewall eval: %s: %v\n", files[0], lineErr)
 	})
 	progress.done()
 	if err != nil {
 		return err
 	}
-	report := ev.report(fs.Arg(0), bad, stats.blank)
+	report := ev.report(files[0], bad, stats.blank)
+	report.Warning = input.warning()
 	if report.Records == 0 {
-		return fmt.Errorf("no labelled record in %s (%d read without a label, %d bad lines)", fs.Arg(0), report.Unlabelled, bad)
+		return fmt.Errorf("no labelled record in %s (%d read without a label, %d bad lines)", files[0], report.Unlabelled, bad)
 	}
 	if *plots != "" {
 		if err := writePlots(*plots, ev, report); err != nil {
@@ -244,9 +249,6 @@ func (e *evalTally) report(input string, bad, blank int) evalReport {
 			Confusion:      e.multiclass.Counts,
 			PerClassRecall: map[string]*float64{},
 		},
-	}
-	if input == embeddedTrain || input == embeddedTrain20 {
-		r.Warning = trainingDataWarning
 	}
 	if auc, ok := evaluate.ROCAUC(e.scores); ok {
 		r.ROCAUC = &auc

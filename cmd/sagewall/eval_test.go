@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,7 +216,7 @@ func TestEvalText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"sagewall-nslkdd 2.0.0", "threshold  0.5508: the model's operating point (lowest threshold", "NOTE: this is the bundled model's training data", "25192 labelled records",
+		"sagewall-nslkdd 2.0.0", "threshold  0.5508: the model's operating point (lowest threshold", "NOTE: 25192 of 25192 lines (100.0 %) are the bundled model's training data", "25192 labelled records",
 		"accuracy", "precision", "detection rate", "false-alarm rate", "F1", "ROC-AUC",
 		"true \\ predicted", "recall",
 	} {
@@ -277,5 +279,57 @@ func TestEvalErrors(t *testing.T) {
 				t.Fatalf("err = %v (usage error %v), want %q (usage error %v)", err, errors.As(err, &ue), tt.wantErr, tt.usage)
 			}
 		})
+	}
+}
+
+// TestEvalRecognisesTrainingDataByContent: the training-data warning
+// follows the lines, not the file's name: a file named like a test set that
+// is mostly KDDTrain+ lines (shuffled, some altered) gets it, one of altered
+// lines does not.
+func TestEvalRecognisesTrainingDataByContent(t *testing.T) {
+	r, err := nslkdd.Open(nslkdd.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var lines []string
+	sc := bufio.NewScanner(r)
+	for len(lines) < 400 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	altered := func(l string) string { return "7777" + l[strings.IndexByte(l, ','):] } // another duration
+	slices.Reverse(lines)
+	mixed := slices.Clone(lines)
+	for i := 300; i < 400; i++ {
+		mixed[i] = altered(mixed[i])
+	}
+	none := make([]string, len(lines))
+	for i, l := range lines {
+		none[i] = altered(l)
+	}
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"KDDTest+.txt", mixed, "300 of 400 lines (75.0 %) are the bundled model's training data"},
+		{"other.txt", none, ""},
+	} {
+		path := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(path, []byte(strings.Join(tt.lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := runCommand(t, runEval, nil, "", "--json", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var report struct{ Warning string }
+		if err := json.Unmarshal([]byte(out), &report); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(report.Warning, tt.want) || (tt.want == "") != (report.Warning == "") {
+			t.Errorf("%s: warning %q, want %q", tt.name, report.Warning, tt.want)
+		}
 	}
 }

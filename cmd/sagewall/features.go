@@ -40,11 +40,12 @@ func runFeatures(ctx context.Context, args []string, io stdio) error {
 		fmt.Fprintln(io.err)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return usageError{err}
 	}
-	if fs.NArg() != 1 {
-		return usageError{fmt.Errorf("want one FILE or -, got %d arguments", fs.NArg())}
+	if len(files) != 1 {
+		return usageError{fmt.Errorf("want one FILE or -, got %d arguments", len(files))}
 	}
 	in, err := derive.lineInput()
 	if err != nil {
@@ -57,14 +58,14 @@ func runFeatures(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--label-map: %w", err)}
 	}
-	input, closeInput, err := openEvalInput(fs.Arg(0), io.in)
+	input, closeInput, err := openEvalInput(files[0], io.in)
 	if err != nil {
 		return err
 	}
 	defer closeInput()
 
 	written, bad, err := writeFeatures(ctx, input, in, *identity, renames, io.out, func(lineNo int, err error) {
-		fmt.Fprintf(io.err, "sagewall features: %s: %v\n", fs.Arg(0), etl.LineError{Line: lineNo, Err: err})
+		fmt.Fprintf(io.err, "sagewall features: %s: %v\n", files[0], etl.LineError{Line: lineNo, Err: err})
 	})
 	if err != nil {
 		return err

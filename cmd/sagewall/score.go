@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"time"
 
@@ -36,7 +35,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	threshold := fs.Float64("threshold", scoring.DefaultThreshold, "score from which a record counts as an attack (default: the model's operating point, 0.5 for a model without one)")
 	derive := addDeriveFlags(fs, "input format: auto (per line), nslkdd, zeek (conn.log, JSON or TSV) or vpcflow")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold T] [--format auto] [FILE|-]")
+		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold T] [--format auto] [FILE|-|embedded:train|embedded:train20]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Scores NSL-KDD records (CSV or JSON lines, with or without label, or encoded")
 		fmt.Fprintln(io.err, "122-value vectors) and writes one JSON verdict per valid line, in input order.")
@@ -48,11 +47,12 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 		fmt.Fprintln(io.err)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return usageError{err}
 	}
-	if fs.NArg() > 1 {
-		return usageError{fmt.Errorf("want at most one FILE, got %d arguments", fs.NArg())}
+	if len(files) > 1 {
+		return usageError{fmt.Errorf("want at most one FILE, got %d arguments", len(files))}
 	}
 
 	in, err := derive.lineInput()
@@ -66,7 +66,7 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	if isModelFile(*model) {
 		fmt.Fprintf(io.err, "sagewall score: %s: %s\n", *model, detector.Describe())
 	}
-	input, name, closeInput, err := openScoreInput(fs.Args(), io.in, io.inIsTTY, io.err)
+	input, name, closeInput, err := openScoreInput(files, io.in, io.inIsTTY, io.err)
 	if err != nil {
 		return err
 	}
@@ -100,21 +100,17 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	return nil
 }
 
-// openScoreInput opens FILE, stdin for "-" or no argument, or the bundled
-// sample records when there is no argument and stdin is a terminal.
+// openScoreInput opens FILE (gzipped or not, or embedded:train /
+// embedded:train20), stdin for "-" or no argument, or the bundled sample
+// records when there is no argument and stdin is a terminal.
 func openScoreInput(args []string, stdin io.Reader, stdinIsTTY bool, stderr io.Writer) (r io.Reader, name string, closeInput func(), err error) {
 	switch {
 	case len(args) == 1 && args[0] != "-":
-		f, err := os.Open(args[0])
+		r, closeInput, err := openEvalInput(args[0], stdin) // a file (gzipped or not) or embedded:train(20)
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("opening input: %w", err)
+			return nil, "", nil, err
 		}
-		r, err := maybeGunzip(f)
-		if err != nil {
-			f.Close()
-			return nil, "", nil, fmt.Errorf("opening %s: %w", args[0], err)
-		}
-		return r, args[0], func() { f.Close() }, nil
+		return r, args[0], closeInput, nil
 	case len(args) == 0 && stdinIsTTY:
 		fmt.Fprintln(stderr, "sagewall score: no input given; scoring the bundled sample records (KDDTrain+ lines).")
 		fmt.Fprintln(stderr, "Give a FILE or pipe records in: sagewall score records.csv")

@@ -329,3 +329,22 @@ func FuzzScoreLines(f *testing.F) {
 		}
 	})
 }
+
+// TestScoreEmbeddedAndFlagsAfterFile: score reads the embedded training
+// data by name, and takes its flags after the file as before it.
+func TestScoreEmbeddedAndFlagsAfterFile(t *testing.T) {
+	out, stderr, err := runCommand(t, runScore, nil, "", "embedded:train20", "--threshold", "0.99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "(threshold 0.99)") {
+		t.Errorf("the threshold after the file was not applied: %s", stderr)
+	}
+	lines := strings.Count(out, "\n")
+	if lines != 25192 {
+		t.Fatalf("%d verdicts, want 25192 (KDDTrain+_20Percent)", lines)
+	}
+	if !strings.Contains(out, `"attack":false`) || !strings.Contains(out, `"attack":true`) {
+		t.Fatalf("no mix of verdicts at threshold 0.99: %.300s", out)
+	}
+}
