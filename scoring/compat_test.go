@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/dmitryikh/leaves"
+
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 // compatDir holds the models of every objective and format a SageMaker user
@@ -47,47 +49,30 @@ var compatObjectives = map[string]struct {
 	"nonfinite":   {ObjectiveBinaryLogistic, 1},
 }
 
-// compatModels lists the model files of compatDir by their names:
-// xgb-VERSION-NAME.FORMAT[.gz] and lgb-VERSION-NAME.txt.gz.
+// compatModels lists the model files of compatDir with what their names
+// say (testenv.CompatModels) and the goldens of their predictions.
 func compatModels(t testing.TB) []compatModel {
 	t.Helper()
-	entries, err := os.ReadDir(compatDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var models []compatModel
-	for _, e := range entries {
-		name := e.Name()
-		if strings.Contains(name, "golden") || strings.Contains(name, "-bad") || !strings.HasPrefix(name, "xgb-") && !strings.HasPrefix(name, "lgb-") {
-			continue
-		}
-		lib, rest, _ := strings.Cut(name, "-")
-		version, rest, _ := strings.Cut(rest, "-")
-		base, format, _ := strings.Cut(strings.TrimSuffix(rest, ".gz"), ".")
-		if format == "model.tar" {
-			format = "model.tar.gz"
-		}
-		m := compatModel{file: name, format: format, predict: lib + "-" + version + "-" + base + ".golden.gz"}
-		if lib == "lgb" {
-			m.library, m.objective, m.numClass = "lightgbm "+version, "binary", 1
-			if strings.HasPrefix(base, "multi") {
+	for _, c := range testenv.CompatModels(t, compatDir) {
+		m := compatModel{file: c.File, format: c.Format, predict: c.Prefix + ".golden.gz"}
+		if c.Library == "lgb" {
+			m.library, m.objective, m.numClass = "lightgbm "+c.Version, "binary", 1
+			if strings.HasPrefix(c.Base, "multi") {
 				m.objective, m.numClass = "multiclass", 5
 			}
 		} else {
-			o, ok := compatObjectives[base]
+			o, ok := compatObjectives[c.Base]
 			if !ok {
-				t.Fatalf("%s: unknown fixture name %q", name, base)
+				t.Fatalf("%s: unknown fixture name %q", c.File, c.Base)
 			}
-			m.library, m.objective, m.numClass = "xgboost "+version, o.objective, o.numClass
+			m.library, m.objective, m.numClass = "xgboost "+c.Version, o.objective, o.numClass
 		}
 		m.proba = m.predict
-		if _, err := os.Stat(filepath.Join(compatDir, strings.Replace(m.predict, ".golden", ".proba.golden", 1))); err == nil {
-			m.proba = strings.Replace(m.predict, ".golden", ".proba.golden", 1)
+		if _, err := os.Stat(filepath.Join(compatDir, c.Prefix+".proba.golden.gz")); err == nil {
+			m.proba = c.Prefix + ".proba.golden.gz"
 		}
 		models = append(models, m)
-	}
-	if len(models) < 20 {
-		t.Fatalf("%d models in %s: regenerate with scoring/testdata/gen/compat.sh", len(models), compatDir)
 	}
 	return models
 }
@@ -217,7 +202,7 @@ func compareRows(t *testing.T, what string, rows, want [][]float32, predict func
 // they are for: missing values in all three spellings, missing one-hot
 // cells, rows without any missing value and split thresholds hit exactly.
 func TestCompatRowsHaveMissingValues(t *testing.T) {
-	data := gunzipCompat(t, "rows.csv.gz")
+	data := testenv.GunzipIn(t, compatDir, "rows.csv.gz")
 	complete, oneHot := 0, 0
 	for line := range strings.Lines(string(data)) {
 		cells := strings.Split(strings.TrimSuffix(line, "\n"), ",")
@@ -244,28 +229,11 @@ func TestCompatRowsHaveMissingValues(t *testing.T) {
 	}
 }
 
-func gunzipCompat(t testing.TB, name string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(compatDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 // TestCompatNonFiniteTokensAsXGBoostWrites checks that the fixture holds
 // the bare NaN, Infinity and -Infinity tokens XGBoost wrote (the golden test
 // above checks its predictions).
 func TestCompatNonFiniteTokensAsXGBoostWrites(t *testing.T) {
-	data := gunzipCompat(t, "xgb-3.2.0-nonfinite.json.gz")
+	data := testenv.GunzipIn(t, compatDir, "xgb-3.2.0-nonfinite.json.gz")
 	for _, token := range []string{"[NaN,", "[Infinity,", ",-Infinity,"} {
 		if !bytes.Contains(data, []byte(token)) {
 			t.Errorf("fixture lacks %q", token)
@@ -348,7 +316,7 @@ func TestLightGBMSoftmaxIsStable(t *testing.T) {
 		t.Fatalf("%d NaN probabilities", nan)
 	}
 	// leaves' own softmax, which Predict no longer uses, fails on this model.
-	text, _, err := validateLightGBM(gunzipCompat(t, "lgb-4.7.0-multi-large.txt.gz"))
+	text, _, err := validateLightGBM(testenv.GunzipIn(t, compatDir, "lgb-4.7.0-multi-large.txt.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,14 +2,12 @@ package scoring
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,7 +30,7 @@ const goldenValues = 1 + numCategories
 // by deploy/train/train.py.
 func readGoldens(t testing.TB, model string) []float32 {
 	t.Helper()
-	data := gunzipFile(t, "testdata/"+model+"/predictions.f32.gz")
+	data := testenv.Gunzip(t, "testdata/"+model+"/predictions.f32.gz")
 	if len(data) != nslkdd.TrainRecords*goldenValues*4 {
 		t.Fatalf("goldens hold %d bytes, want %d rows of %d float32", len(data), nslkdd.TrainRecords, goldenValues)
 	}
@@ -287,27 +285,9 @@ func writeFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-func gunzipFile(t testing.TB, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 func TestLoadDetector(t *testing.T) {
-	binaryJSON := gunzipFile(t, "bundled/binary.json.gz")
-	categoryJSON := gunzipFile(t, "bundled/category.json.gz")
+	binaryJSON := testenv.Gunzip(t, "bundled/binary.json.gz")
+	categoryJSON := testenv.Gunzip(t, "bundled/category.json.gz")
 	sum := func(data []byte) string { s := sha256.Sum256(data); return hex.EncodeToString(s[:]) }
 
 	tests := []struct {

@@ -88,7 +88,7 @@ type Explainer struct {
 
 // NewExplainer prepares TreeSHAP for the forest. It fails for a model whose
 // file lacks node covers (hand-written JSON without sum_hessian), a
-// multi-class model (not implemented), or covers that cannot weigh a split
+// multi-class model (refused: verdicts explain the binary model), or covers that cannot weigh a split
 // (not positive and finite).
 func (f *Forest) NewExplainer() (*Explainer, error) {
 	if f.numGroup != 1 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 // Test rows of the TreeSHAP goldens (scoring/testdata/gen/explain.py).
@@ -25,7 +26,7 @@ type explainGolden struct {
 
 func readExplainGolden(t *testing.T, model string) explainGolden {
 	t.Helper()
-	data := gunzipFile(t, "testdata/explain/"+model+".f32.gz")
+	data := testenv.Gunzip(t, "testdata/explain/"+model+".f32.gz")
 	if len(data) < 4 {
 		t.Fatal("golden: truncated")
 	}

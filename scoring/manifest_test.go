@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 // bundledManifest is the part of a bundled manifest.json the agreement test reads.
@@ -56,7 +58,7 @@ func TestBundledManifestsAgree(t *testing.T) {
 			}
 			for _, role := range []string{"binary", "category"} {
 				model := m.Models[role]
-				if got := sha256.Sum256(gunzipFile(t, filepath.Join(tc.dir, model.File))); hex.EncodeToString(got[:]) != model.SHA256 {
+				if got := sha256.Sum256(testenv.Gunzip(t, filepath.Join(tc.dir, model.File))); hex.EncodeToString(got[:]) != model.SHA256 {
 					t.Errorf("%s: sha256 %x, manifest says %s", model.File, got, model.SHA256)
 				}
 			}
@@ -71,7 +73,7 @@ func TestBundledManifestsAgree(t *testing.T) {
 				t.Errorf("detector: %+v, version %s; manifest: %+v, version %s", d.OperatingPoint(), d.Info().Version, want, m.Version)
 			}
 
-			raw := gunzipFile(t, filepath.Join("testdata", tc.dir, "normal-oof.f32.gz"))
+			raw := testenv.Gunzip(t, filepath.Join("testdata", tc.dir, "normal-oof.f32.gz"))
 			scores := make([]float32, len(raw)/4)
 			if err := binary.Read(bytes.NewReader(raw), binary.LittleEndian, scores); err != nil {
 				t.Fatal(err)

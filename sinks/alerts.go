@@ -3,6 +3,7 @@ package sinks
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -54,7 +55,7 @@ func (AlertFormat) Append(dst []byte, v *Verdict) []byte {
 	}
 	if len(v.Explanation) > 0 {
 		dst = append(dst, `,"why":"`...)
-		dst = appendWhy(dst, v.Explanation, true)
+		dst = appendEscaped(dst, WhyOf(v.Explanation)) // one string per explained alert, beside the explanation itself
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
@@ -63,23 +64,11 @@ func (AlertFormat) Append(dst []byte, v *Verdict) []byte {
 // WhyOf is an explanation in words for a person reading a list of alerts:
 // the phrases of its first alertWhyPhrases contributions, "; "-separated.
 func WhyOf(contributions []scoring.Contribution) string {
-	return string(appendWhy(nil, contributions, false))
-}
-
-// appendWhy appends the phrases of an explanation's first alertWhyPhrases
-// contributions, "; "-separated, JSON-escaped when escape is set.
-func appendWhy(dst []byte, contributions []scoring.Contribution, escape bool) []byte {
+	phrases := make([]string, 0, alertWhyPhrases)
 	for i := range min(len(contributions), alertWhyPhrases) {
-		if i > 0 {
-			dst = append(dst, "; "...)
-		}
-		if escape {
-			dst = appendEscaped(dst, contributions[i].Why)
-		} else {
-			dst = append(dst, contributions[i].Why...)
-		}
+		phrases = append(phrases, contributions[i].Why)
 	}
-	return dst
+	return strings.Join(phrases, "; ")
 }
 
 // alertWhyPhrases is how many of an explanation's phrases an alert carries:

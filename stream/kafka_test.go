@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -70,7 +68,7 @@ func TestReaderLogOneMsgKey(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now: every dial is refused
 
-	var out readerLogBuffer
+	var out syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, nil))
 	r := NewReader(Conn{Brokers: []string{addr}}, "g", "raw", WithReaderLogger(logger))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -93,22 +91,4 @@ func TestReaderLogOneMsgKey(t *testing.T) {
 			}
 		}
 	}
-}
-
-// readerLogBuffer is a bytes.Buffer safe for the reader's goroutines.
-type readerLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *readerLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *readerLogBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.buf.Bytes())
 }

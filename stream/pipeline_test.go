@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -584,7 +585,8 @@ func TestPipelineDebugLog(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the pipeline's goroutines.
+// syncBuffer is a bytes.Buffer safe for the goroutines that log into it
+// (the pipeline's, kafka-go reader's).
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -600,4 +602,10 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.buf.Bytes())
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -287,16 +286,7 @@ func TestEvalErrors(t *testing.T) {
 // is mostly KDDTrain+ lines (shuffled, some altered) gets it, one of altered
 // lines does not.
 func TestEvalRecognisesTrainingDataByContent(t *testing.T) {
-	r, err := nslkdd.Open(nslkdd.Train)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var lines []string
-	sc := bufio.NewScanner(r)
-	for len(lines) < 400 && sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
+	lines := trainLines(t, 400)
 	altered := func(l string) string { return "7777" + l[strings.IndexByte(l, ','):] } // another duration
 	slices.Reverse(lines)
 	mixed := slices.Clone(lines)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -41,46 +39,21 @@ type compatCase struct {
 // else NAME.golden.gz.
 func compatCases(t *testing.T) []compatCase {
 	t.Helper()
-	entries, err := os.ReadDir(compatDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cases []compatCase
-	for _, e := range entries {
-		name := e.Name()
-		if strings.Contains(name, "golden") || strings.Contains(name, "-bad") || !strings.HasPrefix(name, "xgb-") && !strings.HasPrefix(name, "lgb-") {
-			continue
-		}
-		parts := strings.SplitN(name, "-", 3)
-		base, _, _ := strings.Cut(parts[2], ".")
-		prefix := parts[0] + "-" + parts[1] + "-" + base
-		c := compatCase{file: name, golden: prefix + ".golden.gz", multi: base == "softprob" || base == "softmax" || strings.HasPrefix(base, "multi")}
-		if _, err := os.Stat(filepath.Join(compatDir, prefix+".proba.golden.gz")); err == nil {
-			c.golden = prefix + ".proba.golden.gz"
+	for _, m := range testenv.CompatModels(t, compatDir) {
+		c := compatCase{file: m.File, golden: m.Prefix + ".golden.gz",
+			multi: m.Base == "softprob" || m.Base == "softmax" || strings.HasPrefix(m.Base, "multi")}
+		if _, err := os.Stat(filepath.Join(compatDir, m.Prefix+".proba.golden.gz")); err == nil {
+			c.golden = m.Prefix + ".proba.golden.gz"
 		}
 		cases = append(cases, c)
-	}
-	if len(cases) < 20 {
-		t.Fatalf("%d models in %s", len(cases), compatDir)
 	}
 	return cases
 }
 
 func gunzipCompat(t *testing.T, name string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(compatDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
+	return string(testenv.GunzipIn(t, compatDir, name))
 }
 
 // attackScores is P(attack) per row as the library predicts it.

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"io"
-	"os"
 	"testing"
 )
 
@@ -14,19 +12,7 @@ import (
 // XGBoost container leaves its training output.
 func ModelTarGz(t testing.TB, path string) []byte {
 	t.Helper()
-	compressed, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(compressed))
-	if err != nil {
-		t.Fatalf("decompressing %s: %v", path, err)
-	}
-	model, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("decompressing %s: %v", path, err)
-	}
-	return TarGz(t, "xgboost-model", model)
+	return TarGz(t, "xgboost-model", Gunzip(t, path))
 }
 
 // TarGz returns a gzipped tar archive holding data as its one member.

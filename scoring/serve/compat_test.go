@@ -1,21 +1,18 @@
 package serve_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sagewall/sagewall/etl"
+	"github.com/sagewall/sagewall/internal/testenv"
 	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/scoring/sagemaker"
 	"github.com/sagewall/sagewall/scoring/serve"
@@ -27,19 +24,7 @@ const compatDir = "../testdata/compat"
 
 func gunzip(t *testing.T, name string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(compatDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
+	return string(testenv.GunzipIn(t, compatDir, name))
 }
 
 // parseCells reads comma-separated lines of floats; "", NaN and nan are NaN.
@@ -215,31 +200,16 @@ type serveCase struct {
 	class        bool
 }
 
-// compatServeCases lists every model file of compatDir (named
-// xgb-VERSION-NAME.FORMAT[.gz] or lgb-VERSION-NAME.txt.gz).
+// compatServeCases lists every model file of compatDir (testenv.CompatModels).
 func compatServeCases(t *testing.T) []serveCase {
 	t.Helper()
-	entries, err := os.ReadDir(compatDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cases []serveCase
-	for _, e := range entries {
-		name := e.Name()
-		if strings.Contains(name, "golden") || strings.Contains(name, "-bad") || !strings.HasPrefix(name, "xgb-") && !strings.HasPrefix(name, "lgb-") {
-			continue
-		}
-		parts := strings.SplitN(name, "-", 3)
-		base, _, _ := strings.Cut(parts[2], ".")
-		prefix := parts[0] + "-" + parts[1] + "-" + base
-		c := serveCase{file: name, golden: prefix + ".golden.gz", class: base == "softmax"}
-		if base == "logitraw" {
-			c.golden = prefix + ".proba.golden.gz"
+	for _, m := range testenv.CompatModels(t, compatDir) {
+		c := serveCase{file: m.File, golden: m.Prefix + ".golden.gz", class: m.Base == "softmax"}
+		if m.Base == "logitraw" {
+			c.golden = m.Prefix + ".proba.golden.gz"
 		}
 		cases = append(cases, c)
-	}
-	if len(cases) < 20 {
-		t.Fatalf("%d models in %s", len(cases), compatDir)
 	}
 	return cases
 }
