@@ -30,14 +30,32 @@ type Result struct {
 	Score  float32 // P(attack), from the binary model (1 - P(normal) for a detector of a single 5-class model)
 	Attack bool    // Score >= threshold
 	// Category is, for a flagged row, the category model's most likely
-	// attack class (AttackCategory: never Normal once the binary model has
-	// called it an attack), and Normal for a row that is not flagged.
+	// attack class (AttackCategory), and Normal for a row that is not
+	// flagged. A flagged row with Category Normal is an unclassified attack
+	// (CategoryName): the category model called it normal, or there is no
+	// category model.
 	Category etl.Class
 	// CategoryProb is the probability of Category: for a flagged row the
 	// category model's P(class | attack), for a row that is not flagged
 	// 1 - Score, and 0 for a flagged row of a detector without a category
 	// model (it cannot tell the class).
 	CategoryProb float32
+}
+
+// Unclassified names the category of a flagged row no category could be
+// given to: the binary model says attack, the category model says normal
+// (or there is none). Calling such a row "normal" made verdicts and findings
+// contradict themselves ("Network intrusion: normal").
+const Unclassified = "unclassified"
+
+// CategoryName is the verdict's category as verdicts, findings and alerts
+// name it: the class name, or Unclassified for a flagged row whose Category
+// is Normal.
+func (r Result) CategoryName() string {
+	if r.Attack && r.Category == etl.Normal {
+		return Unclassified
+	}
+	return r.Category.String()
 }
 
 // Option configures a Detector.
@@ -576,12 +594,11 @@ func (d *Detector) PredictClass(ctx context.Context, rows []float32, out []int) 
 	return nil
 }
 
-// AttackCategory is the category of a row the binary model flagged, from
-// the category model's probabilities (etl.Classes order): the most likely of
-// the attack classes, with its probability given that the row is an attack,
-// P(class) / (1 - P(normal)). The binary model decides attack or not; a
-// flagged row the category model would call normal is still an attack, and
-// calling it "normal" made verdicts and findings contradict themselves.
+// AttackCategory is the category of a row flagged by a model that also
+// gives its class probabilities (a single 5-class model, etl.Classes
+// order): the most likely of the attack classes, with its probability given
+// that the row is an attack, P(class) / (1 - P(normal)). The model itself
+// said attack, so the question left is which one.
 func AttackCategory(probs []float32) (etl.Class, float32) {
 	best := int(etl.Normal) + 1
 	for k := best + 1; k < len(probs); k++ {
@@ -594,6 +611,20 @@ func AttackCategory(probs []float32) (etl.Class, float32) {
 		p = min(p/attack, 1)
 	}
 	return etl.Class(best), p
+}
+
+// FlaggedCategory is the category a separate category model gives a row
+// the binary model flagged: AttackCategory's, unless normal is the category
+// model's most likely class. Then the two models disagree, and the row stays
+// Normal with P(normal), which verdicts name Unclassified
+// (Result.CategoryName) rather than present the least unlikely attack class
+// as an answer.
+func FlaggedCategory(probs []float32) (etl.Class, float32) {
+	class, p := AttackCategory(probs)
+	if probs[etl.Normal] > probs[class] {
+		return etl.Normal, probs[etl.Normal]
+	}
+	return class, p
 }
 
 // ctxCheckRows is how many rows Score scores between looks at its context.
@@ -634,7 +665,7 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
 		case d.category.present():
 			d.category.predict(row, probs[:numCategories])
-			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
+			r.Category, r.CategoryProb = FlaggedCategory(probs[:numCategories])
 		}
 		out[i] = r
 	}

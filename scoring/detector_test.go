@@ -143,7 +143,8 @@ func matchesXGBoost(t *testing.T, d *Detector, goldens []float32) {
 }
 
 // TestScoreGatesTheCategoryModel checks how Score fills Result at different
-// thresholds: the category model only for flagged rows, its argmax then.
+// thresholds: the category model only for flagged rows, its argmax then
+// (unclassified when that is normal).
 func TestScoreGatesTheCategoryModel(t *testing.T) {
 	rows, records := encodeTrain(t, etl.DefaultSpec(), 2000)
 	for _, threshold := range []float64{0, 0.5, 0.9, 1} {
@@ -153,7 +154,7 @@ func TestScoreGatesTheCategoryModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		probs := make([]float32, numCategories)
-		var flagged int
+		var flagged, unclassified int
 		for i, r := range results {
 			if r.Attack != (float64(r.Score) >= threshold) {
 				t.Fatalf("threshold %v, row %d: Attack %v with score %v", threshold, i+1, r.Attack, r.Score)
@@ -165,10 +166,20 @@ func TestScoreGatesTheCategoryModel(t *testing.T) {
 				continue
 			}
 			flagged++
-			// A flagged row gets the likeliest attack class, with P(class | attack).
+			// A flagged row gets the likeliest attack class, with P(class |
+			// attack), unless the category model says normal (unclassified).
 			d.category.predict(rows[i*d.width:(i+1)*d.width], probs)
 			if r.Category == etl.Normal {
-				t.Fatalf("threshold %v, row %d: flagged, but category normal", threshold, i+1)
+				for k, p := range probs[1:] {
+					if p > probs[etl.Normal] {
+						t.Fatalf("threshold %v, row %d: unclassified, but P(%v) = %v > P(normal) = %v", threshold, i+1, etl.Class(k+1), p, probs[etl.Normal])
+					}
+				}
+				if r.CategoryProb != probs[etl.Normal] {
+					t.Fatalf("threshold %v, row %d: unclassified with probability %v, want P(normal) %v", threshold, i+1, r.CategoryProb, probs[etl.Normal])
+				}
+				unclassified++
+				continue
 			}
 			for k, p := range probs[1:] {
 				if p > probs[r.Category] {
@@ -184,6 +195,11 @@ func TestScoreGatesTheCategoryModel(t *testing.T) {
 			if flagged != len(results) {
 				t.Errorf("threshold 0 flagged %d of %d rows", flagged, len(results))
 			}
+			// Every row is flagged: the normal ones are the category
+			// model's normal, so unclassified.
+			if unclassified < len(results)/3 {
+				t.Errorf("threshold 0: %d of %d rows unclassified", unclassified, len(results))
+			}
 		case 0.5:
 			// The model is accurate on its training data: most of the rows
 			// it flags are attacks, of the class their label says.
@@ -196,6 +212,9 @@ func TestScoreGatesTheCategoryModel(t *testing.T) {
 			}
 			if flagged == 0 || float64(right) < 0.95*float64(flagged) {
 				t.Errorf("threshold 0.5: %d of %d flagged rows have their label's class", right, flagged)
+			}
+			if unclassified > flagged/100 {
+				t.Errorf("threshold 0.5: %d of %d flagged rows unclassified", unclassified, flagged)
 			}
 		}
 	}
@@ -709,6 +728,40 @@ func TestAttackCategory(t *testing.T) {
 		got, p := AttackCategory(tc.probs)
 		if got != tc.want || math.Abs(float64(p-tc.prob)) > 1e-6 {
 			t.Errorf("%s: %v %v, want %v %v", tc.name, got, p, tc.want, tc.prob)
+		}
+	}
+}
+
+func TestFlaggedCategory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		probs []float32 // normal, dos, probe, r2l, u2r
+		want  etl.Class
+		prob  float32
+	}{
+		{"an attack class leads", []float32{0.1, 0.6, 0.2, 0.05, 0.05}, etl.DoS, 0.6 / 0.9},
+		{"normal leads: unclassified, with P(normal)", []float32{0.9, 0.02, 0.06, 0.01, 0.01}, etl.Normal, 0.9},
+		{"normal ties the likeliest attack: the attack", []float32{0.4, 0.4, 0.1, 0.05, 0.05}, etl.DoS, 0.4 / 0.6},
+		{"certain normal", []float32{1, 0, 0, 0, 0}, etl.Normal, 1},
+	} {
+		got, p := FlaggedCategory(tc.probs)
+		if got != tc.want || math.Abs(float64(p-tc.prob)) > 1e-6 {
+			t.Errorf("%s: %v %v, want %v %v", tc.name, got, p, tc.want, tc.prob)
+		}
+	}
+}
+
+func TestCategoryName(t *testing.T) {
+	for _, tc := range []struct {
+		r    Result
+		want string
+	}{
+		{Result{Attack: false, Category: etl.Normal}, "normal"},
+		{Result{Attack: true, Category: etl.Normal}, Unclassified},
+		{Result{Attack: true, Category: etl.R2L}, "r2l"},
+	} {
+		if got := tc.r.CategoryName(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.r, got, tc.want)
 		}
 	}
 }

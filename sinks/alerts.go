@@ -29,7 +29,7 @@ func (AlertFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `","score":`...)
 	dst = appendFloat(dst, float64(v.Result.Score), 32)
 	for _, f := range [...]struct{ key, value string }{
-		{"category", v.Result.Category.String()}, {"service", v.Record.Service},
+		{"category", v.Result.CategoryName()}, {"service", v.Record.Service},
 		{"protocol_type", v.Record.ProtocolType}, {"flag", v.Record.Flag}, {"model", v.Model.Name},
 	} {
 		dst = append(dst, `,"`...)

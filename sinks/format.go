@@ -79,7 +79,7 @@ func (f JSONFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `,"attack":`...)
 	dst = strconv.AppendBool(dst, v.Result.Attack)
 	dst = append(dst, `,"category":"`...)
-	dst = appendEscaped(dst, v.Result.Category.String())
+	dst = appendEscaped(dst, v.Result.CategoryName())
 	dst = append(dst, `","category_probability":`...)
 	dst = appendFloat(dst, float64(v.Result.CategoryProb), 32)
 	dst = append(dst, `,"threshold":`...)
@@ -189,7 +189,10 @@ func (f OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `","title":"`...)
 	if v.Result.Attack {
 		dst = append(dst, "Network intrusion: "...)
-		dst = appendEscaped(dst, v.Result.Category.String())
+		dst = appendEscaped(dst, v.Result.CategoryName())
+		if v.Result.Category == etl.Normal {
+			dst = append(dst, " attack"...) // "unclassified attack"
+		}
 	} else {
 		dst = append(dst, "Normal connection"...)
 	}
@@ -198,7 +201,7 @@ func (f OCSFFormat) Append(dst []byte, v *Verdict) []byte {
 		dst = appendExplanationWords(dst, v.Explanation)
 	}
 	dst = append(dst, `","types":["`...)
-	dst = appendEscaped(dst, v.Result.Category.String())
+	dst = appendEscaped(dst, v.Result.CategoryName())
 	dst = append(dst, `"],"analytic":{"name":"`...)
 	dst = appendEscaped(dst, v.Model.Name)
 	dst = append(dst, `","type_id":4,"type":"Learning (ML/DL)","uid":"`...)

@@ -183,7 +183,7 @@ func (a *alertAck) settle(err error) {
 func alertOf(v *Verdict) Alert {
 	return Alert{
 		Key: v.Source.Key(), Time: v.Time, Score: v.Result.Score,
-		Category: v.Result.Category.String(), Service: v.Record.Service,
+		Category: v.Result.CategoryName(), Service: v.Record.Service,
 		Protocol: v.Record.ProtocolType, Flag: v.Record.Flag, Model: v.Model.Name, Flow: FlowOf(&v.Conn),
 		SrcIP: addrString(v.Conn.OrigAddr), DstIP: addrString(v.Conn.RespAddr),
 		Why: WhyOf(v.Explanation),

@@ -300,8 +300,8 @@ func (s *Scorer) categorize(ctx context.Context, rows []float32, out []scoring.R
 		probs := make([]float32, len(flagged)*len(classes))
 		if err = s.invoke(ctx, s.categoryEndpoint, body, len(flagged), len(classes), probs); err == nil {
 			for k, i := range flagged {
-				// The most likely attack class, as the local Detector does.
-				out[i].Category, out[i].CategoryProb = scoring.AttackCategory(probs[k*len(classes) : (k+1)*len(classes)])
+				// As the local Detector does with its two models.
+				out[i].Category, out[i].CategoryProb = scoring.FlaggedCategory(probs[k*len(classes) : (k+1)*len(classes)])
 			}
 			return nil
 		}
