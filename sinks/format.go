@@ -51,7 +51,7 @@ const (
 
 // JSONFormat is sagewall's own verdict document:
 //
-//	{"id":"raw/0/17","schema_version":"1.1.0","time":"…","source":{"topic":"raw","partition":0,"offset":17},
+//	{"id":"raw/0/17","schema_version":"1.2.0","time":"…","source":{"topic":"raw","partition":0,"offset":17},
 //	 "score":0.98,"attack":true,"category":"dos","category_probability":0.97,
 //	 "threshold":0.5,"model":{"name":…,"version":…,"sha256":…},"features_source":"zeek",
 //	 "label":"neptune","connection":{"time":…,"uid":…,"src_ip":…,"src_port":…,"dst_ip":…,
@@ -97,6 +97,11 @@ func (f JSONFormat) Append(dst []byte, v *Verdict) []byte {
 		dst = append(dst, `,"label":"`...)
 		dst = appendEscaped(dst, v.Record.Label)
 		dst = append(dst, '"')
+		if class, ok := etl.ClassOfLabel(v.Record.Label); ok {
+			dst = append(dst, `,"label_category":"`...)
+			dst = append(dst, class.String()...)
+			dst = append(dst, '"')
+		}
 	}
 	if namesConnection(&v.Conn) {
 		dst = append(dst, `,"connection":`...)
@@ -272,7 +277,7 @@ func ocsfSeverity(v *Verdict) (int, string) {
 // severity_id and name:
 //
 //	benign                      1 Informational
-//	dos, probe                  3 Medium   (4 High at score ≥ 0.99)
+//	dos, probe, unclassified    3 Medium   (4 High at score ≥ 0.99)
 //	r2l, u2r (access gained)    4 High     (5 Critical at score ≥ 0.99)
 //
 // It was the score alone, so 97 % of attack findings were Critical; by
@@ -318,6 +323,13 @@ func clamp01(f float64) float64 {
 }
 
 func appendSource(dst []byte, s Source) []byte {
+	if s.File != "" {
+		dst = append(dst, `{"file":"`...)
+		dst = appendEscaped(dst, s.File)
+		dst = append(dst, `","line":`...)
+		dst = strconv.AppendInt(dst, int64(s.Line), 10)
+		return append(dst, '}')
+	}
 	dst = append(dst, `{"topic":"`...)
 	dst = appendEscaped(dst, s.Topic)
 	dst = append(dst, `","partition":`...)

@@ -64,6 +64,11 @@ const (
 func TestFormatsGolden(t *testing.T) {
 	attack := testVerdict(t, neptuneLine, scoring.Result{Score: 0.9973, Attack: true, Category: etl.DoS, CategoryProb: 0.9981})
 	normal := testVerdict(t, normalLine, scoring.Result{Score: 0.0123})
+	// Flagged by the binary model, called normal by the category model.
+	unclassified := testVerdict(t, neptuneLine, scoring.Result{Score: 0.71, Attack: true, Category: etl.Normal, CategoryProb: 0.62})
+	// sagewall score's verdict: a line of a file.
+	scored := attack
+	scored.Source = Source{File: "records.csv.gz", Line: 42}
 	tests := []struct {
 		golden  string
 		format  Format
@@ -79,6 +84,9 @@ func TestFormatsGolden(t *testing.T) {
 		{"attack.compact.json", JSONFormat{}, attack},
 		{"attack.compact.ocsf.json", OCSFFormat{}, attack},
 		{"zeek.compact.json", JSONFormat{}, zeekVerdict(t)},
+		{"unclassified.compact.json", JSONFormat{}, unclassified},
+		{"unclassified.compact.ocsf.json", OCSFFormat{}, unclassified},
+		{"score.compact.json", JSONFormat{}, scored},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {

@@ -104,7 +104,7 @@ func TestKafkaSinkAcknowledgesEachBatchOnce(t *testing.T) {
 			acks <- b
 		})
 	}
-	k.WriteDeadLetters(ctx, []DeadLetter{{Source: Source{"raw", 1, 5}, Value: []byte("x"), Reason: "empty_line", Err: "raw/1/5: empty line",
+	k.WriteDeadLetters(ctx, []DeadLetter{{Source: Source{Topic: "raw", Partition: 1, Offset: 5}, Value: []byte("x"), Reason: "empty_line", Err: "raw/1/5: empty line",
 		Headers: []Header{{Key: "trace", Value: []byte("abc")}}}}, func(err error) {
 		if err != nil {
 			t.Errorf("dead letters: %v", err)

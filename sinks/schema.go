@@ -10,7 +10,7 @@ import (
 // It follows semantic versioning: a new optional field raises the minor
 // version, a field removed or changed the major one; change it and the
 // schema's const together (TestVerdictSchemaVersion checks they agree).
-const VerdictSchemaVersion = "1.1.0"
+const VerdictSchemaVersion = "1.2.0"
 
 //go:embed verdict.schema.json
 var verdictSchema []byte

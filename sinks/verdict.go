@@ -14,16 +14,25 @@ import (
 	"github.com/sagewall/sagewall/scoring"
 )
 
-// Source locates a record in its source topic.
+// Source locates a record: in its source topic (sagewall run), or in a
+// file by line number (sagewall score; File set, Topic empty).
 type Source struct {
 	Topic     string
 	Partition int
 	Offset    int64
+	File      string
+	Line      int
 }
 
-// AppendKey appends the record's idempotency key, "topic/partition/offset".
-// Downstream consumers drop duplicates (after a crash or rebalance) by it.
+// AppendKey appends the record's idempotency key, "topic/partition/offset"
+// ("file:line" for a file). Downstream consumers drop duplicates (after a
+// crash or rebalance) by it.
 func (s Source) AppendKey(dst []byte) []byte {
+	if s.File != "" {
+		dst = append(dst, s.File...)
+		dst = append(dst, ':')
+		return strconv.AppendInt(dst, int64(s.Line), 10)
+	}
 	dst = append(dst, s.Topic...)
 	dst = append(dst, '/')
 	dst = strconv.AppendInt(dst, int64(s.Partition), 10)
@@ -31,7 +40,7 @@ func (s Source) AppendKey(dst []byte) []byte {
 	return strconv.AppendInt(dst, s.Offset, 10)
 }
 
-// Key returns "topic/partition/offset".
+// Key returns AppendKey's key as a string.
 func (s Source) Key() string { return string(s.AppendKey(nil)) }
 
 // Verdict is the outcome for one source record. Sinks must not keep a
@@ -39,7 +48,7 @@ func (s Source) Key() string { return string(s.AppendKey(nil)) }
 // reuses the memory for the next batch.
 type Verdict struct {
 	Source    Source
-	Time      time.Time // the source record's timestamp
+	Time      time.Time // the source record's timestamp (sagewall score: when it was scored)
 	Record    etl.Record
 	Result    scoring.Result
 	Threshold float64

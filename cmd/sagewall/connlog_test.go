@@ -122,12 +122,14 @@ func TestScoreAndEvalZeek(t *testing.T) {
 	seen := map[int]bool{}
 	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		var v struct {
-			Line int `json:"line"`
+			Source struct {
+				Line int `json:"line"`
+			} `json:"source"`
 		}
-		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Line < 9 || seen[v.Line] {
-			t.Fatalf("verdict %q: line %d repeated or not a data line (%v)", l, v.Line, err)
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Source.Line < 9 || seen[v.Source.Line] {
+			t.Fatalf("verdict %q: line %d repeated or not a data line (%v)", l, v.Source.Line, err)
 		}
-		seen[v.Line] = true
+		seen[v.Source.Line] = true
 	}
 	if len(seen) != 5663 {
 		t.Fatalf("%d verdicts, want 5663", len(seen))

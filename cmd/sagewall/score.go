@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/features"
 	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
 )
 
 // sampleRecords are a few KDDTrain+ lines (six normal, one of each of ten
@@ -38,7 +38,8 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 		fmt.Fprintln(io.err, "usage: sagewall score [--model PATH] [--threshold T] [--format auto] [FILE|-|embedded:train|embedded:train20]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Scores NSL-KDD records (CSV or JSON lines, with or without label, or encoded")
-		fmt.Fprintln(io.err, "122-value vectors) and writes one JSON verdict per valid line, in input order.")
+		fmt.Fprintln(io.err, "122-value vectors) and writes one JSON verdict per valid line, in input order:")
+		fmt.Fprintln(io.err, "the verdict `run` writes, its source the file and line (sinks/verdict.schema.json).")
 		fmt.Fprintln(io.err, "A numeric value may be missing: an empty CSV field, NaN, or JSON null.")
 		fmt.Fprintln(io.err, "Bad lines are reported on stderr and skipped. With no FILE and a terminal on")
 		fmt.Fprintln(io.err, "stdin, scores a few bundled sample records. Connection logs (Zeek conn.log,")
@@ -77,8 +78,15 @@ func runScore(ctx context.Context, args []string, io stdio) error {
 	var bad int
 	progress := newProgress(io, "scored")
 	start := time.Now()
+	// The verdict `run` writes (sinks.JSONFormat, compact), located by file
+	// and line instead of topic position, timed when it was scored.
+	verdict := sinks.Verdict{Threshold: detector.Threshold(), Model: detector.Info()}
 	stats, err := scoreLines(ctx, input, detector, in, progress.update, func(s *scoredRecord) error {
-		line = appendVerdictJSON(line[:0], s)
+		verdict.Source = sinks.Source{File: name, Line: s.line}
+		verdict.Time = time.Now()
+		verdict.Record, verdict.Result, verdict.Conn = s.record, s.result, s.conn
+		verdict.FeaturesSource = s.conn.Format.Source()
+		line = append(sinks.JSONFormat{}.Append(line[:0], &verdict), '\n')
 		_, err := out.Write(line)
 		return err
 	}, func(lineErr etl.LineError) {
@@ -250,6 +258,7 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, in lineIn
 
 	var conns *lineDeriver
 	var flushErr error
+	identity := connlog.NewParser(connlog.Auto)
 	if in.conn {
 		conns = newLineDeriver(in.input, in.derive)
 	}
@@ -296,7 +305,12 @@ func scoreLines(ctx context.Context, r io.Reader, d *scoring.Detector, in lineIn
 			pending = append(pending, rejected{before: n, err: etl.LineError{Line: lineNo, Err: encErr}})
 		} else {
 			batch[n].line = lineNo
+			// A JSON record may name its connection (src_ip, dst_ip, ...),
+			// as it does for run.
 			batch[n].conn = connlog.Conn{}
+			if text[0] == '{' {
+				identity.ParseIdentity(text, &batch[n].conn, nil)
+			}
 			n++
 		}
 		if n == scoreBatchRows || len(pending) == scoreBatchRows {
@@ -330,30 +344,6 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 		return line, true, err
 	}
 	return bytes.TrimSuffix(line, []byte{'\n'}), false, err
-}
-
-// appendVerdictJSON appends one line of `sagewall score` output.
-func appendVerdictJSON(dst []byte, s *scoredRecord) []byte {
-	dst = append(dst, `{"line":`...)
-	dst = strconv.AppendInt(dst, int64(s.line), 10)
-	dst = append(dst, `,"score":`...)
-	dst = strconv.AppendFloat(dst, float64(s.result.Score), 'g', -1, 32)
-	dst = append(dst, `,"attack":`...)
-	dst = strconv.AppendBool(dst, s.result.Attack)
-	dst = append(dst, `,"category":"`...)
-	dst = append(dst, s.result.Category.String()...)
-	dst = append(dst, `","category_probability":`...)
-	dst = strconv.AppendFloat(dst, float64(s.result.CategoryProb), 'g', -1, 32)
-	if s.record.Label != "" {
-		dst = append(dst, `,"label":`...)
-		dst = strconv.AppendQuote(dst, s.record.Label)
-		if class, ok := etl.ClassOfLabel(s.record.Label); ok {
-			dst = append(dst, `,"label_category":"`...)
-			dst = append(dst, class.String()...)
-			dst = append(dst, '"')
-		}
-	}
-	return append(dst, "}\n"...)
 }
 
 // progress shows, on a terminal, how far a long run has got: nothing for the

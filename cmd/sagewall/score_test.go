@@ -11,20 +11,35 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/etl/nslkdd"
 	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
 )
 
-// verdictLine is one line of `sagewall score` output.
+// verdictLine is one line of `sagewall score` output: the JSON verdict of
+// `run` (sinks/verdict.schema.json), located by file and line.
 type verdictLine struct {
-	Line                int      `json:"line"`
-	Score               *float32 `json:"score"`
-	Attack              *bool    `json:"attack"`
-	Category            string   `json:"category"`
-	CategoryProbability *float32 `json:"category_probability"`
-	Label               string   `json:"label"`
-	LabelCategory       string   `json:"label_category"`
+	ID            string `json:"id"`
+	SchemaVersion string `json:"schema_version"`
+	Time          string `json:"time"`
+	Source        struct {
+		File string `json:"file"`
+		Line int    `json:"line"`
+	} `json:"source"`
+	Score               *float32        `json:"score"`
+	Attack              *bool           `json:"attack"`
+	Category            string          `json:"category"`
+	CategoryProbability *float32        `json:"category_probability"`
+	Threshold           float64         `json:"threshold"`
+	Model               scoring.Info    `json:"model"`
+	FeaturesSource      string          `json:"features_source"`
+	Label               string          `json:"label"`
+	LabelCategory       string          `json:"label_category"`
+	Connection          json.RawMessage `json:"connection"`
+	Line                int             `json:"-"` // Source.Line
 }
 
 // runCommand runs a subcommand in-process and returns its stdout and stderr.
@@ -50,12 +65,24 @@ func parseVerdicts(t *testing.T, out string) []verdictLine {
 		if err := dec.Decode(&v); err != nil {
 			t.Fatalf("output line %q: %v", sc.Text(), err)
 		}
-		if v.Score == nil || v.Attack == nil || v.CategoryProbability == nil || v.Category == "" {
+		if v.Score == nil || v.Attack == nil || v.CategoryProbability == nil || v.Category == "" || v.Source.File == "" {
 			t.Fatalf("output line %q lacks a field", sc.Text())
 		}
+		v.Line = v.Source.Line
 		verdicts = append(verdicts, v)
 	}
 	return verdicts
+}
+
+// outcomes is what score's verdicts decided, line by line, without what
+// differs between runs of the same model (the time scored, the model's name).
+func outcomes(t *testing.T, out string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, v := range parseVerdicts(t, out) {
+		fmt.Fprintf(&b, "%d %v %v %s %v %s\n", v.Line, *v.Score, *v.Attack, v.Category, *v.CategoryProbability, v.Model.SHA256)
+	}
+	return b.String()
 }
 
 // trainLines returns the first n lines of KDDTrain+.
@@ -227,8 +254,8 @@ func TestScoreThresholdAndModel(t *testing.T) {
 	if err != nil {
 		t.Fatalf("err = %v, stderr:\n%s", err, stderr)
 	}
-	if fromDir != def {
-		t.Error("--model scoring/bundled differs from the bundled model")
+	if got, want := outcomes(t, fromDir), outcomes(t, def); got != want {
+		t.Errorf("--model scoring/bundled differs from the bundled model:\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -346,5 +373,59 @@ func TestScoreEmbeddedAndFlagsAfterFile(t *testing.T) {
 	}
 	if !strings.Contains(out, `"attack":false`) || !strings.Contains(out, `"attack":true`) {
 		t.Fatalf("no mix of verdicts at threshold 0.99: %.300s", out)
+	}
+}
+
+// TestScoreVerdictIsRunsVerdict: score prints the verdict run writes, valid
+// against its JSON Schema, for NSL-KDD CSV and JSON (naming its connection)
+// and for a Zeek line; only the source (file and line) and time differ.
+func TestScoreVerdictIsRunsVerdict(t *testing.T) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(sinks.VerdictSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("verdict.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("verdict.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := trainLines(t, 2)
+	// The second line as a JSON record that names its connection.
+	var rec etl.Record
+	if err := etl.NewEncoder(etl.DefaultSpec()).Encode([]byte(lines[1]), &rec, make([]float32, etl.DefaultSpec().Width())); err != nil {
+		t.Fatal(err)
+	}
+	record := `{"src_ip":"10.0.0.5","dst_ip":"10.0.0.9","dst_port":80,` + string(rec.AppendJSONFields(nil)) + `}`
+	zeek := `{"ts":1591367999.305988,"uid":"CMdzit1AMNsmfAIiQc","id.orig_h":"192.168.4.76","id.orig_p":36844,"id.resp_h":"192.168.4.1","id.resp_p":53,"proto":"udp","service":"dns","duration":0.06685185432434082,"orig_bytes":62,"resp_bytes":141,"conn_state":"SF","missed_bytes":0,"history":"Dd","orig_pkts":2,"orig_ip_bytes":118,"resp_pkts":2,"resp_ip_bytes":197}`
+	out, stderr, err := runCommand(t, runScore, nil, lines[0]+"\n"+record+"\n"+zeek+"\n", "--format", "auto")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	verdicts := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(verdicts) != 3 {
+		t.Fatalf("%d verdicts, want 3:\n%s", len(verdicts), out)
+	}
+	for i, v := range verdicts {
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(v))
+		if err != nil {
+			t.Fatalf("verdict %d not JSON: %v", i+1, err)
+		}
+		if err := schema.Validate(inst); err != nil {
+			t.Errorf("verdict %d: %v\n%s", i+1, err, v)
+		}
+	}
+	for i, want := range []string{
+		`"id":"stdin:1",`,
+		`"source":{"file":"stdin","line":2}`,
+		`"connection":{"src_ip":"10.0.0.5","src_port":0,"dst_ip":"10.0.0.9","dst_port":80}`,
+		`"features_source":"zeek"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check %d: no %s in\n%s", i+1, want, out)
+		}
 	}
 }
