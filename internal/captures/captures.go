@@ -1,23 +1,20 @@
 // Package captures holds the project's single copy of real network captures
 // (Zeek conn.logs from the Stratosphere Laboratory and Zeek's own test
 // baselines; see zeek/README.md for sources and licences), embedded so that
-// tests and tools never read files outside the module.
+// tests and tools never read files outside the module. Built with -tags
+// nogpl it leaves out the Stratosphere captures, which are GPL-2.0, for a
+// binary under the project's licence and its dependencies' alone (see
+// NOTICE).
 package captures
 
 import (
 	"compress/gzip"
-	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strings"
 )
-
-// zeekFiles is embedded at build time; the package-level embed variable is
-// the project's accepted exception to "no globals" (it is read-only).
-//
-//go:embed zeek
-var zeekFiles embed.FS
 
 // Zeek returns the zeek directory: gzipped conn.logs, their licences and a
 // README.
@@ -33,6 +30,9 @@ func Zeek() fs.FS {
 // decompressed as it is read. Close the result.
 func Open(name string) (io.ReadCloser, error) {
 	f, err := Zeek().Open(name)
+	if errors.Is(err, fs.ErrNotExist) && !Stratosphere && isStratosphere(name) {
+		return nil, fmt.Errorf("opening capture %s: left out of this build (-tags nogpl leaves out the GPL-2.0 Stratosphere captures): %w", name, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening capture: %w", err)
 	}
@@ -45,6 +45,12 @@ func Open(name string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("opening capture %s: %w", name, err)
 	}
 	return gunzipReader{zr, f}, nil
+}
+
+// isStratosphere reports whether name is one of the Stratosphere
+// Laboratory's captures (GPL-2.0; see zeek/README.md).
+func isStratosphere(name string) bool {
+	return strings.HasPrefix(name, "ctu-") || strings.HasPrefix(name, "android-")
 }
 
 // gunzipReader closes both the gzip stream and the file under it.
