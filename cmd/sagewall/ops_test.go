@@ -243,3 +243,46 @@ func TestDashboardDatasource(t *testing.T) {
 		}
 	}
 }
+
+// TestLicenceAndNotice: the project's licence is Apache 2.0, and NOTICE
+// names every third-party licence file in the repository, so that bundled
+// data cannot arrive without its terms being stated.
+func TestLicenceAndNotice(t *testing.T) {
+	root := filepath.Join("..", "..")
+	licence, err := os.ReadFile(filepath.Join(root, "LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(licence), "Apache License") || !strings.Contains(string(licence), "Version 2.0, January 2004") {
+		t.Error("LICENSE is not the Apache License 2.0")
+	}
+	notice, err := os.ReadFile(filepath.Join(root, "NOTICE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".cache" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		name := d.Name()
+		if d.IsDir() || path == filepath.Join(root, "LICENSE") || !(strings.HasPrefix(name, "LICENSE") || strings.HasPrefix(name, "COPYING")) {
+			return nil
+		}
+		found++
+		rel, _ := filepath.Rel(root, path)
+		if !strings.Contains(string(notice), filepath.ToSlash(rel)) {
+			t.Errorf("NOTICE does not name %s", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Error("no third-party licence file found: the walk is broken")
+	}
+}
