@@ -162,6 +162,7 @@ type evalTally struct {
 	binary        evaluate.Confusion
 	scores        []evaluate.Scored
 	multiclass    *evaluate.Multiclass
+	unclassified  int64 // flagged records of known class the category model called normal
 	unlabelled    int
 	unknownLabels map[string]int
 }
@@ -191,6 +192,9 @@ func (e *evalTally) add(s *scoredRecord) {
 		return
 	}
 	e.multiclass.Add(int(class), int(s.result.Category))
+	if s.result.CategoryName() == scoring.Unclassified {
+		e.unclassified++
+	}
 }
 
 // evalReport is what `sagewall eval` prints; its JSON keys are stable.
@@ -223,6 +227,10 @@ type multiclassReport struct {
 	Accuracy       float64             `json:"accuracy"`
 	Confusion      [][]int64           `json:"confusion"` // [true class][predicted class], classes in Classes order
 	PerClassRecall map[string]*float64 `json:"per_class_recall"`
+	// Unclassified counts the flagged records (of known class) that the
+	// category model called normal: verdicts name them "unclassified", and
+	// Confusion counts them in the normal column.
+	Unclassified int64 `json:"unclassified"`
 }
 
 func (e *evalTally) report(input string, bad, blank int) evalReport {
@@ -247,6 +255,7 @@ func (e *evalTally) report(input string, bad, blank int) evalReport {
 		Multiclass: multiclassReport{
 			Accuracy:       e.multiclass.Accuracy(),
 			Confusion:      e.multiclass.Counts,
+			Unclassified:   e.unclassified,
 			PerClassRecall: map[string]*float64{},
 		},
 	}
@@ -364,6 +373,9 @@ func writeEvalText(w io.Writer, r evalReport, plots string) {
 		fmt.Fprintln(w, "category (for flagged records the category model's likeliest attack class, normal otherwise)")
 	} else {
 		fmt.Fprintln(w, "category (this model has no category model: every record is predicted normal)")
+	}
+	if r.Multiclass.Unclassified > 0 {
+		fmt.Fprintf(w, "  unclassified      %d flagged records the category model called normal (verdicts say \"unclassified\"; counted as normal below)\n", r.Multiclass.Unclassified)
 	}
 	fmt.Fprintf(w, "  accuracy          %s over %d records of known class\n", pct(r.Multiclass.Accuracy), r.Multiclass.Records)
 	recall := make([]string, len(r.Multiclass.Classes))

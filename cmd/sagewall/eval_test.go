@@ -323,3 +323,23 @@ func TestEvalRecognisesTrainingDataByContent(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalUnclassified: a model without a category model can say attack,
+// not which: every flagged record is unclassified, and the report says so.
+func TestEvalUnclassified(t *testing.T) {
+	out, stderr, err := runCommand(t, runEval, nil, string(sampleRecords), "--json", "--model", "../../scoring/bundled/binary.json.gz", "-")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var r evalReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if flagged := r.Confusion.TP + r.Confusion.FP; flagged == 0 || r.Multiclass.Unclassified != flagged {
+		t.Errorf("%d unclassified, want every one of the %d flagged", r.Multiclass.Unclassified, flagged)
+	}
+	text, _, err := runCommand(t, runEval, nil, string(sampleRecords), "--model", "../../scoring/bundled/binary.json.gz", "-")
+	if err != nil || !strings.Contains(text, "unclassified") {
+		t.Errorf("the text report does not mention the unclassified records (%v):\n%s", err, text)
+	}
+}
