@@ -18,6 +18,9 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +67,10 @@ const (
 //	GET  /api/info     models, default threshold, whether the live view is on
 //	POST /api/analyze  verdicts for pasted records
 //	GET  /api/live     Server-Sent Events, one "summary" event per interval
+//	GET  /api/alerts   the alert history, filtered (AlertFilter), newest first
+//	GET  /api/alerts/export?format=csv|json  every alert the filter selects, as a file
+//	GET  /api/alerts/{id}  one alert with its verdict document and explanation
+//	GET  /api/whatif?threshold=t  precision and detection rate of t on the labelled stream
 //
 // Mount it under a prefix with http.StripPrefix.
 type Handler struct {
@@ -150,6 +157,10 @@ func New(local LocalModel, opts ...Option) (*Handler, error) {
 	h.mux.HandleFunc("GET /api/info", h.info)
 	h.mux.HandleFunc("POST /api/analyze", h.analyze)
 	h.mux.HandleFunc("GET /api/live", h.liveEvents)
+	h.mux.HandleFunc("GET /api/alerts", h.withLive(h.alerts))
+	h.mux.HandleFunc("GET /api/alerts/export", h.withLive(h.exportAlerts))
+	h.mux.HandleFunc("GET /api/alerts/{id}", h.withLive(h.alert))
+	h.mux.HandleFunc("GET /api/whatif", h.withLive(h.whatIf))
 	return h, nil
 }
 
@@ -407,7 +418,7 @@ const liveWriteGrace = 10 * time.Second
 // or the dashboard is closed.
 func (h *Handler) liveEvents(w http.ResponseWriter, r *http.Request) {
 	if h.live == nil {
-		writeError(w, http.StatusNotFound, "no live view: this process runs no pipeline")
+		writeError(w, http.StatusNotFound, noLiveView)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -444,6 +455,127 @@ func (h *Handler) liveEvents(w http.ResponseWriter, r *http.Request) {
 		case <-ticker.C:
 		}
 	}
+}
+
+const noLiveView = "no live view: this process runs no pipeline"
+
+// withLive answers 404 for an endpoint of the live view where there is none.
+func (h *Handler) withLive(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.live == nil {
+			writeError(w, http.StatusNotFound, noLiveView)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// Limits of GET /api/alerts: a page shows the newest matches, an export has them all.
+const (
+	defaultAlertLimit = 200
+	maxAlertLimit     = 1000
+)
+
+// alertFilter reads an AlertFilter from the query:
+// category, service, host (address or CIDR prefix), min, max, q, until.
+func alertFilter(q url.Values) (AlertFilter, error) {
+	f := AlertFilter{Category: q.Get("category"), Service: q.Get("service"), Text: strings.TrimSpace(q.Get("q"))}
+	var err error
+	if f.Host, err = ParseHost(q.Get("host")); err != nil {
+		return f, err
+	}
+	score := func(name string, fallback float32) (float32, error) {
+		s := q.Get(name)
+		if s == "" {
+			return fallback, nil
+		}
+		v, err := strconv.ParseFloat(s, 32)
+		if err != nil || !validThreshold(v) {
+			return 0, fmt.Errorf("reading %s %q: want a score from 0 to 1", name, s)
+		}
+		return float32(v), nil
+	}
+	if f.MinScore, err = score("min", 0); err != nil {
+		return f, err
+	}
+	if f.MaxScore, err = score("max", 1); err != nil {
+		return f, err
+	}
+	if s := q.Get("until"); s != "" {
+		if f.Until, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return f, fmt.Errorf("reading until %q: want an alert id", s)
+		}
+	}
+	return f, nil
+}
+
+func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, err := alertFilter(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	limit := defaultAlertLimit
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 0 || limit > maxAlertLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want 0 to %d (export for more)", s, maxAlertLimit))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, h.live.Alerts(f, limit))
+}
+
+func (h *Handler) exportAlerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, err := alertFilter(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	format := q.Get("format")
+	write, contentType := writeAlertsJSON, "application/json"
+	switch format {
+	case "", "json":
+		format = "json"
+	case "csv":
+		write, contentType = writeAlertsCSV, "text/csv; charset=utf-8"
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("format %q: want json or csv", format))
+		return
+	}
+	alerts := h.live.exportAlerts(f)
+	hdr := w.Header()
+	hdr.Set("Content-Type", contentType)
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="sagewall-alerts-%s.%s"`, time.Now().UTC().Format("20060102T150405Z"), format))
+	if err := write(w, alerts); err != nil {
+		h.logger.WarnContext(r.Context(), "exporting alerts", "format", format, "err", err)
+	}
+}
+
+func (h *Handler) alert(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("alert id %q: want a number", r.PathValue("id")))
+		return
+	}
+	d, ok := h.live.Alert(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("alert %d is not in the history: it keeps the newest %d alerts", id, h.live.historySize))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (h *Handler) whatIf(w http.ResponseWriter, r *http.Request) {
+	s := r.URL.Query().Get("threshold")
+	t, err := strconv.ParseFloat(s, 64)
+	if err != nil || !validThreshold(t) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("threshold %q: want 0 to 1", s))
+		return
+	}
+	writeJSON(w, http.StatusOK, h.live.WhatIf(t))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

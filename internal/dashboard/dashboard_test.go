@@ -408,7 +408,7 @@ func TestLiveEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		if s.Verdicts == 2 {
-			if s.Attacks != 1 || s.Alerts != 1 || s.Model != info || s.Confusion.Labelled != 2 || s.Confusion.Accuracy != 1 || len(s.RecentAlerts) != 1 {
+			if s.Attacks != 1 || s.Alerts != 1 || s.Model != info || s.Confusion.Labelled != 2 || s.Confusion.Accuracy != 1 || s.History.Kept != 1 || s.History.NewestID != 1 {
 				t.Errorf("summary %+v", s)
 			}
 			break

@@ -16,22 +16,26 @@ import (
 const numClasses = 5
 
 // Live aggregates the pipeline's verdicts for the dashboard. It is a stream
-// Sink that acknowledges every batch at once: it keeps counters, never the
-// verdicts, so it cannot hold up a commit. The work per verdict is a few
-// additions into batch-local counters; the lock is taken once per batch, so
-// the page's readers never slow the pipeline down at 100 k records/s.
+// Sink that acknowledges every batch at once, so it cannot hold up a commit.
+// It keeps counters, a score histogram of the labelled verdicts, and a
+// bounded history of the newest alerts (each a bounded copy of its verdict).
+// The lock is taken once per batch and the work per verdict is a few
+// additions, plus one copy per alert; readers hold the lock for at most one
+// pass over the history (Alerts), well under a millisecond at 10 000 alerts.
 type Live struct {
 	alertThreshold float32
 	window         int // seconds of per-second buckets
-	recentAlerts   int
+	historySize    int
 	now            func() time.Time
 
 	mu        sync.Mutex
 	buckets   []bucket // ring indexed by unix second % window
 	totals    counts
 	confusion [numClasses][numClasses]uint64 // [actual][predicted], labelled verdicts only
-	alerts    []Alert                        // ring of the newest alerts; next is the slot to write
+	scores    scoreHistogram                 // labelled verdicts' scores by truth, for WhatIf
+	history   []kept                         // ring of the newest alerts; next is the slot to write
 	next      int
+	lastID    uint64 // the newest alert's ID; IDs number alerts from 1 in arrival order
 	model     scoring.Info
 	threshold float64
 }
@@ -63,24 +67,8 @@ func (c *counts) verdicts() uint64 {
 	return n
 }
 
-// Alert is one verdict scoring at or above the alert threshold.
-type Alert struct {
-	Time     time.Time `json:"time"`
-	Source   string    `json:"source"` // topic/partition/offset
-	Score    float32   `json:"score"`
-	Category etl.Class `json:"category"`
-	Protocol string    `json:"protocol_type"`
-	Service  string    `json:"service"`
-	Flag     string    `json:"flag"`
-	Label    string    `json:"label,omitempty"`
-	Flow     string    `json:"flow,omitempty"`   // "src:port → dst:port/transport (sensor s)", when the record named its connection
-	UID      string    `json:"uid,omitempty"`    // Zeek's connection uid
-	ATTACK   string    `json:"attack,omitempty"` // the category's ATT&CK techniques, "T1046 Network Service Discovery (TA0007 Discovery)"
-	Why      string    `json:"why,omitempty"`    // the explanation's first phrases, when the verdict was explained
-}
-
 // attackOf is each category's sinks.Techniques as one line, built once so
-// that keeping an alert does not allocate for it.
+// that listing alerts does not rebuild it.
 var attackOf = func() (lines [numClasses]string) {
 	for _, c := range etl.Classes() {
 		if int(c) >= numClasses {
@@ -110,8 +98,14 @@ func WithWindow(d time.Duration) LiveOption {
 	return func(l *Live) { l.window = max(1, int(d/time.Second)) }
 }
 
-// WithRecentAlerts sets how many of the newest alerts are kept (default 20).
-func WithRecentAlerts(n int) LiveOption { return func(l *Live) { l.recentAlerts = max(0, n) } }
+// WithHistory sets how many of the newest alerts are kept for the page to
+// filter, open and export (default DefaultHistory). Each costs about 1.2 KB,
+// at most about 6 KB (strings and passthrough fields are capped).
+func WithHistory(n int) LiveOption { return func(l *Live) { l.historySize = max(0, n) } }
+
+// DefaultHistory is how many alerts a Live keeps unless told otherwise:
+// a few seconds of a flood, hours of a quiet network.
+const DefaultHistory = 10_000
 
 // WithClock sets the clock that places verdicts in seconds (tests).
 func WithClock(now func() time.Time) LiveOption { return func(l *Live) { l.now = now } }
@@ -121,7 +115,7 @@ func NewLive(opts ...LiveOption) *Live {
 	l := &Live{
 		alertThreshold: sinks.DefaultAlertThreshold,
 		window:         300,
-		recentAlerts:   20,
+		historySize:    DefaultHistory,
 		now:            time.Now,
 	}
 	for _, o := range opts {
@@ -131,7 +125,8 @@ func NewLive(opts ...LiveOption) *Live {
 	for i := range l.buckets {
 		l.buckets[i].second = -1
 	}
-	l.alerts = make([]Alert, 0, l.recentAlerts)
+	// The history grows as alerts come: a quiet pipeline never pays for it.
+	l.history = make([]kept, 0, min(l.historySize, 64))
 	return l
 }
 
@@ -145,23 +140,6 @@ func (l *Live) observe(verdicts []sinks.Verdict) {
 	if len(verdicts) == 0 {
 		return
 	}
-	var batch counts
-	var confusion [numClasses][numClasses]uint64
-	var labelled bool
-	for i := range verdicts {
-		v := &verdicts[i]
-		predicted := predictedClass(v.Result)
-		batch.byClass[predicted]++
-		if v.Result.Score >= l.alertThreshold {
-			batch.alerts++
-		}
-		if v.Record.Label != "" {
-			if actual, ok := etl.ClassOfLabel(v.Record.Label); ok {
-				confusion[actual][predicted]++
-				labelled = true
-			}
-		}
-	}
 	now := l.now()
 	second := now.Unix()
 
@@ -171,50 +149,28 @@ func (l *Live) observe(verdicts []sinks.Verdict) {
 	if b.second != second {
 		*b = bucket{second: second}
 	}
-	b.add(&batch)
-	l.totals.add(&batch)
-	if labelled {
-		for a := range confusion {
-			for p := range confusion[a] {
-				l.confusion[a][p] += confusion[a][p]
+	var batch counts
+	for i := range verdicts {
+		v := &verdicts[i]
+		predicted := predictedClass(v.Result)
+		batch.byClass[predicted]++
+		if v.Result.Score >= l.alertThreshold {
+			batch.alerts++
+			if l.historySize > 0 {
+				l.keep(v, now)
+			}
+		}
+		if v.Record.Label != "" {
+			if actual, ok := etl.ClassOfLabel(v.Record.Label); ok {
+				l.confusion[actual][predicted]++
+				l.scores.add(actual != etl.Normal, v.Result.Score)
 			}
 		}
 	}
+	b.add(&batch)
+	l.totals.add(&batch)
 	last := &verdicts[len(verdicts)-1]
 	l.model, l.threshold = last.Model, last.Threshold
-	if batch.alerts > 0 && l.recentAlerts > 0 {
-		l.keepAlerts(verdicts, now)
-	}
-}
-
-// keepAlerts copies the batch's newest alerts into the ring; at most
-// recentAlerts of them can survive, so older ones are not even looked at.
-func (l *Live) keepAlerts(verdicts []sinks.Verdict, now time.Time) {
-	var newest []int
-	for i := len(verdicts) - 1; i >= 0 && len(newest) < l.recentAlerts; i-- {
-		if verdicts[i].Result.Score >= l.alertThreshold {
-			newest = append(newest, i)
-		}
-	}
-	for k := len(newest) - 1; k >= 0; k-- {
-		v := &verdicts[newest[k]]
-		at := v.Time
-		if at.IsZero() {
-			at = now
-		}
-		class := predictedClass(v.Result)
-		a := Alert{
-			Time: at, Source: v.Source.Key(), Score: v.Result.Score, Category: class,
-			Protocol: v.Record.ProtocolType, Service: v.Record.Service, Flag: v.Record.Flag, Label: v.Record.Label,
-			Flow: sinks.FlowOf(&v.Conn), UID: v.Conn.UID, ATTACK: attackOf[class], Why: sinks.WhyOf(v.Explanation),
-		}
-		if len(l.alerts) < l.recentAlerts {
-			l.alerts = append(l.alerts, a)
-		} else {
-			l.alerts[l.next] = a
-		}
-		l.next = (l.next + 1) % l.recentAlerts
-	}
 }
 
 // predictedClass is the verdict's category: Normal unless the row was
@@ -248,8 +204,16 @@ type Summary struct {
 	AlertsPerSecond  float64        `json:"alerts_per_second"`
 	Pipeline         PipelineStatus `json:"pipeline"`
 	Series           Series         `json:"series"`
-	RecentAlerts     []Alert        `json:"recent_alerts"` // newest first
+	History          HistoryStatus  `json:"history"`
 	Confusion        Confusion      `json:"confusion"`
+}
+
+// HistoryStatus tells the page whether the alert history changed since it
+// last asked (GET /api/alerts), without sending the alerts every update.
+type HistoryStatus struct {
+	Kept     int    `json:"kept"`
+	Capacity int    `json:"capacity"`
+	NewestID uint64 `json:"newest_id"` // 0 before the first alert
 }
 
 // ClassCounts are counts in etl.Classes() order.
@@ -308,10 +272,7 @@ func (l *Live) Summary(status PipelineStatus) Summary {
 		}
 		s.Series.Alerts[i] = b.alerts
 	}
-	s.RecentAlerts = make([]Alert, 0, len(l.alerts))
-	for k := 1; k <= len(l.alerts); k++ {
-		s.RecentAlerts = append(s.RecentAlerts, l.alerts[(l.next-k+len(l.alerts))%len(l.alerts)])
-	}
+	s.History = HistoryStatus{Kept: len(l.history), Capacity: l.historySize, NewestID: l.lastID}
 	l.mu.Unlock()
 
 	s.Verdicts = (&counts{byClass: s.ByClass}).verdicts()

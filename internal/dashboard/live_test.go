@@ -45,13 +45,14 @@ func TestLiveSummary(t *testing.T) {
 		window  time.Duration
 		batches []batch
 		at      time.Duration // when the summary is taken
-		check   func(t *testing.T, s Summary)
+		history int           // WithHistory, when not 0
+		check   func(t *testing.T, s Summary, l *Live)
 	}{
 		{
 			name: "empty",
 			at:   0,
-			check: func(t *testing.T, s Summary) {
-				if s.Verdicts != 0 || s.RecordsPerSecond != 0 || len(s.RecentAlerts) != 0 || s.Confusion.Labelled != 0 || s.Confusion.Accuracy != 0 {
+			check: func(t *testing.T, s Summary, l *Live) {
+				if s.Verdicts != 0 || s.RecordsPerSecond != 0 || s.History != (HistoryStatus{Capacity: DefaultHistory}) || s.Confusion.Labelled != 0 || s.Confusion.Accuracy != 0 {
 					t.Errorf("%+v", s)
 				}
 				if len(s.Series.Counts) != 5 || len(s.Series.Counts[0]) != 300 || len(s.Series.Alerts) != 300 {
@@ -70,7 +71,7 @@ func TestLiveSummary(t *testing.T) {
 				verdict("", 0.91, etl.R2L, 6),          // unlabelled alert
 			}}},
 			at: 0,
-			check: func(t *testing.T, s Summary) {
+			check: func(t *testing.T, s Summary, l *Live) {
 				if s.Verdicts != 6 || s.Attacks != 4 || s.Alerts != 3 {
 					t.Errorf("verdicts %d attacks %d alerts %d", s.Verdicts, s.Attacks, s.Alerts)
 				}
@@ -85,8 +86,9 @@ func TestLiveSummary(t *testing.T) {
 				if c.Accuracy != 0.6 || c.CategoryAccuracy != 0.4 || c.DetectionRate != 2.0/3 || c.FalseAlarmRate != 0.5 {
 					t.Errorf("rates %+v", c)
 				}
-				if len(s.RecentAlerts) != 3 || s.RecentAlerts[0].Source != "raw/1/6" || s.RecentAlerts[2].Source != "raw/1/1" || s.RecentAlerts[1].Category != etl.DoS {
-					t.Errorf("recent alerts %+v", s.RecentAlerts)
+				alerts := l.Alerts(AlertFilter{}, 10).Alerts
+				if s.History.Kept != 3 || s.History.NewestID != 3 || len(alerts) != 3 || alerts[0].Source != "raw/1/6" || alerts[2].Source != "raw/1/1" || alerts[1].Category != "dos" {
+					t.Errorf("history %+v, alerts %+v", s.History, alerts)
 				}
 				if s.Model.Name != "m" || s.Threshold != 0.5 || s.AlertThreshold != 0.9 {
 					t.Errorf("model %+v threshold %v alert threshold %v", s.Model, s.Threshold, s.AlertThreshold)
@@ -103,7 +105,7 @@ func TestLiveSummary(t *testing.T) {
 				{4*time.Second + 500*time.Millisecond, repeat(verdict("normal", 0.1, etl.Normal, 0), 1000)}, // the current second
 			},
 			at: 4*time.Second + 600*time.Millisecond,
-			check: func(t *testing.T, s Summary) {
+			check: func(t *testing.T, s Summary, l *Live) {
 				if s.RecordsPerSecond != 40 || s.AlertsPerSecond != 20 {
 					t.Errorf("records/s %v alerts/s %v, want 40 and 20", s.RecordsPerSecond, s.AlertsPerSecond)
 				}
@@ -121,7 +123,7 @@ func TestLiveSummary(t *testing.T) {
 				{12 * time.Second, repeat(verdict("normal", 0.1, etl.Normal, 0), 5)},
 			},
 			at: 12 * time.Second,
-			check: func(t *testing.T, s Summary) {
+			check: func(t *testing.T, s Summary, l *Live) {
 				var inSeries uint64
 				for k := range s.Series.Counts {
 					for _, n := range s.Series.Counts[k] {
@@ -141,7 +143,7 @@ func TestLiveSummary(t *testing.T) {
 				{10 * time.Second, repeat(verdict("normal", 0.1, etl.Normal, 0), 5)}, // same slot as second 0
 			},
 			at: 10 * time.Second,
-			check: func(t *testing.T, s Summary) {
+			check: func(t *testing.T, s Summary, l *Live) {
 				last := len(s.Series.Alerts) - 1
 				if s.Series.Counts[etl.DoS][last] != 0 || s.Series.Counts[etl.Normal][last] != 5 || s.Series.Alerts[last] != 0 {
 					t.Errorf("reused slot: dos %d normal %d alerts %d", s.Series.Counts[etl.DoS][last], s.Series.Counts[etl.Normal][last], s.Series.Alerts[last])
@@ -149,17 +151,19 @@ func TestLiveSummary(t *testing.T) {
 			},
 		},
 		{
-			name: "only the newest alerts are kept, newest first",
+			name:    "only the newest alerts are kept, newest first",
+			history: 20,
 			batches: []batch{
 				{0, numbered(verdict("neptune", 0.99, etl.DoS, 0), 15)},
 				{time.Second, numbered(verdict("neptune", 0.99, etl.DoS, 100), 15)},
 			},
 			at: time.Second,
-			check: func(t *testing.T, s Summary) {
-				if len(s.RecentAlerts) != 20 {
-					t.Fatalf("%d recent alerts", len(s.RecentAlerts))
+			check: func(t *testing.T, s Summary, l *Live) {
+				alerts := l.Alerts(AlertFilter{}, 100).Alerts
+				if len(alerts) != 20 || s.History != (HistoryStatus{Kept: 20, Capacity: 20, NewestID: 30}) {
+					t.Fatalf("%d alerts, history %+v", len(alerts), s.History)
 				}
-				for i, a := range s.RecentAlerts {
+				for i, a := range alerts {
 					want := sinks.Source{Topic: "raw", Partition: 1, Offset: int64(114 - i)}
 					if i >= 15 {
 						want.Offset = int64(14 - (i - 15))
@@ -178,6 +182,9 @@ func TestLiveSummary(t *testing.T) {
 			if tt.window > 0 {
 				opts = append(opts, WithWindow(tt.window))
 			}
+			if tt.history > 0 {
+				opts = append(opts, WithHistory(tt.history))
+			}
 			live := NewLive(opts...)
 			for _, b := range tt.batches {
 				clk.Set(t0.Add(b.at))
@@ -188,7 +195,7 @@ func TestLiveSummary(t *testing.T) {
 				})
 			}
 			clk.Set(t0.Add(tt.at))
-			tt.check(t, live.Summary(PipelineStatus{}))
+			tt.check(t, live.Summary(PipelineStatus{}), live)
 		})
 	}
 }
@@ -293,13 +300,17 @@ func TestLiveAlertNamesTheConnection(t *testing.T) {
 		RespAddr: netip.MustParseAddr("2001:db8::2"), Proto: "icmp", UID: "Cicmp6", Sensor: "<b>edge</b>"}
 	icmp6.Explanation = []scoring.Contribution{{Why: "SYN errors"}, {Why: "<i>bytes</i> sent"}}
 	l.Write(t.Context(), []sinks.Verdict{verdict("neptune", 0.99, etl.DoS, 2), zeek, icmp6}, func(error) {})
-	alerts := l.Summary(PipelineStatus{}).RecentAlerts
+	alerts := l.Alerts(AlertFilter{}, 10).Alerts
 	if len(alerts) != 3 {
 		t.Fatalf("%d alerts", len(alerts))
 	}
 	byUID := map[string]Alert{}
 	for _, a := range alerts {
-		byUID[a.UID] = a
+		uid := ""
+		if a.Hosts != nil {
+			uid = a.Hosts.UID
+		}
+		byUID[uid] = a
 	}
 	for _, tt := range []struct {
 		uid, flow, attack string
@@ -331,8 +342,8 @@ func TestLiveAlertNamesTheConnection(t *testing.T) {
 	}
 	for _, d := range docs {
 		_, hasFlow := d["flow"]
-		_, hasUID := d["uid"]
-		if hasFlow != hasUID || d["attack"] == nil {
+		_, hasHosts := d["hosts"]
+		if hasFlow != hasHosts || d["attack"] == nil {
 			t.Errorf("alert JSON %v", d)
 		}
 	}
@@ -345,7 +356,7 @@ func TestLiveNormalAlertHasNoTechniques(t *testing.T) {
 	v := verdict("normal", 0.99, etl.Probe, 1)
 	v.Result.Attack = false
 	l.Write(t.Context(), []sinks.Verdict{v}, func(error) {})
-	for _, a := range l.Summary(PipelineStatus{}).RecentAlerts {
+	for _, a := range l.Alerts(AlertFilter{}, 10).Alerts {
 		if a.ATTACK != "" {
 			t.Fatalf("alert %+v", a)
 		}
