@@ -28,4 +28,4 @@ go build -o "$bin" ./cmd/sagewall
 
 log "screenshots go to $shots"
 CHROMIUM=$chromium SAGEWALL_BIN=$bin SAGEWALL_SCREENSHOTS=$shots \
-	go test -tags browser -run '^TestBrowser$' -count=1 -v ./internal/dashboard/
+	go test -tags browser -run '^TestBrowser' -count=1 -v ./internal/dashboard/

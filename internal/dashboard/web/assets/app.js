@@ -8,17 +8,29 @@ const SAMPLES = {
   normal: "0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20",
 };
 
+// Known categories' names and colours; any other category the server
+// reports (e.g. "unclassified") is shown by its name in grey.
 const CATEGORY = {
   normal: { label: "Normal", color: "#22a05a" },
   dos: { label: "DoS", color: "#e0453a" },
   probe: { label: "Probe", color: "#f08c1b" },
   r2l: { label: "R2L", color: "#7c4ddb" },
   u2r: { label: "U2R", color: "#d23c8f" },
+  unclassified: { label: "Unclassified", color: "#64748b" },
 };
+const categoryOf = (name) => CATEGORY[name] || { label: String(name), color: "#94a3b8" };
 
 const $ = (id) => document.getElementById(id);
 const fmtInt = new Intl.NumberFormat("en-US");
 const fmtRate = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+// pct formats a proportion; "–" when there is nothing to divide.
+const pct = (n, d, digits = 1) => (d > 0 ? ((n / d) * 100).toFixed(digits) + " %" : "–");
+
+// fill replaces node's children, skipping null ones (replaceChildren would
+// show them as the text "null").
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((c) => c !== null && c !== undefined));
+}
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -49,7 +61,7 @@ function scoreColor(score, threshold) {
 }
 
 function categoryCell(name) {
-  const c = CATEGORY[name] || { label: name, color: "#94a3b8" };
+  const c = categoryOf(name);
   return el("span", { class: "cat", style: "--swatch:" + c.color }, c.label);
 }
 
@@ -65,9 +77,16 @@ async function analyze() {
   const btn = $("analyze-btn");
   const banner = $("analyze-error");
   banner.hidden = true;
-  if (!records.trim()) {
-    banner.textContent = "Paste at least one record, or pick a sample.";
+  // Whatever comes next, the results on screen no longer answer these records.
+  const fail = (msg) => {
+    banner.textContent = msg;
     banner.hidden = false;
+    $("results").hidden = true;
+    $("verdicts").tBodies[0].replaceChildren();
+    lastResponse = null;
+  };
+  if (!records.trim()) {
+    fail("Paste at least one record, or pick a sample.");
     return;
   }
   analyzing = true;
@@ -81,15 +100,13 @@ async function analyze() {
     });
     const body = await resp.json().catch(() => ({ error: "the server answered " + resp.status }));
     if (!resp.ok) {
-      banner.textContent = body.error || "the server answered " + resp.status;
-      banner.hidden = false;
+      fail(body.error || "the server answered " + resp.status);
       return;
     }
     lastResponse = body;
     renderResults(body);
   } catch (err) {
-    banner.textContent = "Could not reach the server: " + err.message;
-    banner.hidden = false;
+    fail("Could not reach the server: " + err.message);
   } finally {
     analyzing = false;
     btn.disabled = false;
@@ -99,8 +116,7 @@ async function analyze() {
 
 function renderResults(r) {
   $("results").hidden = false;
-  const counts = $("result-counts");
-  counts.replaceChildren(
+  fill($("result-counts"),
     el("span", { class: "chip" }, r.counts.records + (r.counts.records === 1 ? " record" : " records")),
     el("span", { class: "chip attack" }, r.counts.attacks + (r.counts.attacks === 1 ? " attack" : " attacks")),
     el("span", { class: "chip normal" }, r.counts.normal + " normal"),
@@ -146,9 +162,63 @@ function rawText(raw) {
   return head.slice(0, -2) + ',\n  "features": ' + JSON.stringify(features) + "\n}";
 }
 
+// ---------- threshold and what-if ----------
+
+// The threshold control judges pasted records and drives the what-if view;
+// the pipeline's own threshold is fixed by its model and configuration.
+function threshold() { return Number($("threshold").value); }
+
+let whatIfTimer = 0;
+let whatIfSeq = 0;
+
+// refreshWhatIf asks how the control's threshold would do on the labelled
+// records so far; only the newest answer is shown.
+async function refreshWhatIf() {
+  const seq = ++whatIfSeq;
+  const t = threshold();
+  try {
+    const resp = await fetch("api/whatif?threshold=" + t.toFixed(3));
+    if (!resp.ok || seq !== whatIfSeq) return;
+    renderWhatIf(await resp.json());
+  } catch (err) {
+    // The live state badge already says when the server is away.
+  }
+}
+
+function scheduleWhatIf() {
+  clearTimeout(whatIfTimer);
+  whatIfTimer = setTimeout(refreshWhatIf, 120);
+}
+
+function renderWhatIf(w) {
+  $("whatif-threshold").textContent = w.threshold.toFixed(3);
+  const flagged = w.true_positives + w.false_positives;
+  $("whatif-note").textContent = w.labelled
+    ? "· " + fmtInt.format(w.labelled) + " labelled records of the live stream, exact to 0.001"
+    : "· no labelled record in the live stream yet";
+  $("whatif-precision").textContent = pct(w.true_positives, flagged);
+  $("whatif-precision-sub").textContent = fmtInt.format(w.true_positives) + " attacks of " + fmtInt.format(flagged) + " flagged";
+  $("whatif-detection").textContent = pct(w.true_positives, w.attacks);
+  $("whatif-detection-sub").textContent = fmtInt.format(w.true_positives) + " of " + fmtInt.format(w.attacks) + " attacks";
+  $("whatif-false-alarms").textContent = pct(w.false_positives, w.normal);
+  $("whatif-false-alarms-sub").textContent = fmtInt.format(w.false_positives) + " of " + fmtInt.format(w.normal) + " normal";
+  $("whatif-missed").textContent = fmtInt.format(w.false_negatives);
+  $("whatif-missed-sub").textContent = pct(w.false_negatives, w.attacks) + " of attacks";
+}
+
 // ---------- live ----------
 
-const chartState = { summary: null };
+const live = {
+  summary: null, // the newest summary received
+  shown: null, // the one on screen (older while paused)
+  paused: false,
+  pausedAt: 0, // newest alert id when paused: the history is shown up to it
+  listedNewest: -1, // newest alert id when the list was last fetched
+  fetching: false,
+  again: false, // the list changed while it was being fetched
+  lastFetch: 0,
+  legend: false,
+};
 
 function setLiveState(state, text) {
   $("live-state").dataset.state = state;
@@ -157,59 +227,287 @@ function setLiveState(state, text) {
 
 function startLive() {
   $("live").hidden = false;
-  $("legend").replaceChildren(...Object.values(CATEGORY).map((c) =>
-    el("span", {}, el("i", { style: "background:" + c.color }), c.label)));
+  $("whatif").hidden = false;
   const source = new EventSource("api/live");
   source.addEventListener("summary", (ev) => {
-    setLiveState("on", "live");
-    renderLive(JSON.parse(ev.data));
+    setLiveState("on", live.paused ? "live · paused" : "live");
+    const s = JSON.parse(ev.data);
+    live.summary = s;
+    if (live.paused) {
+      const fresh = s.history.newest_id - live.pausedAt;
+      $("pause-state").textContent = "Paused · " + fmtInt.format(fresh) + (fresh === 1 ? " new alert" : " new alerts") + " since";
+      return;
+    }
+    renderLive(s);
   });
   source.onerror = () => setLiveState("lost", "reconnecting…");
+  refreshWhatIf();
+  setInterval(() => { if (!live.paused) refreshWhatIf(); }, 2000);
+}
+
+function togglePause() {
+  live.paused = !live.paused;
+  const btn = $("pause");
+  btn.setAttribute("aria-pressed", String(live.paused));
+  btn.textContent = live.paused ? "Resume" : "Pause";
+  document.body.classList.toggle("paused", live.paused);
+  if (live.paused) {
+    live.pausedAt = live.shown ? live.shown.history.newest_id : 0;
+    $("pause-state").textContent = "Paused · the server keeps collecting";
+    setLiveState("on", "live · paused");
+  } else {
+    $("pause-state").textContent = "";
+    setLiveState("on", "live");
+    if (live.summary) renderLive(live.summary);
+    refreshWhatIf();
+  }
+  updateExportLinks();
+  fetchAlerts();
 }
 
 function renderLive(s) {
-  $("kpi-rps").textContent = fmtRate.format(s.records_per_second);
-  $("kpi-aps").textContent = fmtRate.format(s.alerts_per_second);
+  live.shown = s;
+  const rps = s.records_per_second, aps = s.alerts_per_second;
+  $("kpi-rps").textContent = fmtRate.format(rps) + "/s";
+  $("kpi-aps").textContent = fmtRate.format(aps) + "/s";
+  $("kpi-aps-sub").textContent = pct(aps, rps) + " of records · score ≥ " + s.alert_threshold.toFixed(2);
+  $("kpi-flagged").textContent = pct(s.attacks, s.verdicts);
+  $("kpi-flagged-sub").textContent = fmtInt.format(s.attacks) + " of the verdicts";
   $("kpi-verdicts").textContent = fmtInt.format(s.verdicts);
-  $("kpi-attacks").textContent = fmtInt.format(s.attacks);
   $("kpi-dead").textContent = fmtInt.format(s.pipeline.dead_letters);
+  $("kpi-dead-sub").textContent = pct(s.pipeline.dead_letters, s.pipeline.consumed, 2) + " of records read";
   $("kpi-lag").textContent = s.pipeline.lag_known ? fmtInt.format(s.pipeline.lag) : "–";
-  $("kpi-accuracy").textContent = s.confusion.labelled ? (s.confusion.accuracy * 100).toFixed(2) + "%" : "–";
+  $("kpi-accuracy").textContent = s.confusion.labelled ? (s.confusion.accuracy * 100).toFixed(2) + " %" : "–";
+  $("kpi-accuracy-sub").textContent = "of " + fmtInt.format(s.confusion.labelled) + " labelled";
   if (s.model && s.model.name) $("model-badge").textContent = s.model.name + " " + s.model.version;
-  $("alert-threshold-note").textContent = "· score ≥ " + s.alert_threshold.toFixed(2) + ", newest first";
-
-  // Who talked to whom (when the record named its connection), then what the model saw.
-  // An explained alert (model.explain) adds why, in words.
-  const connectionCell = (a) => {
-    const features = a.protocol_type + " · " + a.service + " · " + a.flag;
-    const cell = a.flow ? [el("div", { class: "flow" }, a.flow), el("div", { class: "muted" }, features)] : [features];
-    if (a.why) cell.push(el("div", { class: "why muted" }, "why: " + a.why));
-    return cell;
-  };
-  // The category, with its ATT&CK technique IDs (full names on hover).
-  const alertCategoryCell = (a) => a.attack
-    ? [categoryCell(a.category), el("div", { class: "attack muted", title: a.attack },
-        a.attack.split("; ").map((t) => t.split(" ")[0]).join(" · "))]
-    : [categoryCell(a.category)];
-  const alertRows = s.recent_alerts.map((a) => el("tr", {},
-    el("td", { class: "conn" }, new Date(a.time).toLocaleTimeString("en-GB")),
-    el("td", {}, ...alertCategoryCell(a)),
-    el("td", { class: "num conn" }, a.score.toFixed(4)),
-    el("td", { class: "conn" }, ...connectionCell(a)),
-    el("td", {}, a.label || el("span", { class: "muted" }, "—")),
-    el("td", { class: "src" }, a.uid ? a.source + " · " + a.uid : a.source)));
-  if (!alertRows.length) alertRows.push(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, "No alert yet.")));
-  $("alerts").tBodies[0].replaceChildren(...alertRows);
-
+  if (s.threshold) $("pipeline-threshold").textContent = s.threshold.toFixed(4);
+  $("alert-threshold").textContent = s.alert_threshold.toFixed(2);
+  $("alert-threshold-note").textContent = "· score ≥ " + s.alert_threshold.toFixed(2) + ", the newest " +
+    fmtInt.format(s.history.capacity) + " kept, newest first";
+  if (!live.legend) {
+    live.legend = true;
+    fill($("legend"), ...s.series.classes.map((k) =>
+      el("span", {}, el("i", { style: "background:" + categoryOf(k).color }), categoryOf(k).label)));
+  }
+  if (s.history.newest_id !== live.listedNewest) scheduleAlerts();
   renderConfusion(s.confusion, s.series.classes);
   chartState.summary = s;
   drawChart();
 }
 
+// ---------- alerts: filter, list, export ----------
+
+// filterQuery is the filters as API query parameters; while paused, only
+// alerts up to the pause, so the list and the exports stay what is shown.
+function filterQuery() {
+  const q = new URLSearchParams();
+  const set = (name, id) => { const v = $(id).value.trim(); if (v) q.set(name, v); };
+  set("category", "f-category");
+  set("service", "f-service");
+  set("host", "f-host");
+  set("min", "f-min");
+  set("max", "f-max");
+  set("q", "f-q");
+  if (live.paused) q.set("until", String(live.pausedAt));
+  return q;
+}
+
+function updateExportLinks() {
+  for (const format of ["json", "csv"]) {
+    const q = filterQuery();
+    q.set("format", format);
+    $("export-" + format).href = "api/alerts/export?" + q.toString();
+  }
+}
+
+// scheduleAlerts refreshes the list at most once a second as alerts come.
+function scheduleAlerts() {
+  if (live.fetching) { live.again = true; return; }
+  const wait = 1000 - (Date.now() - live.lastFetch);
+  if (wait > 0) {
+    if (!live.again) { live.again = true; setTimeout(() => { live.again = false; fetchAlerts(); }, wait); }
+    return;
+  }
+  fetchAlerts();
+}
+
+let filterTimer = 0;
+function filtersChanged() {
+  updateExportLinks();
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(fetchAlerts, 200);
+}
+
+async function fetchAlerts() {
+  if (live.fetching) { live.again = true; return; }
+  live.fetching = true;
+  live.lastFetch = Date.now();
+  const q = filterQuery();
+  q.set("limit", "200");
+  const banner = $("alerts-error");
+  try {
+    const resp = await fetch("api/alerts?" + q.toString());
+    const body = await resp.json().catch(() => ({ error: "the server answered " + resp.status }));
+    if (!resp.ok) {
+      // A list under an error would look like the answer to the new filter.
+      banner.textContent = body.error || "the server answered " + resp.status;
+      banner.hidden = false;
+      $("alerts").tBodies[0].replaceChildren();
+      $("alerts-status").textContent = "";
+      return;
+    }
+    banner.hidden = true;
+    live.listedNewest = body.newest_id;
+    renderAlerts(body);
+  } catch (err) {
+    banner.textContent = "Could not reach the server: " + err.message;
+    banner.hidden = false;
+  } finally {
+    live.fetching = false;
+    if (live.again && !live.paused) { live.again = false; scheduleAlerts(); }
+  }
+}
+
+// setOptions fills a filter's choices from what the history holds, keeping
+// the analyst's choice even when no kept alert has it any more.
+function setOptions(select, facets, label) {
+  const chosen = select.value;
+  const options = [el("option", { value: "" }, "any")];
+  const seen = new Set();
+  for (const f of facets) {
+    seen.add(f.value);
+    options.push(el("option", { value: f.value }, label(f.value) + " (" + fmtInt.format(f.count) + ")"));
+  }
+  if (chosen && !seen.has(chosen)) options.push(el("option", { value: chosen }, label(chosen) + " (0)"));
+  select.replaceChildren(...options);
+  select.value = chosen;
+}
+
+function renderAlerts(page) {
+  setOptions($("f-category"), page.categories, (v) => categoryOf(v).label);
+  setOptions($("f-service"), page.services, (v) => v);
+  const shown = page.alerts.length;
+  $("alerts-status").textContent = (shown < page.matched ? "The newest " + fmtInt.format(shown) + " of " : "") +
+    fmtInt.format(page.matched) + (page.matched === 1 ? " matching alert" : " matching alerts") +
+    " · " + fmtInt.format(page.kept) + " kept" + (live.paused ? " · paused" : "");
+
+  const rows = page.alerts.map((a) => {
+    const features = a.protocol_type + " · " + a.service + " · " + a.flag;
+    const conn = a.flow ? [el("div", { class: "flow" }, a.flow), el("div", { class: "muted" }, features)] : [features];
+    if (a.why) conn.push(el("div", { class: "why muted" }, "why: " + a.why));
+    const category = [categoryCell(a.category)];
+    if (a.attack) {
+      category.push(el("div", { class: "attack muted", title: a.attack }, a.attack.split("; ").map((t) => t.split(" ")[0]).join(" · ")));
+    }
+    const row = el("tr", { class: "alert-row", tabIndex: 0, "data-id": a.id, title: "Open alert " + a.id },
+      el("td", { class: "conn when" }, new Date(a.time).toLocaleTimeString("en-GB")),
+      el("td", { class: "category" }, ...category),
+      el("td", { class: "num conn score-cell" }, a.score.toFixed(4)),
+      el("td", { class: "conn connection" }, ...conn),
+      el("td", { class: "label" }, a.label || el("span", { class: "muted" }, "—")),
+      el("td", { class: "src" }, a.hosts && a.hosts.uid ? a.source + " · " + a.hosts.uid : a.source));
+    row.addEventListener("click", () => openAlert(a.id, row));
+    row.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); openAlert(a.id, row); } });
+    return row;
+  });
+  if (!rows.length) {
+    rows.push(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, page.kept ? "No alert matches the filters." : "No alert yet.")));
+  }
+  $("alerts").tBodies[0].replaceChildren(...rows);
+}
+
+// ---------- the alert drawer ----------
+
+let drawerReturn = null;
+
+function closeDrawer() {
+  $("drawer").hidden = true;
+  $("drawer-backdrop").hidden = true;
+  document.body.classList.remove("drawer-open");
+  if (drawerReturn) drawerReturn.focus();
+  drawerReturn = null;
+}
+
+async function openAlert(id, from) {
+  drawerReturn = from || null;
+  $("drawer-title").textContent = "Alert " + id;
+  fill($("drawer-body"), el("p", { class: "muted" }, "Loading…"));
+  $("drawer").hidden = false;
+  $("drawer-backdrop").hidden = false;
+  document.body.classList.add("drawer-open");
+  $("drawer-close").focus();
+  try {
+    const resp = await fetch("api/alerts/" + encodeURIComponent(id));
+    const body = await resp.json().catch(() => ({ error: "the server answered " + resp.status }));
+    if (!resp.ok) {
+      fill($("drawer-body"), el("div", { class: "banner error" }, body.error || "the server answered " + resp.status));
+      return;
+    }
+    renderDrawer(body);
+  } catch (err) {
+    fill($("drawer-body"), el("div", { class: "banner error" }, "Could not reach the server: " + err.message));
+  }
+}
+
+// facts renders name/value pairs, leaving out the empty ones.
+function facts(pairs) {
+  return el("dl", { class: "facts" }, ...pairs.filter(([, v]) => v !== "" && v !== null && v !== undefined)
+    .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v instanceof Node ? v : String(v))]));
+}
+
+function section(title, ...content) {
+  return el("section", { class: "drawer-section" }, el("h3", {}, title), ...content);
+}
+
+function renderDrawer(d) {
+  const v = d.verdict || {};
+  const h = d.hosts;
+  const parts = [
+    el("div", { class: "drawer-summary" }, categoryCell(d.category),
+      el("span", { class: "score-big" }, d.score.toFixed(4)),
+      el("span", { class: "muted" }, new Date(d.time).toLocaleString("en-GB"))),
+    section("Hosts", h ? facts([
+      ["source", h.src_ip ? h.src_ip + (h.transport !== "icmp" ? " port " + h.src_port : " type " + h.src_port) : ""],
+      ["destination", h.dst_ip ? h.dst_ip + (h.transport !== "icmp" ? " port " + h.dst_port : " code " + h.dst_port) : ""],
+      ["transport", h.transport],
+      ["uid", h.uid],
+      ["sensor", h.sensor],
+    ]) : el("p", { class: "muted" }, "The record named no connection (an NSL-KDD line carries features, not hosts).")),
+    section("Source", facts([
+      ["topic", d.position.topic],
+      ["partition", d.position.partition],
+      ["offset", d.position.offset],
+      ["key", d.source],
+    ])),
+    section("Verdict", facts([
+      ["category", categoryOf(d.category).label],
+      ["score", d.score],
+      ["model", v.model ? v.model.name + " " + v.model.version : ""],
+      ["pipeline threshold", v.threshold],
+      ["label", d.label],
+      ["ATT&CK", d.attack],
+    ])),
+  ];
+  parts.push(section("Explanation", d.explanation.length
+    ? el("table", { class: "explain" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Why"), el("th", {}, "Feature"), el("th", { class: "num" }, "Value"), el("th", { class: "num" }, "Push"))),
+      el("tbody", {}, ...d.explanation.map((c) => el("tr", {},
+        el("td", {}, c.why), el("td", { class: "conn" }, c.feature),
+        el("td", { class: "num conn" }, c.value === null ? "missing" : String(c.value)),
+        el("td", { class: "num conn " + (c.contribution > 0 ? "up" : "down") }, (c.contribution > 0 ? "+" : "") + c.contribution.toFixed(3))))))
+    : el("p", { class: "muted" }, "Not explained: the pipeline explains alerts when model.explain is on (at most model.explain_per_batch a batch).")));
+  if (v.record) {
+    parts.push(section("Raw record", el("dl", { class: "facts record" },
+      ...Object.entries(v.record).flatMap(([k, x]) => [el("dt", {}, k), el("dd", {}, String(x))]))));
+  }
+  parts.push(section("Verdict JSON", el("pre", { class: "raw", id: "drawer-json" }, JSON.stringify(v, null, 2))));
+  fill($("drawer-body"), ...parts);
+}
+
 function renderConfusion(c, classes) {
   const table = $("confusion");
   const head = el("tr", {}, el("th", { class: "corner" }, "actual ↓ predicted →"),
-    ...classes.map((k) => el("th", {}, CATEGORY[k].label)));
+    ...classes.map((k) => el("th", {}, categoryOf(k).label)));
   let max = 0;
   for (const row of c.matrix) for (const n of row) max = Math.max(max, n);
   const body = classes.map((k, a) => el("tr", {},
@@ -220,14 +518,15 @@ function renderConfusion(c, classes) {
       return el("td", { class: a === p ? "diag" : "", style: n ? "background:rgba(" + rgb + "," + alpha.toFixed(3) + ")" : "" }, fmtInt.format(n));
     })));
   table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...body));
-  const pct = (x) => (c.labelled ? (x * 100).toFixed(2) + "%" : "–");
+  const rate = (x) => (c.labelled ? (x * 100).toFixed(2) + " %" : "–");
   $("rates").replaceChildren(
-    el("span", {}, "accuracy ", el("b", {}, pct(c.accuracy))),
-    el("span", {}, "category accuracy ", el("b", {}, pct(c.category_accuracy))),
-    el("span", {}, "detection rate ", el("b", {}, pct(c.detection_rate))),
-    el("span", {}, "false alarms ", el("b", {}, pct(c.false_alarm_rate))),
+    el("span", {}, "accuracy ", el("b", {}, rate(c.accuracy))),
+    el("span", {}, "category accuracy ", el("b", {}, rate(c.category_accuracy))),
+    el("span", {}, "detection rate ", el("b", {}, rate(c.detection_rate))),
+    el("span", {}, "false alarms ", el("b", {}, rate(c.false_alarm_rate))),
     el("span", { class: "muted" }, fmtInt.format(c.labelled) + " labelled"));
 }
+const chartState = { summary: null };
 
 function niceCeil(v) {
   if (v <= 0) return 10;
@@ -295,7 +594,7 @@ function drawChart() {
     for (let i = 1; i < n; i++) ctx.lineTo(x(i), y(upper[i]));
     for (let i = n - 1; i >= 0; i--) ctx.lineTo(x(i), y(base[i]));
     ctx.closePath();
-    ctx.fillStyle = CATEGORY[k].color + "cc";
+    ctx.fillStyle = categoryOf(k).color + "cc";
     ctx.fill();
     for (let i = 0; i < n; i++) base[i] = upper[i];
   });
@@ -307,8 +606,11 @@ function drawChart() {
 
 async function init() {
   const slider = $("threshold");
-  const showThreshold = () => { $("threshold-value").textContent = Number(slider.value).toFixed(2); };
-  slider.addEventListener("input", showThreshold);
+  const showThreshold = () => { $("threshold-value").textContent = threshold().toFixed(2); };
+  slider.addEventListener("input", () => {
+    showThreshold();
+    if (!$("live").hidden) scheduleWhatIf();
+  });
   // Re-score what is on screen when the analyst settles on a threshold.
   slider.addEventListener("change", () => { if (lastResponse && !analyzing) analyze(); });
   $("sample-attack").addEventListener("click", () => { $("records").value = SAMPLES.attack; });
@@ -327,15 +629,31 @@ async function init() {
   $("scorer").addEventListener("change", () => { if (lastResponse && !analyzing) analyze(); });
   window.addEventListener("resize", drawChart);
 
+  $("pause").addEventListener("click", togglePause);
+  const filters = $("filters");
+  filters.addEventListener("input", filtersChanged);
+  filters.addEventListener("change", filtersChanged);
+  filters.addEventListener("submit", (ev) => { ev.preventDefault(); fetchAlerts(); });
+  filters.addEventListener("reset", () => setTimeout(filtersChanged, 0));
+  $("drawer-close").addEventListener("click", closeDrawer);
+  $("drawer-backdrop").addEventListener("click", closeDrawer);
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("drawer").hidden) closeDrawer(); });
+
   try {
     const info = await (await fetch("api/info")).json();
     $("scorer").replaceChildren(...info.scorers.map((s) =>
       el("option", { value: s.id }, s.label + " — " + s.model.name + " " + s.model.version)));
     slider.value = info.threshold;
     showThreshold();
+    $("pipeline-threshold").textContent = info.threshold.toFixed(4);
     const local = info.scorers[0].model;
     $("model-badge").textContent = local.name + " " + local.version;
-    if (info.live) startLive();
+    if (info.live) {
+      updateExportLinks();
+      startLive();
+    } else {
+      $("threshold-scope").textContent = "Applies to the records you analyze below; this process runs no pipeline.";
+    }
   } catch (err) {
     const banner = $("analyze-error");
     banner.textContent = "Could not load the dashboard settings: " + err.message;
