@@ -181,54 +181,78 @@ type AlertFilter struct {
 	Host     netip.Prefix // source or destination address within it; invalid for any
 	MinScore float32      // score at least
 	MaxScore float32      // score at most; 0 means 1
-	Text     string       // case-insensitive, in the label, service, flag, uid, sensor, source topic, techniques or explanation
+	Text     string       // in the label, service, flag, uid, sensor, source topic, techniques or explanation; ASCII letters in any case
 	Until    uint64       // only alerts up to this ID, 0 for up to the newest: what a paused page shows
 }
 
+// matcher is a filter ready to run over the history: the text lowered
+// once, the categories whose techniques contain it decided once.
+type matcher struct {
+	AlertFilter
+	maxScore  float32
+	text      string // lowered
+	techMatch [numClasses]bool
+}
+
+func newMatcher(f AlertFilter) *matcher {
+	m := &matcher{AlertFilter: f, maxScore: f.MaxScore, text: strings.ToLower(f.Text)}
+	if m.maxScore == 0 {
+		m.maxScore = 1
+	}
+	for c := range m.techMatch {
+		m.techMatch[c] = m.text != "" && containsFold(attackOf[c], m.text)
+	}
+	return m
+}
+
 // matches reports whether the filter selects k.
-func (f *AlertFilter) matches(k *kept) bool {
+func (m *matcher) matches(k *kept) bool {
 	v := &k.verdict
 	score := v.Result.Score
-	maxScore := f.MaxScore
-	if maxScore == 0 {
-		maxScore = 1
-	}
 	switch {
-	case f.Until != 0 && k.id > f.Until:
+	case m.Until != 0 && k.id > m.Until:
 		return false
-	case score < f.MinScore || score > maxScore:
+	case score < m.MinScore || score > m.maxScore:
 		return false
-	case f.Service != "" && v.Record.Service != f.Service:
+	case m.Service != "" && v.Record.Service != m.Service:
 		return false
-	case f.Category != "" && categoryName(v.Result) != f.Category:
+	case m.Category != "" && categoryName(v.Result) != m.Category:
 		return false
-	case f.Host.IsValid() && !f.Host.Contains(v.Conn.OrigAddr.Unmap()) && !f.Host.Contains(v.Conn.RespAddr.Unmap()):
+	case m.Host.IsValid() && !m.Host.Contains(v.Conn.OrigAddr.Unmap()) && !m.Host.Contains(v.Conn.RespAddr.Unmap()):
 		return false
 	}
-	if f.Text == "" {
+	if m.text == "" || m.techMatch[predictedClass(v.Result)] {
 		return true
 	}
-	for _, s := range [...]string{v.Record.Label, v.Record.Service, v.Record.Flag, v.Conn.UID, v.Conn.Sensor, v.Source.Topic, attackOf[predictedClass(v.Result)]} {
-		if containsFold(s, f.Text) {
+	for _, s := range [...]string{v.Record.Label, v.Record.Service, v.Record.Flag, v.Conn.UID, v.Conn.Sensor, v.Source.Topic} {
+		if containsFold(s, m.text) {
 			return true
 		}
 	}
 	for i := range v.Explanation {
-		if containsFold(v.Explanation[i].Why, f.Text) || containsFold(v.Explanation[i].Feature, f.Text) {
+		if containsFold(v.Explanation[i].Why, m.text) || containsFold(v.Explanation[i].Feature, m.text) {
 			return true
 		}
 	}
 	return false
 }
 
-// containsFold reports whether substr is in s, ignoring case, without the
-// allocation of lowering both: it runs on every kept alert for every query.
-func containsFold(s, substr string) bool {
-	if substr == "" {
+// containsFold reports whether lower, a lower-cased string, is in s,
+// ignoring case, without the allocation of lowering s: it runs on every kept
+// alert for every query. Candidates are found by their first byte, folded
+// for ASCII, then compared with strings.EqualFold.
+func containsFold(s, lower string) bool {
+	n := len(lower)
+	if n == 0 {
 		return true
 	}
-	for i := 0; i+len(substr) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(substr)], substr) {
+	first := lower[0]
+	for i := 0; i+n <= len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c == first && strings.EqualFold(s[i:i+n], lower) {
 			return true
 		}
 	}
@@ -282,13 +306,14 @@ func (l *Live) Alerts(f AlertFilter, limit int) AlertPage {
 	var picked []kept
 	services := map[string]int{}
 	categories := map[string]int{}
+	m := newMatcher(f)
 	l.mu.Lock()
 	page.Kept, page.Capacity, page.NewestID = len(l.history), l.historySize, l.lastID
 	for i := range len(l.history) {
 		k := &l.history[(l.next-1-i+2*len(l.history))%len(l.history)]
 		services[k.verdict.Record.Service]++
 		categories[categoryName(k.verdict.Result)]++
-		if !f.matches(k) {
+		if !m.matches(k) {
 			continue
 		}
 		page.Matched++
@@ -446,12 +471,13 @@ func spreadsheetSafe(cell string) string {
 // exportAlerts returns the alerts the filter selects, newest first, copied
 // out of the history for an export written after the lock is released.
 func (l *Live) exportAlerts(f AlertFilter) []kept {
+	m := newMatcher(f)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []kept
 	for i := range len(l.history) {
 		k := &l.history[(l.next-1-i+2*len(l.history))%len(l.history)]
-		if f.matches(k) {
+		if m.matches(k) {
 			out = append(out, copyKept(k))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -405,5 +406,41 @@ func TestLiveWhatIf(t *testing.T) {
 	}, func(error) {})
 	if w := l.WhatIf(0.5); w.Labelled != 3 || w.TruePositives != 1 || w.FalsePositives != 1 || w.Precision != 0.5 || w.DetectionRate != 1 {
 		t.Errorf("%+v", w)
+	}
+}
+
+// BenchmarkLiveAlerts is a page's query over a full history of 10 000
+// alerts: about how long it holds the lock the pipeline's Write waits on.
+// It reports the heap a full history takes, per alert.
+func BenchmarkLiveAlerts(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l := NewLive()
+	batch := historyFixture()
+	for i := 0; l.Alerts(AlertFilter{}, 0).Kept < DefaultHistory; i++ {
+		for j := range batch {
+			batch[j].Source.Offset = int64(i*len(batch) + j)
+		}
+		l.Write(b.Context(), batch, func(error) {})
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perAlert := float64(after.HeapAlloc-before.HeapAlloc) / DefaultHistory
+	host, _ := ParseHost("10.0.0.0/8")
+	for _, bm := range []struct {
+		name   string
+		filter AlertFilter
+	}{
+		{"all", AlertFilter{}},
+		{"category+host", AlertFilter{Category: "dos", Host: host}},
+		{"text", AlertFilter{Text: "logins"}},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				l.Alerts(bm.filter, defaultAlertLimit)
+			}
+			b.ReportMetric(perAlert, "history-B/alert")
+		})
 	}
 }
