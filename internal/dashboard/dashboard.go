@@ -237,18 +237,18 @@ type AnalyzeSummary struct {
 
 // Verdict is the outcome for one pasted line.
 type Verdict struct {
-	Line          int       `json:"line"`
-	Format        string    `json:"format"`
-	Attack        bool      `json:"attack"`
-	Score         float32   `json:"score"`
-	Category      etl.Class `json:"category"`
-	CategoryProb  float32   `json:"category_probability"`
-	ProtocolType  string    `json:"protocol_type"`
-	Service       string    `json:"service"`
-	Flag          string    `json:"flag"`
-	Label         string    `json:"label,omitempty"`
-	LabelCategory string    `json:"label_category,omitempty"`
-	Raw           Raw       `json:"raw"`
+	Line          int     `json:"line"`
+	Format        string  `json:"format"`
+	Attack        bool    `json:"attack"`
+	Score         float32 `json:"score"`
+	Category      string  `json:"category"` // normal, an attack class, or scoring.Unclassified
+	CategoryProb  float32 `json:"category_probability"`
+	ProtocolType  string  `json:"protocol_type"`
+	Service       string  `json:"service"`
+	Flag          string  `json:"flag"`
+	Label         string  `json:"label,omitempty"`
+	LabelCategory string  `json:"label_category,omitempty"`
+	Raw           Raw     `json:"raw"`
 }
 
 // Raw is what the scorer returned for the row, before the page's threshold,
@@ -385,15 +385,19 @@ func (h *Handler) score(ctx context.Context, text string, threshold float64, id 
 		v.Attack = float64(res.Score) >= threshold
 		v.Raw = Raw{Model: resp.Model, Score: res.Score, Attack: res.Attack, Category: res.Category,
 			CategoryProb: res.CategoryProb, Features: rows[i*width : (i+1)*width]}
+		// A flagged row the category model puts in normal is unclassified,
+		// as in the pipeline's verdicts.
 		switch {
 		case !v.Attack:
-			v.Category, v.CategoryProb = etl.Normal, 1-res.Score
+			v.Category, v.CategoryProb = etl.Normal.String(), 1-res.Score
 			resp.Counts.Normal++
 		case res.Attack:
-			v.Category, v.CategoryProb = res.Category, res.CategoryProb
+			v.Category, v.CategoryProb = res.CategoryName(), res.CategoryProb
 			resp.Counts.Attacks++
 		default:
-			v.Category, v.CategoryProb = categories[i].Category, categories[i].CategoryProb
+			flagged := categories[i]
+			flagged.Attack = true
+			v.Category, v.CategoryProb = flagged.CategoryName(), flagged.CategoryProb
 			resp.Counts.Attacks++
 		}
 	}

@@ -90,7 +90,7 @@ func TestAnalyze(t *testing.T) {
 		line     int
 		format   string
 		attack   bool
-		category etl.Class
+		category string
 	}
 	tests := []struct {
 		name      string
@@ -103,31 +103,31 @@ func TestAnalyze(t *testing.T) {
 			name:      "attack and normal CSV",
 			records:   neptuneLine + "\n" + normalLine + "\n",
 			threshold: 0.5,
-			verdicts:  []want{{1, "csv", true, etl.DoS}, {2, "csv", false, etl.Normal}},
+			verdicts:  []want{{1, "csv", true, "dos"}, {2, "csv", false, "normal"}},
 		},
 		{
 			name:      "JSON line and vector, blank lines skipped",
 			records:   "\n" + jsonNormal + "\n\n" + vectorOf(t, satanLine),
 			threshold: 0.5,
-			verdicts:  []want{{2, "json", false, etl.Normal}, {4, "vector", true, etl.Probe}},
+			verdicts:  []want{{2, "json", false, "normal"}, {4, "vector", true, "probe"}},
 		},
 		{
-			name:      "a threshold of 0 flags everything, with the model's likeliest attack category",
+			name:      "a threshold of 0 flags everything; a row the category model calls normal is unclassified",
 			records:   normalLine,
 			threshold: 0,
-			verdicts:  []want{{1, "csv", true, etl.Probe}},
+			verdicts:  []want{{1, "csv", true, scoring.Unclassified}},
 		},
 		{
 			name:      "a threshold of 1 flags nothing",
 			records:   neptuneLine,
 			threshold: 1,
-			verdicts:  []want{{1, "csv", false, etl.Normal}},
+			verdicts:  []want{{1, "csv", false, "normal"}},
 		},
 		{
 			name:      "bad lines name the line, the field and the value",
 			records:   neptuneLine + "\n" + strings.Replace(normalLine, ",SF,", ",XX,", 1) + "\n" + "0,tcp,http\n" + strings.Replace(normalLine, "491", "-4", 1),
 			threshold: 0.5,
-			verdicts:  []want{{1, "csv", true, etl.DoS}},
+			verdicts:  []want{{1, "csv", true, "dos"}},
 			errors: []LineProblem{
 				{Line: 2, Field: "flag", Value: "XX", Reason: "unknown flag"},
 				{Line: 3},
@@ -283,18 +283,19 @@ func TestAnalyzeSageMaker(t *testing.T) {
 			t.Errorf("verdict %d: score %v attack %v, local model %v %v", i, v.Score, v.Attack, local[i].Score, local[i].Attack)
 		}
 	}
-	if resp.Verdicts[0].Category != etl.DoS {
+	if resp.Verdicts[0].Category != "dos" {
 		t.Errorf("neptune categorised %v", resp.Verdicts[0].Category)
 	}
 
 	// A threshold below the endpoint's flags the normal record too; its
-	// category, an attack class, then comes from the local model.
+	// category then comes from the local model, whose category model calls
+	// it normal: unclassified.
 	body, _ = json.Marshal(map[string]any{"records": normalLine, "threshold": 0, "scorer": "sagemaker"})
 	resp = AnalyzeResponse{}
 	if code := post(t, h, string(body), &resp); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
-	if v := resp.Verdicts[0]; !v.Attack || v.Raw.Attack || v.Category == etl.Normal || v.CategoryProb <= 0 {
+	if v := resp.Verdicts[0]; !v.Attack || v.Raw.Attack || v.Category != scoring.Unclassified || v.CategoryProb <= 0 {
 		t.Errorf("normal record at threshold 0: %+v", v)
 	}
 }

@@ -97,17 +97,15 @@ func capText(s string) string {
 	return s[:cut] + "…"
 }
 
-// Unclassified is the category the dashboard gives an alert the binary
-// model flagged but the category model put in normal: neither normal (it is
-// flagged) nor any attack class.
-const Unclassified = "unclassified"
-
-// categoryName is an alert's category as the page and exports show it.
+// categoryName is an alert's category as the page and exports show it:
+// normal when the model did not flag it (whatever the category model said),
+// else the verdicts' name, scoring.Unclassified for a flagged row the
+// category model put in normal.
 func categoryName(r scoring.Result) string {
-	if r.Attack && r.Category == etl.Normal {
-		return Unclassified
+	if !r.Attack {
+		return etl.Normal.String()
 	}
-	return predictedClass(r).String()
+	return r.CategoryName()
 }
 
 // Hosts names the connection an alert was on, when the record named it.

@@ -62,7 +62,7 @@ func TestAlertsFilter(t *testing.T) {
 	}{
 		{"everything", AlertFilter{}, []int64{6, 5, 4, 3, 1}},
 		{"category", AlertFilter{Category: "dos"}, []int64{3, 1}},
-		{"flagged without a category is unclassified", AlertFilter{Category: Unclassified}, []int64{5}},
+		{"flagged without a category is unclassified", AlertFilter{Category: scoring.Unclassified}, []int64{5}},
 		{"service", AlertFilter{Service: "smtp"}, []int64{4}},
 		{"host as source", AlertFilter{Host: host("10.0.0.2")}, []int64{3}},
 		{"host as destination", AlertFilter{Host: host("10.9.9.9")}, []int64{4}},
@@ -290,7 +290,7 @@ func TestExport(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &alerts); err != nil || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("JSON export %q: %v", rec.Body, err)
 	}
-	if len(alerts) != 3 || alerts[0].Position.Offset != 6 || !json.Valid(alerts[0].Verdict) || alerts[1].Category != Unclassified {
+	if len(alerts) != 3 || alerts[0].Position.Offset != 6 || !json.Valid(alerts[0].Verdict) || alerts[1].Category != scoring.Unclassified {
 		t.Errorf("JSON export %+v", alerts)
 	}
 
