@@ -415,17 +415,15 @@ func writeAlertsJSON(w io.Writer, alerts []kept) error {
 	return nil
 }
 
-// csvHeader names the CSV export's columns.
-var csvHeader = []string{"id", "time", "score", "category", "protocol_type", "service", "flag", "label",
-	"src_ip", "src_port", "dst_ip", "dst_port", "transport", "uid", "sensor", "topic", "partition", "offset", "attack", "why"}
-
-// writeAlertsCSV writes alerts as CSV, one row each under csvHeader.
+// writeAlertsCSV writes alerts as CSV, one row each under a header row.
 func writeAlertsCSV(w io.Writer, alerts []kept) error {
+	header := []string{"id", "time", "score", "category", "protocol_type", "service", "flag", "label",
+		"src_ip", "src_port", "dst_ip", "dst_port", "transport", "uid", "sensor", "topic", "partition", "offset", "attack", "why"}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
+	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("writing alerts: %w", err)
 	}
-	row := make([]string, len(csvHeader))
+	row := make([]string, len(header))
 	for i := range alerts {
 		a := alertOf(&alerts[i])
 		var h Hosts

@@ -347,7 +347,7 @@ func TestSpreadsheetSafe(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&b).ReadAll()
-	if err != nil || len(rows) != 2 || rows[1][7] != "a,b\"c\nd" || len(rows[1]) != len(csvHeader) {
+	if err != nil || len(rows) != 2 || rows[1][7] != "a,b\"c\nd" || len(rows[1]) != len(rows[0]) {
 		t.Errorf("rows %q: %v", rows, err)
 	}
 }
