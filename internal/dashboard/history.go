@@ -154,9 +154,7 @@ func alertOf(k *kept) Alert {
 		Protocol: v.Record.ProtocolType, Service: v.Record.Service, Flag: v.Record.Flag, Label: v.Record.Label,
 		Flow: sinks.FlowOf(&v.Conn), Why: sinks.WhyOf(v.Explanation),
 	}
-	if class := predictedClass(v.Result); class != etl.Normal {
-		a.ATTACK = attackOf[class]
-	}
+	a.ATTACK = attackOf[predictedClass(v.Result)]
 	c := &v.Conn
 	if c.OrigAddr.IsValid() || c.RespAddr.IsValid() || c.UID != "" || c.Sensor != "" {
 		a.Hosts = &Hosts{SrcIP: addrText(c.OrigAddr), SrcPort: c.OrigPort, DstIP: addrText(c.RespAddr), DstPort: c.RespPort,
@@ -189,7 +187,7 @@ type matcher struct {
 	AlertFilter
 	maxScore  float32
 	text      string // lowered
-	techMatch [numClasses]bool
+	techMatch [numPredicted]bool
 }
 
 func newMatcher(f AlertFilter) *matcher {

@@ -12,8 +12,25 @@ import (
 	"github.com/sagewall/sagewall/sinks"
 )
 
-// numClasses is the number of verdict categories (etl.Classes()).
+// numClasses is the number of classes a record can be (etl.Classes()).
 const numClasses = 5
+
+// numPredicted is the number of categories a verdict can have: the classes
+// and, at index unclassified, a flagged record the category model called
+// normal (scoring.Unclassified).
+const (
+	numPredicted = numClasses + 1
+	unclassified = numClasses
+)
+
+// predictedNames are the verdict categories in index order.
+func predictedNames() []string {
+	names := make([]string, 0, numPredicted)
+	for _, c := range etl.Classes() {
+		names = append(names, c.String())
+	}
+	return append(names, scoring.Unclassified)
+}
 
 // Live aggregates the pipeline's verdicts for the dashboard. It is a stream
 // Sink that acknowledges every batch at once, so it cannot hold up a commit.
@@ -31,9 +48,9 @@ type Live struct {
 	mu        sync.Mutex
 	buckets   []bucket // ring indexed by unix second % window
 	totals    counts
-	confusion [numClasses][numClasses]uint64 // [actual][predicted], labelled verdicts only
-	scores    scoreHistogram                 // labelled verdicts' scores by truth, for WhatIf
-	history   []kept                         // ring of the newest alerts; next is the slot to write
+	confusion [numClasses][numPredicted]uint64 // [actual][predicted], labelled verdicts only
+	scores    scoreHistogram                   // labelled verdicts' scores by truth, for WhatIf
+	history   []kept                           // ring of the newest alerts; next is the slot to write
 	next      int
 	lastID    uint64 // the newest alert's ID; IDs number alerts from 1 in arrival order
 	model     scoring.Info
@@ -48,7 +65,7 @@ type bucket struct {
 
 // counts are verdicts by predicted category, and alerts.
 type counts struct {
-	byClass [numClasses]uint64
+	byClass [numPredicted]uint64
 	alerts  uint64
 }
 
@@ -67,9 +84,10 @@ func (c *counts) verdicts() uint64 {
 	return n
 }
 
-// attackOf is each category's sinks.Techniques as one line, built once so
-// that listing alerts does not rebuild it.
-var attackOf = func() (lines [numClasses]string) {
+// attackOf is each category's sinks.Techniques as one line (none for
+// normal and unclassified), built once so that listing alerts does not
+// rebuild it.
+var attackOf = func() (lines [numPredicted]string) {
 	for _, c := range etl.Classes() {
 		if int(c) >= numClasses {
 			continue
@@ -173,13 +191,17 @@ func (l *Live) observe(verdicts []sinks.Verdict) {
 	l.model, l.threshold = last.Model, last.Threshold
 }
 
-// predictedClass is the verdict's category: Normal unless the row was
-// flagged, whatever the category model said.
-func predictedClass(r scoring.Result) etl.Class {
-	if !r.Attack || int(r.Category) >= numClasses {
-		return etl.Normal
+// predictedClass is the index of the verdict's category: Normal unless
+// the row was flagged, whatever the category model said, and unclassified
+// for a flagged row without an attack class.
+func predictedClass(r scoring.Result) int {
+	switch {
+	case !r.Attack:
+		return int(etl.Normal)
+	case r.Category == etl.Normal || int(r.Category) >= numClasses:
+		return unclassified
 	}
-	return r.Category
+	return int(r.Category)
 }
 
 // PipelineStatus is what the pipeline itself knows beyond the verdicts.
@@ -216,23 +238,25 @@ type HistoryStatus struct {
 	NewestID uint64 `json:"newest_id"` // 0 before the first alert
 }
 
-// ClassCounts are counts in etl.Classes() order.
-type ClassCounts [numClasses]uint64
+// ClassCounts are counts by verdict category: etl.Classes() order, then
+// unclassified.
+type ClassCounts [numPredicted]uint64
 
 // Series is verdicts per second by category: Counts[k][i] is category k
-// (etl.Classes() order) in second Start+i.
+// (Classes: etl.Classes() order, then unclassified) in second Start+i.
 type Series struct {
-	Start   int64       `json:"start"` // unix seconds
-	Classes []etl.Class `json:"classes"`
-	Counts  [][]uint64  `json:"counts"`
-	Alerts  []uint64    `json:"alerts"`
+	Start   int64      `json:"start"` // unix seconds
+	Classes []string   `json:"classes"`
+	Counts  [][]uint64 `json:"counts"`
+	Alerts  []uint64   `json:"alerts"`
 }
 
 // Confusion is the running matrix of labelled verdicts, Matrix[actual][predicted]
-// in etl.Classes() order, with the accuracies it gives.
+// in Series.Classes order (no record is actually unclassified: five rows,
+// six columns), with the accuracies it gives.
 type Confusion struct {
-	Matrix   [numClasses][numClasses]uint64 `json:"matrix"`
-	Labelled uint64                         `json:"labelled"`
+	Matrix   [numClasses][numPredicted]uint64 `json:"matrix"`
+	Labelled uint64                           `json:"labelled"`
 	// Accuracy is attack versus normal; CategoryAccuracy also needs the right category.
 	Accuracy         float64 `json:"accuracy"`
 	CategoryAccuracy float64 `json:"category_accuracy"`
@@ -248,9 +272,9 @@ func (l *Live) Summary(status PipelineStatus) Summary {
 	now := l.now()
 	current := now.Unix()
 	s := Summary{Time: now, AlertThreshold: l.alertThreshold, Pipeline: status}
-	s.Series.Classes = etl.Classes()
+	s.Series.Classes = predictedNames()
 	s.Series.Start = current - int64(l.window) + 1
-	s.Series.Counts = make([][]uint64, numClasses)
+	s.Series.Counts = make([][]uint64, numPredicted)
 	for k := range s.Series.Counts {
 		s.Series.Counts[k] = make([]uint64, l.window)
 	}
@@ -267,7 +291,7 @@ func (l *Live) Summary(status PipelineStatus) Summary {
 		if b.second != second {
 			continue
 		}
-		for k := range numClasses {
+		for k := range numPredicted {
 			s.Series.Counts[k][i] = b.byClass[k]
 		}
 		s.Series.Alerts[i] = b.alerts
@@ -281,7 +305,7 @@ func (l *Live) Summary(status PipelineStatus) Summary {
 	var records, alerts uint64
 	seconds := min(rateSeconds, l.window-1)
 	for i := l.window - 1 - seconds; i < l.window-1; i++ {
-		for k := range numClasses {
+		for k := range numPredicted {
 			records += s.Series.Counts[k][i]
 		}
 		alerts += s.Series.Alerts[i]
@@ -298,7 +322,7 @@ func (l *Live) Summary(status PipelineStatus) Summary {
 func (c *Confusion) fill() {
 	var right, binaryRight, attacks, detected, normals, falseAlarms uint64
 	for a := range numClasses {
-		for p := range numClasses {
+		for p := range numPredicted {
 			n := c.Matrix[a][p]
 			c.Labelled += n
 			if a == p {

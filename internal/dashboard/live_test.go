@@ -55,7 +55,7 @@ func TestLiveSummary(t *testing.T) {
 				if s.Verdicts != 0 || s.RecordsPerSecond != 0 || s.History != (HistoryStatus{Capacity: DefaultHistory}) || s.Confusion.Labelled != 0 || s.Confusion.Accuracy != 0 {
 					t.Errorf("%+v", s)
 				}
-				if len(s.Series.Counts) != 5 || len(s.Series.Counts[0]) != 300 || len(s.Series.Alerts) != 300 {
+				if len(s.Series.Counts) != 6 || len(s.Series.Counts[0]) != 300 || len(s.Series.Alerts) != 300 || s.Series.Classes[5] != "unclassified" {
 					t.Errorf("series shape %d x %d", len(s.Series.Counts), len(s.Series.Counts[0]))
 				}
 			},
@@ -69,21 +69,23 @@ func TestLiveSummary(t *testing.T) {
 				verdict("satan", 0.20, etl.Normal, 4),  // missed probe
 				verdict("satan", 0.95, etl.DoS, 5),     // detected, wrong category, alert
 				verdict("", 0.91, etl.R2L, 6),          // unlabelled alert
+				verdict("smurf", 0.6, etl.Normal, 7),   // detected, unclassified
 			}}},
 			at: 0,
 			check: func(t *testing.T, s Summary, l *Live) {
-				if s.Verdicts != 6 || s.Attacks != 4 || s.Alerts != 3 {
+				if s.Verdicts != 7 || s.Attacks != 5 || s.Alerts != 3 {
 					t.Errorf("verdicts %d attacks %d alerts %d", s.Verdicts, s.Attacks, s.Alerts)
 				}
-				if want := (ClassCounts{2, 2, 1, 1, 0}); s.ByClass != want {
+				if want := (ClassCounts{2, 2, 1, 1, 0, 1}); s.ByClass != want {
 					t.Errorf("by class %v, want %v", s.ByClass, want)
 				}
 				c := s.Confusion
-				if c.Labelled != 5 || c.Matrix[etl.DoS][etl.DoS] != 1 || c.Matrix[etl.Normal][etl.Probe] != 1 || c.Matrix[etl.Probe][etl.Normal] != 1 || c.Matrix[etl.Probe][etl.DoS] != 1 {
+				if c.Labelled != 6 || c.Matrix[etl.DoS][etl.DoS] != 1 || c.Matrix[etl.Normal][etl.Probe] != 1 || c.Matrix[etl.Probe][etl.Normal] != 1 || c.Matrix[etl.Probe][etl.DoS] != 1 || c.Matrix[etl.DoS][unclassified] != 1 {
 					t.Errorf("matrix %+v", c)
 				}
-				// Binary: 3 of 5 right (neptune, normal, satan detected); categories: 2 of 5.
-				if c.Accuracy != 0.6 || c.CategoryAccuracy != 0.4 || c.DetectionRate != 2.0/3 || c.FalseAlarmRate != 0.5 {
+				// Binary: 4 of 6 right (neptune, normal, satan and smurf
+				// detected); categories: 2 of 6.
+				if c.Accuracy != 4.0/6 || c.CategoryAccuracy != 2.0/6 || c.DetectionRate != 3.0/4 || c.FalseAlarmRate != 0.5 {
 					t.Errorf("rates %+v", c)
 				}
 				alerts := l.Alerts(AlertFilter{}, 10).Alerts

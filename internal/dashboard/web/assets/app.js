@@ -510,9 +510,11 @@ function renderConfusion(c, classes) {
     ...classes.map((k) => el("th", {}, categoryOf(k).label)));
   let max = 0;
   for (const row of c.matrix) for (const n of row) max = Math.max(max, n);
-  const body = classes.map((k, a) => el("tr", {},
-    el("th", { class: "rowhead" }, categoryCell(k)),
-    ...c.matrix[a].map((n, p) => {
+  // A row per actual class, a column per verdict category: no record is
+  // actually unclassified, so there is one row fewer than columns.
+  const body = c.matrix.map((row, a) => el("tr", {},
+    el("th", { class: "rowhead" }, categoryCell(classes[a])),
+    ...row.map((n, p) => {
       const alpha = max ? 0.08 + 0.6 * Math.sqrt(n / max) : 0;
       const rgb = a === p ? "34,160,90" : "224,69,58";
       return el("td", { class: a === p ? "diag" : "", style: n ? "background:rgba(" + rgb + "," + alpha.toFixed(3) + ")" : "" }, fmtInt.format(n));
