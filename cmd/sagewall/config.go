@@ -23,6 +23,7 @@ import (
 
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/features"
+	"github.com/sagewall/sagewall/internal/dashboard"
 	"github.com/sagewall/sagewall/sinks"
 	"github.com/sagewall/sagewall/stream"
 )
@@ -156,11 +157,14 @@ type runConfig struct {
 		EndpointURL string
 	}
 	HTTP struct {
-		Addr          string
-		Dashboard     bool
-		Pprof         bool
-		AuthToken     string
-		AuthTokenFile string
+		Addr      string
+		Dashboard bool
+		// DashboardHistory is how many of the newest alerts the dashboard
+		// keeps for its list, filters, drawer and exports.
+		DashboardHistory int
+		Pprof            bool
+		AuthToken        string
+		AuthTokenFile    string
 	}
 	Log struct {
 		Format string
@@ -392,6 +396,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.HTTP.Addr }),
 		boolSetting("http.dashboard", "serve the web dashboard at /dashboard/ on http.addr",
 			func(c *runConfig) *bool { return &c.HTTP.Dashboard }),
+		intSetting("http.dashboard_history", "alerts the dashboard keeps for its list, filters, drawer and exports, newest first (about 1.1 KB each, at most 6 KB; 0: none)",
+			func(c *runConfig) *int { return &c.HTTP.DashboardHistory }),
 		stringSetting("http.auth_token", "bearer token the dashboard requires (required when http.addr is not loopback and the dashboard is on); prefer the variable or http.auth_token_file",
 			func(c *runConfig) *string { return &c.HTTP.AuthToken }),
 		stringSetting("http.auth_token_file", "file holding the dashboard token (a Kubernetes Secret), read at start",
@@ -447,6 +453,7 @@ func defaultRunConfig() runConfig {
 	c.Alerts.MaxExamples = 5
 	c.HTTP.Addr = "127.0.0.1:9090"
 	c.HTTP.Dashboard = true
+	c.HTTP.DashboardHistory = dashboard.DefaultHistory
 	c.Log.Format = "json"
 	c.Log.Level = "info"
 	c.ShutdownTimeout = 15 * time.Second
@@ -707,6 +714,9 @@ func (src *configSources) validate() error {
 	}
 	if c.Input.MaxHosts < 1 {
 		return src.invalid("input.max_hosts", "%d: want at least 1", c.Input.MaxHosts)
+	}
+	if c.HTTP.DashboardHistory < 0 {
+		return src.invalid("http.dashboard_history", "%d: want 0 or more", c.HTTP.DashboardHistory)
 	}
 	if _, err := sinks.ParseFormat(c.Output.Format, ""); err != nil {
 		return src.invalid("output.format", "%q: want json or ocsf", c.Output.Format)

@@ -28,7 +28,7 @@ func (s *service) addDashboard(scorer stream.Scorer, extras *serviceExtras) erro
 	if err != nil {
 		return err
 	}
-	live := dashboard.NewLive(dashboard.WithAlertThreshold(float32(s.cfg.Alerts.Threshold)))
+	live := dashboard.NewLive(dashboard.WithAlertThreshold(float32(s.cfg.Alerts.Threshold)), dashboard.WithHistory(s.cfg.HTTP.DashboardHistory))
 	opts := []dashboard.Option{
 		dashboard.WithLive(live, s.dashboardStatus),
 		dashboard.WithThreshold(s.detector.Threshold()),
