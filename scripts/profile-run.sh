@@ -2,8 +2,10 @@
 # CPU profile of `sagewall run` at full speed on a real broker, attributed to the pipeline's
 # steps (docs/pipeline.md, "Where the CPU goes"). Bounded: one backlog, one run, then it stops.
 #
-# usage: scripts/profile-run.sh [--records N] [--sagewall BINARY] [-- extra flags of sagewall run]
+# usage: scripts/profile-run.sh [--records N] [--zeek] [--sagewall BINARY] [-- extra flags of sagewall run]
 #   --records   backlog of bundled KDDTrain+ lines, cycled (1000000)
+#   --zeek      the backlog is the bundled labelled Zeek capture instead, as the S3 bridge writes it
+#               (JSON keyed by destination host, internal/bench/zeeklines), run with --input-format zeek
 #   --sagewall  the binary to profile (default: built from this checkout), e.g. one built from
 #               an older commit, for a before/after in the same conditions
 #
@@ -20,9 +22,11 @@ repo=$(dirname "$here")
 
 records=1000000
 binary=
+zeek=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--records) records=$2; shift 2 ;;
+	--zeek) zeek=1; shift ;;
 	--sagewall) binary=$2; shift 2 ;;
 	--) shift; break ;;
 	*) die "unknown argument $1" ;;
@@ -56,14 +60,22 @@ if [ -z "$brokers" ]; then
 fi
 
 run=profile-$(date -u +%H%M%S)
-log "filling $run-raw with $records records (uncompressed, 4 partitions by the broker's default)"
-zcat "$repo/etl/nslkdd/KDDTrain+.txt.gz" |
-	awk -v n="$records" '{ line[NR] = $0 } END { for (i = 0; i < n; i++) print line[i % NR + 1] }' >"$work/backlog.txt"
-timeout 300 kcat -P -b "$brokers" -t "$run-raw" -X linger.ms=20 -l "$work/backlog.txt"
+input=()
+if [ -n "$zeek" ]; then
+	log "filling $run-raw with $records Zeek connections (JSON keyed by destination host, 4 partitions)"
+	(cd "$repo" && go run ./internal/bench/zeeklines -n "$records") >"$work/backlog.txt"
+	timeout 300 kcat -P -b "$brokers" -t "$run-raw" -X linger.ms=20 -K$'\t' -l "$work/backlog.txt"
+	input=(--input-format zeek --input-hold-time 100ms) # as bench-e2e.sh --zeek runs it
+else
+	log "filling $run-raw with $records records (uncompressed, 4 partitions by the broker's default)"
+	zcat "$repo/etl/nslkdd/KDDTrain+.txt.gz" |
+		awk -v n="$records" '{ line[NR] = $0 } END { for (i = 0; i < n; i++) print line[i % NR + 1] }' >"$work/backlog.txt"
+	timeout 300 kcat -P -b "$brokers" -t "$run-raw" -X linger.ms=20 -l "$work/backlog.txt"
+fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$binary" run --kafka-brokers "$brokers" --input-topic "$run-raw" --input-group "$run" --output-topic "$run-verdicts" \
-	--output-dead-letter-topic "$run-dead-letters" --http-addr "127.0.0.1:$port" --http-pprof --log-level warn "$@" &
+	--output-dead-letter-topic "$run-dead-letters" --http-addr "127.0.0.1:$port" --http-pprof --log-level warn "${input[@]}" "$@" &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
 start=$(date +%s.%N)
@@ -72,7 +84,7 @@ curl -sf -o "$out/cpu.pprof" "http://127.0.0.1:$port/debug/pprof/profile?seconds
 curl_pid=$!
 done_at=
 for _ in $(seq 1200); do
-	n=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^sagewall_verdicts_total/ {s += $2} END {printf "%d", s}')
+	n=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^sagewall_(verdicts|records_rejected)_total/ {s += $2} END {printf "%d", s}')
 	if [ "${n:-0}" -ge "$records" ]; then done_at=$(date +%s.%N); break; fi
 	sleep 0.1
 done
