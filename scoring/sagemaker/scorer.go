@@ -301,7 +301,7 @@ func (s *Scorer) categorize(ctx context.Context, rows []float32, out []scoring.R
 		if err = s.invoke(ctx, s.categoryEndpoint, body, len(flagged), len(classes), probs); err == nil {
 			for k, i := range flagged {
 				// As the local Detector does with its two models.
-				out[i].Category, out[i].CategoryProb = scoring.FlaggedCategory(probs[k*len(classes) : (k+1)*len(classes)])
+				out[i].Category, out[i].CategoryProb = scoring.FlaggedCategory(classes, probs[k*len(classes) : (k+1)*len(classes)])
 			}
 			return nil
 		}
