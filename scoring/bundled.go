@@ -15,8 +15,8 @@ import (
 var bundledFiles embed.FS
 
 // Bundled returns the detector for the default model embedded in the
-// binary (sagewall-nslkdd: binary and 5-class category models over the
-// KDDTrain+ feature layout, all 41 features).
+// binary (sagewall-nslkdd: a binary model and a category model of the 4
+// attack classes over the KDDTrain+ feature layout, all 41 features).
 func Bundled(opts ...Option) (*Detector, error) { return loadBundled("bundled", opts) }
 
 // BundledConnLog returns the detector for the embedded connection-log model

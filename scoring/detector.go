@@ -30,10 +30,10 @@ type Result struct {
 	Score  float32 // P(attack), from the binary model (1 - P(normal) for a detector of a single 5-class model)
 	Attack bool    // Score >= threshold
 	// Category is, for a flagged row, the category model's most likely
-	// attack class (AttackCategory), and Normal for a row that is not
+	// attack class (FlaggedCategory), and Normal for a row that is not
 	// flagged. A flagged row with Category Normal is an unclassified attack
-	// (CategoryName): the category model called it normal, or there is no
-	// category model.
+	// (CategoryName): a category model with a normal class called it
+	// normal, or there is no category model.
 	Category etl.Class
 	// CategoryProb is the probability of Category: for a flagged row the
 	// category model's P(class | attack), for a row that is not flagged
@@ -93,24 +93,34 @@ type OperatingPoint struct {
 // A detector loaded from a single model file has one of the two: a binary
 // model (its flagged rows have no category), or a 5-class category model,
 // whose P(attack) is 1 - P(normal).
+//
+// The category model of a model directory may have any of the classes, in
+// any order, as its manifest names them: the bundled ones have the four
+// attack classes alone, since they only ever answer which attack a flagged
+// row is.
 type Detector struct {
-	spec      *etl.Spec
-	width     int
-	binary    scorer // absent for a detector of a single 5-class model
-	category  scorer // absent for a detector of a single binary model
+	spec     *etl.Spec
+	width    int
+	binary   scorer // absent for a detector of a single 5-class model
+	category scorer // absent for a detector of a single binary model
+	// classes are the category model's classes in its output order
+	// (manifest models.category.classes, else etl.Classes()); nil without
+	// a category model.
+	classes   []etl.Class
 	info      Info
 	operating OperatingPoint
 	zeroed    []string // features held at 0 in training (manifest zeroed_features)
 	features  []string // the features the model can use, file order; nil for all 41
 }
 
-// numCategories is the width of the category model: one probability per etl.Class.
+// numCategories is the width of a category model without a manifest naming
+// its classes (a single model file): one probability per etl.Class.
 const numCategories = 5
 
 // Layout of a model directory (and of the bundled model).
 const (
 	binaryModel   = "binary"   // binary.json.gz, binary.json, ...: see modelNames
-	categoryModel = "category" // the 5-class model
+	categoryModel = "category" // the category model: classes as the manifest says, else the 5 of etl.Classes()
 	specName      = "spec.json"
 	manifestName  = "manifest.json"
 )
@@ -137,6 +147,47 @@ type manifest struct {
 		Threshold *float64 `json:"threshold"`
 		Rule      string   `json:"rule"`
 	} `json:"operating_point"`
+	Models struct {
+		Category struct {
+			// Classes name the category model's outputs, in order.
+			Classes []string `json:"classes"`
+		} `json:"category"`
+	} `json:"models"`
+}
+
+// categoryClasses parses the manifest's models.category.classes: nil when
+// it names none.
+func (m *manifest) categoryClasses() ([]etl.Class, error) {
+	if m.Models.Category.Classes == nil {
+		return nil, nil
+	}
+	classes := make([]etl.Class, len(m.Models.Category.Classes))
+	for i, name := range m.Models.Category.Classes {
+		c, err := etl.ParseClass(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: models.category.classes: %w", manifestName, err)
+		}
+		classes[i] = c
+	}
+	if err := CheckCategoryClasses(classes); err != nil {
+		return nil, fmt.Errorf("%s: models.category.classes: %w", manifestName, err)
+	}
+	return classes, nil
+}
+
+// CheckCategoryClasses checks the classes of a category model's outputs, as
+// FlaggedCategory takes them: each at most once, and at least one attack
+// class.
+func CheckCategoryClasses(classes []etl.Class) error {
+	for i, c := range classes {
+		if slices.Contains(classes[:i], c) {
+			return fmt.Errorf("checking category classes %v: %v twice", classes, c)
+		}
+	}
+	if !slices.ContainsFunc(classes, func(c etl.Class) bool { return c != etl.Normal }) {
+		return fmt.Errorf("checking category classes %v: no attack class", classes)
+	}
+	return nil
 }
 
 // operatingPoint checks the manifest's operating point: nil when it has none.
@@ -254,7 +305,7 @@ func LoadDetector(path string, opts ...Option) (*Detector, error) {
 	}
 	sum := sha256.Sum256(data)
 	info := Info{Name: filepath.Base(path), SHA256: hex.EncodeToString(sum[:])}
-	d, err := newDetector(etl.DefaultSpec(), binary, category, info, nil, opts)
+	d, err := newDetector(etl.DefaultSpec(), binary, category, nil, info, nil, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading detector from %s: %w", path, err)
 	}
@@ -303,6 +354,7 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 
 	info := Info{Name: defaultName, SHA256: hex.EncodeToString(hash.Sum(nil))}
 	var zeroed, used []string
+	var classes []etl.Class
 	var op *OperatingPoint
 	if manifestData, err := readOptional(dir, manifestName); err != nil {
 		return nil, err
@@ -321,8 +373,11 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 		if op, err = m.operatingPoint(); err != nil {
 			return nil, err
 		}
+		if classes, err = m.categoryClasses(); err != nil {
+			return nil, err
+		}
 	}
-	d, err := newDetector(spec, binary, category, info, op, opts)
+	d, err := newDetector(spec, binary, category, classes, info, op, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -365,8 +420,10 @@ func parseModel(name string, data []byte) (Model, error) {
 
 // newDetector checks that the parts fit together. The threshold is the
 // caller's (WithThreshold), else the manifest's operating point op, else
-// DefaultThreshold.
-func newDetector(spec *etl.Spec, binary, category Model, info Info, op *OperatingPoint, opts []Option) (*Detector, error) {
+// DefaultThreshold. classes are the category model's, in output order; nil
+// means the 5 of etl.Classes(), which a category model without a binary one
+// must have.
+func newDetector(spec *etl.Spec, binary, category Model, classes []etl.Class, info Info, op *OperatingPoint, opts []Option) (*Detector, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -392,14 +449,20 @@ func newDetector(spec *etl.Spec, binary, category Model, info Info, op *Operatin
 		return nil, fmt.Errorf("binary model: %d features, but the feature spec is %d wide", binary.NumFeature(), width)
 	}
 	if category != nil {
-		if category.NumClass() != numCategories {
-			return nil, fmt.Errorf("category model: %d classes, want %d (%v)", category.NumClass(), numCategories, etl.Classes())
+		switch {
+		case classes == nil && category.NumClass() != numCategories:
+			return nil, fmt.Errorf("category model: %d classes, want %d (%v), or its classes named in %s (models.category.classes)",
+				category.NumClass(), numCategories, etl.Classes(), manifestName)
+		case classes == nil:
+			classes = etl.Classes()
+		case category.NumClass() != len(classes):
+			return nil, fmt.Errorf("category model: %d classes, but %s names %d (%v)", category.NumClass(), manifestName, len(classes), classes)
 		}
 		if category.NumFeature() != width {
 			return nil, fmt.Errorf("category model: %d features, but the feature spec is %d wide", category.NumFeature(), width)
 		}
 	}
-	d := &Detector{spec: spec, width: width, info: info, operating: operating}
+	d := &Detector{spec: spec, width: width, classes: classes, info: info, operating: operating}
 	var err error
 	if d.binary, err = newScorer(binary); err != nil {
 		return nil, fmt.Errorf("binary model: %w", err)
@@ -490,6 +553,12 @@ func (d *Detector) OperatingPoint() OperatingPoint { return d.operating }
 // detector loaded from a single binary model file has none).
 func (d *Detector) HasCategory() bool { return d.category.present() }
 
+// CategoryClasses are the category model's classes in its output order: the
+// 4 attack classes for the bundled models, etl.Classes() for a 5-class
+// model; nil without a category model. The caller may keep and change the
+// slice.
+func (d *Detector) CategoryClasses() []etl.Class { return slices.Clone(d.classes) }
+
 // primary is the model whose outputs NumClass counts: the binary model, or
 // the category model of a detector that has no binary one.
 func (d *Detector) primary() Model {
@@ -523,7 +592,7 @@ func (d *Detector) Describe() string {
 		if !d.binary.present() {
 			role = "category model, P(attack) = 1 - P(normal): "
 		}
-		parts = append(parts, role+describeModel(d.category.model()))
+		parts = append(parts, fmt.Sprintf("%s%s %v", role, describeModel(d.category.model()), d.classes))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -613,18 +682,34 @@ func AttackCategory(probs []float32) (etl.Class, float32) {
 	return etl.Class(best), p
 }
 
-// FlaggedCategory is the category a separate category model gives a row
-// the binary model flagged: AttackCategory's, unless normal is the category
-// model's most likely class. Then the two models disagree, and the row stays
-// Normal with P(normal), which verdicts name Unclassified
+// FlaggedCategory is the category a separate category model, whose outputs
+// probs are the probabilities of classes, gives a row the binary model
+// flagged: the most likely attack class, with its probability given that
+// the row is an attack, P(class) / (1 - P(normal)). A model of the attack
+// classes alone (the bundled ones) gives that directly. When the model has
+// a normal class and it is the most likely, the two models disagree, and
+// the row stays Normal with P(normal), which verdicts name Unclassified
 // (Result.CategoryName) rather than present the least unlikely attack class
-// as an answer.
-func FlaggedCategory(probs []float32) (etl.Class, float32) {
-	class, p := AttackCategory(probs)
-	if probs[etl.Normal] > probs[class] {
-		return etl.Normal, probs[etl.Normal]
+// as an answer. classes must hold an attack class.
+func FlaggedCategory(classes []etl.Class, probs []float32) (etl.Class, float32) {
+	best := -1
+	var normal float32
+	for k, c := range classes {
+		switch {
+		case c == etl.Normal:
+			normal = probs[k]
+		case best < 0 || probs[k] > probs[best]:
+			best = k
+		}
 	}
-	return class, p
+	if normal > probs[best] {
+		return etl.Normal, normal
+	}
+	p := probs[best]
+	if attack := 1 - normal; attack > 0 {
+		p = min(p/attack, 1)
+	}
+	return classes[best], p
 }
 
 // ctxCheckRows is how many rows Score scores between looks at its context.
@@ -664,8 +749,9 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 		case !d.binary.present():
 			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
 		case d.category.present():
-			d.category.predict(row, probs[:numCategories])
-			r.Category, r.CategoryProb = FlaggedCategory(probs[:numCategories])
+			k := len(d.classes)
+			d.category.predict(row, probs[:k])
+			r.Category, r.CategoryProb = FlaggedCategory(d.classes, probs[:k])
 		}
 		out[i] = r
 	}

@@ -22,17 +22,14 @@ import (
 	"github.com/sagewall/sagewall/internal/testenv"
 )
 
-// goldenValues is the number of float32 values per row in the goldens:
-// P(attack), then the five category probabilities.
-const goldenValues = 1 + numCategories
-
 // readGoldens reads XGBoost's own predictions for a bundled model, written
-// by deploy/train/train.py.
-func readGoldens(t testing.TB, model string) []float32 {
+// by deploy/train/train.py: perRow float32 values a row, P(attack) then the
+// category model's probabilities.
+func readGoldens(t testing.TB, model string, perRow int) []float32 {
 	t.Helper()
 	data := testenv.Gunzip(t, "testdata/"+model+"/predictions.f32.gz")
-	if len(data) != nslkdd.TrainRecords*goldenValues*4 {
-		t.Fatalf("goldens hold %d bytes, want %d rows of %d float32", len(data), nslkdd.TrainRecords, goldenValues)
+	if len(data) != nslkdd.TrainRecords*perRow*4 {
+		t.Fatalf("goldens hold %d bytes, want %d rows of %d float32", len(data), nslkdd.TrainRecords, perRow)
 	}
 	values := make([]float32, len(data)/4)
 	for i := range values {
@@ -80,8 +77,8 @@ func bundled(t testing.TB, opts ...Option) *Detector {
 
 // TestBundledMatchesXGBoost checks every KDDTrain+ row against the
 // predictions of XGBoost itself, for both bundled models: the binary score
-// through Detector.Score, and the five category probabilities through the
-// category forest directly. The connection-log model is fed the rows as it
+// through Detector.Score, and the four attack classes' probabilities through
+// the category forest directly. The connection-log model is fed the rows as it
 // was trained, its zeroed features at 0.
 func TestBundledMatchesXGBoost(t *testing.T) {
 	for model, load := range map[string]func(...Option) (*Detector, error){"bundled": Bundled, "bundled-connlog": BundledConnLog} {
@@ -90,7 +87,10 @@ func TestBundledMatchesXGBoost(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			matchesXGBoost(t, d, readGoldens(t, model))
+			if got, want := d.CategoryClasses(), []etl.Class{etl.DoS, etl.Probe, etl.R2L, etl.U2R}; !slices.Equal(got, want) {
+				t.Fatalf("CategoryClasses() = %v, want %v", got, want)
+			}
+			matchesXGBoost(t, d, readGoldens(t, model, 1+len(d.classes)))
 		})
 	}
 }
@@ -112,10 +112,11 @@ func matchesXGBoost(t *testing.T, d *Detector, goldens []float32) {
 	}
 	const tolerance = 1e-6
 	var worstScore, worstCategory float64
-	probs := make([]float32, numCategories)
+	probs := make([]float32, len(d.classes))
+	perRow := 1 + len(probs)
 	failures := 0
 	for i, r := range results {
-		want := goldens[i*goldenValues : (i+1)*goldenValues]
+		want := goldens[i*perRow : (i+1)*perRow]
 		if diff := math.Abs(float64(r.Score) - float64(want[0])); diff > tolerance {
 			failures++
 			if failures <= 10 {
@@ -129,7 +130,7 @@ func matchesXGBoost(t *testing.T, d *Detector, goldens []float32) {
 			if diff := math.Abs(float64(p) - float64(want[1+k])); diff > tolerance {
 				failures++
 				if failures <= 10 {
-					t.Errorf("row %d: P(%v) %v, XGBoost %v (diff %.3g)", i+1, etl.Class(k), p, want[1+k], diff)
+					t.Errorf("row %d: P(%v) %v, XGBoost %v (diff %.3g)", i+1, d.classes[k], p, want[1+k], diff)
 				}
 			} else {
 				worstCategory = max(worstCategory, diff)
@@ -142,82 +143,126 @@ func matchesXGBoost(t *testing.T, d *Detector, goldens []float32) {
 	t.Logf("largest difference from XGBoost: score %.3g, category probability %.3g", worstScore, worstCategory)
 }
 
+// fiveClassDir is a model directory whose category model has a normal class
+// (the 5 of etl.Classes(), no manifest naming them), as a user may bring:
+// the bundled binary model beside the compat fixtures' 5-class model.
+func fiveClassDir(t *testing.T) string {
+	t.Helper()
+	dir := modelDir(t, "category.json.gz", "manifest.json")
+	writeFile(t, filepath.Join(dir, "category.json"), testenv.Gunzip(t, "testdata/compat/xgb-3.2.0-softprob.json.gz"))
+	return dir
+}
+
 // TestScoreGatesTheCategoryModel checks how Score fills Result at different
-// thresholds: the category model only for flagged rows, its argmax then
-// (unclassified when that is normal).
+// thresholds: the category model only for flagged rows, its likeliest attack
+// class then; for a category model with a normal class, unclassified when
+// normal is its likeliest.
 func TestScoreGatesTheCategoryModel(t *testing.T) {
 	rows, records := encodeTrain(t, etl.DefaultSpec(), 2000)
-	for _, threshold := range []float64{0, 0.5, 0.9, 1} {
-		d := bundled(t, WithThreshold(threshold))
-		results := make([]Result, len(records))
-		if err := d.Score(context.Background(), rows, results); err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		load    func(t *testing.T, opts ...Option) *Detector
+		classes []etl.Class
+	}{
+		{"bundled: the attack classes", func(t *testing.T, opts ...Option) *Detector { return bundled(t, opts...) },
+			[]etl.Class{etl.DoS, etl.Probe, etl.R2L, etl.U2R}},
+		{"a 5-class category model", func(t *testing.T, opts ...Option) *Detector {
+			d, err := LoadDetector(fiveClassDir(t), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}, etl.Classes()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hasNormal := slices.Contains(tc.classes, etl.Normal)
+			for _, threshold := range []float64{0, 0.5, 0.9, 1} {
+				d := tc.load(t, WithThreshold(threshold))
+				if !slices.Equal(d.CategoryClasses(), tc.classes) {
+					t.Fatalf("CategoryClasses() = %v, want %v", d.CategoryClasses(), tc.classes)
+				}
+				results := make([]Result, len(records))
+				if err := d.Score(context.Background(), rows, results); err != nil {
+					t.Fatal(err)
+				}
+				flagged, unclassified, right := gateResults(t, d, threshold, rows, records, results)
+				switch {
+				case threshold == 0 && flagged != len(results):
+					t.Errorf("threshold 0 flagged %d of %d rows", flagged, len(results))
+				// Every row is flagged: a model with a normal class calls
+				// the normal ones normal, so unclassified; one without
+				// gives each an attack class.
+				case threshold == 0 && hasNormal && unclassified < len(results)/3:
+					t.Errorf("threshold 0: %d of %d rows unclassified", unclassified, len(results))
+				case !hasNormal && unclassified != 0:
+					t.Errorf("threshold %v: %d rows unclassified by a model without a normal class", threshold, unclassified)
+				// The bundled models are accurate on their training data:
+				// most of the rows they flag are attacks of their label's class.
+				case threshold == 0.5 && !hasNormal && (flagged == 0 || float64(right) < 0.95*float64(flagged)):
+					t.Errorf("threshold 0.5: %d of %d flagged rows have their label's class", right, flagged)
+				}
+			}
+		})
+	}
+}
+
+// gateResults checks each result of a Score at threshold against the
+// category model's own probabilities, and counts the flagged rows, those
+// left unclassified and those given their label's class.
+func gateResults(t *testing.T, d *Detector, threshold float64, rows []float32, records []etl.Record, results []Result) (flagged, unclassified, right int) {
+	t.Helper()
+	probs := make([]float32, len(d.classes))
+	for i, r := range results {
+		if r.Attack != (float64(r.Score) >= threshold) {
+			t.Fatalf("threshold %v, row %d: Attack %v with score %v", threshold, i+1, r.Attack, r.Score)
 		}
-		probs := make([]float32, numCategories)
-		var flagged, unclassified int
-		for i, r := range results {
-			if r.Attack != (float64(r.Score) >= threshold) {
-				t.Fatalf("threshold %v, row %d: Attack %v with score %v", threshold, i+1, r.Attack, r.Score)
+		if !r.Attack {
+			if r.Category != etl.Normal || r.CategoryProb != 1-r.Score {
+				t.Fatalf("threshold %v, row %d not flagged: category %v (%v), want normal (%v)", threshold, i+1, r.Category, r.CategoryProb, 1-r.Score)
 			}
-			if !r.Attack {
-				if r.Category != etl.Normal || r.CategoryProb != 1-r.Score {
-					t.Fatalf("threshold %v, row %d not flagged: category %v (%v), want normal (%v)", threshold, i+1, r.Category, r.CategoryProb, 1-r.Score)
-				}
-				continue
-			}
-			flagged++
-			// A flagged row gets the likeliest attack class, with P(class |
-			// attack), unless the category model says normal (unclassified).
-			d.category.predict(rows[i*d.width:(i+1)*d.width], probs)
-			if r.Category == etl.Normal {
-				for k, p := range probs[1:] {
-					if p > probs[etl.Normal] {
-						t.Fatalf("threshold %v, row %d: unclassified, but P(%v) = %v > P(normal) = %v", threshold, i+1, etl.Class(k+1), p, probs[etl.Normal])
-					}
-				}
-				if r.CategoryProb != probs[etl.Normal] {
-					t.Fatalf("threshold %v, row %d: unclassified with probability %v, want P(normal) %v", threshold, i+1, r.CategoryProb, probs[etl.Normal])
-				}
-				unclassified++
-				continue
-			}
-			for k, p := range probs[1:] {
-				if p > probs[r.Category] {
-					t.Fatalf("threshold %v, row %d: category %v (P %v), but P(%v) = %v", threshold, i+1, r.Category, probs[r.Category], etl.Class(k+1), p)
-				}
-			}
-			if want := min(probs[r.Category]/(1-probs[etl.Normal]), 1); r.CategoryProb != want {
-				t.Fatalf("threshold %v, row %d: category probability %v, want P(%v | attack) = %v", threshold, i+1, r.CategoryProb, r.Category, want)
+			continue
+		}
+		flagged++
+		d.category.predict(rows[i*d.width:(i+1)*d.width], probs)
+		var pNormal, pCategory float32
+		for k, c := range d.classes {
+			switch c {
+			case etl.Normal:
+				pNormal = probs[k]
+			case r.Category:
+				pCategory = probs[k]
 			}
 		}
-		switch threshold {
-		case 0:
-			if flagged != len(results) {
-				t.Errorf("threshold 0 flagged %d of %d rows", flagged, len(results))
+		// Unclassified: only when normal is the likeliest class.
+		if r.Category == etl.Normal {
+			if !slices.Contains(d.classes, etl.Normal) {
+				t.Fatalf("threshold %v, row %d: unclassified by a category model without a normal class", threshold, i+1)
 			}
-			// Every row is flagged: the normal ones are the category
-			// model's normal, so unclassified.
-			if unclassified < len(results)/3 {
-				t.Errorf("threshold 0: %d of %d rows unclassified", unclassified, len(results))
-			}
-		case 0.5:
-			// The model is accurate on its training data: most of the rows
-			// it flags are attacks, of the class their label says.
-			var right int
-			for i, r := range results {
-				class, _ := etl.ClassOfLabel(records[i].Label)
-				if r.Attack && r.Category == class {
-					right++
+			for k, c := range d.classes {
+				if probs[k] > pNormal {
+					t.Fatalf("threshold %v, row %d: unclassified, but P(%v) = %v > P(normal) = %v", threshold, i+1, c, probs[k], pNormal)
 				}
 			}
-			if flagged == 0 || float64(right) < 0.95*float64(flagged) {
-				t.Errorf("threshold 0.5: %d of %d flagged rows have their label's class", right, flagged)
+			if r.CategoryProb != pNormal {
+				t.Fatalf("threshold %v, row %d: unclassified with probability %v, want P(normal) %v", threshold, i+1, r.CategoryProb, pNormal)
 			}
-			if unclassified > flagged/100 {
-				t.Errorf("threshold 0.5: %d of %d flagged rows unclassified", unclassified, flagged)
+			unclassified++
+			continue
+		}
+		// Else the likeliest attack class, with P(class | attack).
+		for k, c := range d.classes {
+			if c != etl.Normal && probs[k] > pCategory {
+				t.Fatalf("threshold %v, row %d: category %v (P %v), but P(%v) = %v", threshold, i+1, r.Category, pCategory, c, probs[k])
 			}
+		}
+		if want := min(pCategory/(1-pNormal), 1); r.CategoryProb != want {
+			t.Fatalf("threshold %v, row %d: category probability %v, want P(%v | attack) = %v", threshold, i+1, r.CategoryProb, r.Category, want)
+		}
+		if class, _ := etl.ClassOfLabel(records[i].Label); r.Category == class {
+			right++
 		}
 	}
+	return flagged, unclassified, right
 }
 
 func TestBundledInfoAndSpec(t *testing.T) {
@@ -233,7 +278,7 @@ func TestBundledInfoAndSpec(t *testing.T) {
 		}
 		hash.Write(data)
 	}
-	want := Info{Name: "sagewall-nslkdd", Version: "2.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
+	want := Info{Name: "sagewall-nslkdd", Version: "3.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
 	if d.Info() != want {
 		t.Errorf("Info() = %+v, want %+v", d.Info(), want)
 	}
@@ -307,6 +352,27 @@ func writeFile(t *testing.T, path string, data []byte) {
 func TestLoadDetector(t *testing.T) {
 	binaryJSON := testenv.Gunzip(t, "bundled/binary.json.gz")
 	categoryJSON := testenv.Gunzip(t, "bundled/category.json.gz")
+	manifestJSON, err := os.ReadFile("bundled/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// withClasses is a model directory whose manifest names these category classes.
+	withClasses := func(classes string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			dir := modelDir(t, "manifest.json")
+			m := strings.Replace(string(manifestJSON), `"classes": [
+        "dos",
+        "probe",
+        "r2l",
+        "u2r"
+      ]`, `"classes": `+classes, 1)
+			if m == string(manifestJSON) {
+				t.Fatal("the bundled manifest's category classes are not where the test looks")
+			}
+			writeFile(t, filepath.Join(dir, "manifest.json"), []byte(m))
+			return dir
+		}
+	}
 	sum := func(data []byte) string { s := sha256.Sum256(data); return hex.EncodeToString(s[:]) }
 
 	tests := []struct {
@@ -316,6 +382,9 @@ func TestLoadDetector(t *testing.T) {
 		wantErr      string // substring; "" for success
 		wantInfo     *Info
 		wantCategory bool
+		// otherCategory: the category model is not the bundled one, so
+		// only the scores are compared.
+		otherCategory bool
 	}{
 		{
 			name:         "bundled layout in a directory",
@@ -323,14 +392,48 @@ func TestLoadDetector(t *testing.T) {
 			wantCategory: true,
 		},
 		{
-			name: "plain JSON models, no manifest, no spec",
+			name: "plain JSON models, no spec",
 			setup: func(t *testing.T) string {
 				dir := t.TempDir()
 				writeFile(t, filepath.Join(dir, "binary.json"), binaryJSON)
 				writeFile(t, filepath.Join(dir, "category.json"), categoryJSON)
+				writeFile(t, filepath.Join(dir, "manifest.json"), manifestJSON)
 				return dir
 			},
 			wantCategory: true,
+		},
+		{
+			name: "attack-class category model without a manifest naming its classes",
+			setup: func(t *testing.T) string {
+				return modelDir(t, "manifest.json")
+			},
+			wantErr: "category model: 4 classes, want 5 ([normal dos probe r2l u2r]), or its classes named in manifest.json",
+		},
+		{
+			name:          "5-class category model, no manifest: etl.Classes() order",
+			setup:         fiveClassDir,
+			wantCategory:  true,
+			otherCategory: true,
+		},
+		{
+			name:    "manifest names more classes than the category model has",
+			setup:   withClasses(`["normal", "dos", "probe", "r2l", "u2r"]`),
+			wantErr: "category model: 4 classes, but manifest.json names 5",
+		},
+		{
+			name:    "manifest names an unknown class",
+			setup:   withClasses(`["dos", "probe", "r2l", "x"]`),
+			wantErr: `models.category.classes: parsing class: "x"`,
+		},
+		{
+			name:    "manifest names a class twice",
+			setup:   withClasses(`["dos", "probe", "dos", "u2r"]`),
+			wantErr: "dos twice",
+		},
+		{
+			name:    "manifest names no attack class",
+			setup:   withClasses(`["normal"]`),
+			wantErr: "no attack class",
 		},
 		{
 			name:  "directory with only the binary model",
@@ -382,7 +485,7 @@ func TestLoadDetector(t *testing.T) {
 				writeFile(t, filepath.Join(dir, "binary.json"), categoryJSON)
 				return dir
 			},
-			wantErr: "binary model: 5 classes",
+			wantErr: "binary model: 4 classes",
 		},
 		{
 			name: "binary model as the category model",
@@ -391,7 +494,7 @@ func TestLoadDetector(t *testing.T) {
 				writeFile(t, filepath.Join(dir, "category.json"), binaryJSON)
 				return dir
 			},
-			wantErr: "category model: 1 classes, want 5",
+			wantErr: "category model: 1 classes, but manifest.json names 4",
 		},
 		{
 			name: "spec narrower than the model",
@@ -463,6 +566,9 @@ func TestLoadDetector(t *testing.T) {
 					// Without a category model a flagged row cannot be categorised.
 					want.Category, want.CategoryProb = etl.Normal, 0
 				}
+				if tt.otherCategory && want.Attack {
+					want.Category, want.CategoryProb = r.Category, r.CategoryProb
+				}
 				if r != want {
 					t.Fatalf("row %d: %+v, bundled detector gives %+v", i+1, r, want)
 				}
@@ -505,7 +611,7 @@ func BenchmarkDetectorScore(b *testing.B) {
 	const n = 4096
 	rows, _ := encodeTrain(b, d.Spec(), n)
 	results := make([]Result, n)
-	var probs [numCategories]float32
+	probs := make([]float32, len(d.classes))
 	var gated, both time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
@@ -517,7 +623,7 @@ func BenchmarkDetectorScore(b *testing.B) {
 		for i := range n {
 			row := rows[i*d.width : (i+1)*d.width]
 			d.binary.predict(row, probs[:1])
-			d.category.predict(row, probs[:])
+			d.category.predict(row, probs)
 		}
 		gated += mid.Sub(start)
 		both += time.Since(mid)
@@ -613,7 +719,7 @@ func TestBundledConnLogInfoAndFeatures(t *testing.T) {
 		}
 		hash.Write(data)
 	}
-	want := Info{Name: "sagewall-nslkdd-connlog", Version: "2.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
+	want := Info{Name: "sagewall-nslkdd-connlog", Version: "3.0.0", SHA256: hex.EncodeToString(hash.Sum(nil))}
 	if d.Info() != want {
 		t.Errorf("Info() = %+v, want %+v", d.Info(), want)
 	}
@@ -688,7 +794,8 @@ func TestManifestFeatureSets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := modelDir(t, "manifest.json")
+			// Without the category model, whose classes a manifest must name.
+			dir := modelDir(t, "manifest.json", "category.json.gz")
 			writeFile(t, filepath.Join(dir, "manifest.json"), []byte(`{"name": "m", "version": "1", `+tt.manifest+"}"))
 			d, err := LoadDetector(dir)
 			if tt.wantErr != "" {
@@ -733,20 +840,46 @@ func TestAttackCategory(t *testing.T) {
 }
 
 func TestFlaggedCategory(t *testing.T) {
+	attacks := []etl.Class{etl.DoS, etl.Probe, etl.R2L, etl.U2R}
 	for _, tc := range []struct {
-		name  string
-		probs []float32 // normal, dos, probe, r2l, u2r
-		want  etl.Class
-		prob  float32
+		name    string
+		classes []etl.Class
+		probs   []float32
+		want    etl.Class
+		prob    float32
 	}{
-		{"an attack class leads", []float32{0.1, 0.6, 0.2, 0.05, 0.05}, etl.DoS, 0.6 / 0.9},
-		{"normal leads: unclassified, with P(normal)", []float32{0.9, 0.02, 0.06, 0.01, 0.01}, etl.Normal, 0.9},
-		{"normal ties the likeliest attack: the attack", []float32{0.4, 0.4, 0.1, 0.05, 0.05}, etl.DoS, 0.4 / 0.6},
-		{"certain normal", []float32{1, 0, 0, 0, 0}, etl.Normal, 1},
+		{"5 classes: an attack class leads", etl.Classes(), []float32{0.1, 0.6, 0.2, 0.05, 0.05}, etl.DoS, 0.6 / 0.9},
+		{"5 classes: normal leads: unclassified, with P(normal)", etl.Classes(), []float32{0.9, 0.02, 0.06, 0.01, 0.01}, etl.Normal, 0.9},
+		{"5 classes: normal ties the likeliest attack: the attack", etl.Classes(), []float32{0.4, 0.4, 0.1, 0.05, 0.05}, etl.DoS, 0.4 / 0.6},
+		{"5 classes: certain normal", etl.Classes(), []float32{1, 0, 0, 0, 0}, etl.Normal, 1},
+		{"attack classes: already P(class | attack)", attacks, []float32{0.1, 0.2, 0.6, 0.1}, etl.R2L, 0.6},
+		{"attack classes: a tie goes to the first", attacks, []float32{0.25, 0.25, 0.25, 0.25}, etl.DoS, 0.25},
+		{"attack classes: u2r", attacks, []float32{0, 0, 0.01, 0.99}, etl.U2R, 0.99},
+		{"another order, with normal", []etl.Class{etl.U2R, etl.Normal, etl.Probe}, []float32{0.3, 0.2, 0.5}, etl.Probe, 0.5 / 0.8},
+		{"another order, normal leads", []etl.Class{etl.U2R, etl.Normal, etl.Probe}, []float32{0.1, 0.7, 0.2}, etl.Normal, 0.7},
 	} {
-		got, p := FlaggedCategory(tc.probs)
+		got, p := FlaggedCategory(tc.classes, tc.probs)
 		if got != tc.want || math.Abs(float64(p-tc.prob)) > 1e-6 {
 			t.Errorf("%s: %v %v, want %v %v", tc.name, got, p, tc.want, tc.prob)
+		}
+	}
+}
+
+func TestCheckCategoryClasses(t *testing.T) {
+	for _, tc := range []struct {
+		classes []etl.Class
+		wantErr string
+	}{
+		{etl.Classes(), ""},
+		{[]etl.Class{etl.DoS, etl.Probe, etl.R2L, etl.U2R}, ""},
+		{[]etl.Class{etl.R2L}, ""},
+		{[]etl.Class{etl.DoS, etl.Probe, etl.DoS}, "dos twice"},
+		{[]etl.Class{etl.Normal}, "no attack class"},
+		{nil, "no attack class"},
+	} {
+		err := CheckCategoryClasses(tc.classes)
+		if (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%v: err = %v, want %q", tc.classes, err, tc.wantErr)
 		}
 	}
 }

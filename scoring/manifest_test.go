@@ -125,7 +125,8 @@ func TestManifestOperatingPoint(t *testing.T) {
 		{name: "not an object", manifest: `"operating_point": 0.3`, wantErr: "decoding manifest.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := modelDir(t, "manifest.json")
+			// Without the category model, whose classes a manifest must name.
+			dir := modelDir(t, "manifest.json", "category.json.gz")
 			manifest := `{"name": "m", "version": "1"`
 			if tc.manifest != "" {
 				manifest += ", " + tc.manifest

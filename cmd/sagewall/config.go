@@ -22,8 +22,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sagewall/sagewall/connlog"
+	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/features"
 	"github.com/sagewall/sagewall/internal/dashboard"
+	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/sinks"
 	"github.com/sagewall/sagewall/stream"
 )
@@ -139,12 +141,15 @@ type runConfig struct {
 	SageMaker struct {
 		Endpoint         string
 		CategoryEndpoint string
-		Region           string
-		EndpointURL      string
-		MaxRows          int
-		Concurrency      int
-		Timeout          time.Duration
-		Fallback         bool
+		// CategoryClasses are the category endpoint's classes in output
+		// order, comma-separated ("" = the local category model's).
+		CategoryClasses string
+		Region          string
+		EndpointURL     string
+		MaxRows         int
+		Concurrency     int
+		Timeout         time.Duration
+		Fallback        bool
 	}
 	Alerts struct {
 		SNSTopicARN string // "" = no alerts
@@ -362,8 +367,10 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Scorer }),
 		stringSetting("sagemaker.endpoint", "SageMaker endpoint serving the binary model (scorer: sagemaker)",
 			func(c *runConfig) *string { return &c.SageMaker.Endpoint }),
-		stringSetting("sagemaker.category_endpoint", "optional endpoint serving the 5-class model (default: the local category model)",
+		stringSetting("sagemaker.category_endpoint", "optional endpoint serving the category model (default: the local category model)",
 			func(c *runConfig) *string { return &c.SageMaker.CategoryEndpoint }),
+		stringSetting("sagemaker.category_classes", "the category endpoint's classes in output order, comma-separated (default: the local category model's: dos,probe,r2l,u2r for the bundled models, normal,dos,probe,r2l,u2r for a 5-class model)",
+			func(c *runConfig) *string { return &c.SageMaker.CategoryClasses }),
 		stringSetting("sagemaker.region", "AWS region of the endpoint (default: from the environment)",
 			func(c *runConfig) *string { return &c.SageMaker.Region }),
 		stringSetting("sagemaker.endpoint_url", "override URL of the SageMaker runtime API (VPC endpoint, tests)",
@@ -760,6 +767,9 @@ func (src *configSources) validate() error {
 	default:
 		return src.invalid("scorer", "%q: want local or sagemaker", c.Scorer)
 	}
+	if _, err := parseCategoryClasses(c.SageMaker.CategoryClasses); err != nil {
+		return src.invalid("sagemaker.category_classes", "%q: %v", c.SageMaker.CategoryClasses, err)
+	}
 	if c.SageMaker.MaxRows < 1 || c.SageMaker.Concurrency < 1 || c.SageMaker.Timeout <= 0 {
 		return src.invalid("sagemaker.max_rows", "max_rows %d, concurrency %d and timeout %s must be positive",
 			c.SageMaker.MaxRows, c.SageMaker.Concurrency, c.SageMaker.Timeout)
@@ -903,4 +913,24 @@ func (c *runConfig) attacksOnly() (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("output.emit %q: want all or attacks", c.Output.Emit)
+}
+
+// parseCategoryClasses parses sagemaker.category_classes: class names
+// separated by commas; nil for "" (the local category model's classes).
+func parseCategoryClasses(s string) ([]etl.Class, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var classes []etl.Class
+	for name := range strings.SplitSeq(s, ",") {
+		c, err := etl.ParseClass(strings.TrimSpace(name))
+		if err != nil {
+			return nil, err
+		}
+		classes = append(classes, c)
+	}
+	if err := scoring.CheckCategoryClasses(classes); err != nil {
+		return nil, err
+	}
+	return classes, nil
 }

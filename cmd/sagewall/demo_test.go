@@ -45,7 +45,7 @@ func TestDemoJSONSummary(t *testing.T) {
 	if s.Accuracy < 0.95 || s.DurationSeconds <= 0 || s.RecordsPerSecond <= 0 {
 		t.Fatalf("accuracy %.4f, duration %.2f s, %.0f records/s", s.Accuracy, s.DurationSeconds, s.RecordsPerSecond)
 	}
-	if !strings.Contains(stderr.String(), "model sagewall-nslkdd 2.0.0, threshold 0.5508: the model's operating point") {
+	if !strings.Contains(stderr.String(), "model sagewall-nslkdd 3.0.0, threshold 0.5508: the model's operating point") {
 		t.Errorf("the demo does not say which model and threshold it uses:\n%s", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "Kafka-protocol broker on 127.0.0.1:") {

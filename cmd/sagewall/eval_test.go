@@ -215,7 +215,7 @@ func TestEvalText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"sagewall-nslkdd 2.0.0", "threshold  0.5508: the model's operating point (lowest threshold", "NOTE: 25192 of 25192 lines (100.0 %) are the bundled model's training data", "25192 labelled records",
+		"sagewall-nslkdd 3.0.0", "threshold  0.5508: the model's operating point (lowest threshold", "NOTE: 25192 of 25192 lines (100.0 %) are the bundled model's training data", "25192 labelled records",
 		"accuracy", "precision", "detection rate", "false-alarm rate", "F1", "ROC-AUC",
 		"true \\ predicted", "recall",
 	} {

@@ -483,7 +483,19 @@ func newRunScorer(ctx context.Context, cfg *runConfig, det *scoring.Detector, re
 		sagemaker.WithLogger(logger), sagemaker.WithRegisterer(reg),
 	}
 	if cfg.SageMaker.CategoryEndpoint != "" {
+		// The endpoint usually serves the local model's category model
+		// (the bundled ones have the 4 attack classes, not etl.Classes()).
+		classes, err := parseCategoryClasses(cfg.SageMaker.CategoryClasses)
+		if err != nil {
+			return nil, scoring.Info{}, fmt.Errorf("parsing sagemaker.category_classes: %w", err)
+		}
+		if classes == nil {
+			classes = det.CategoryClasses()
+		}
 		opts = append(opts, sagemaker.WithCategoryEndpoint(cfg.SageMaker.CategoryEndpoint))
+		if classes != nil {
+			opts = append(opts, sagemaker.WithCategoryClasses(classes))
+		}
 	}
 	if cfg.SageMaker.Fallback {
 		opts = append(opts, sagemaker.WithFallback(det))

@@ -20,8 +20,8 @@ func TestVersion(t *testing.T) {
 		}
 		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 		if len(lines) != 3 || !strings.HasPrefix(lines[0], "sagewall ") ||
-			!strings.Contains(lines[1], "embedded:nslkdd: sagewall-nslkdd 2.0.0, threshold 0.5508, sha256 ") ||
-			!strings.Contains(lines[2], "embedded:connlog: sagewall-nslkdd-connlog 2.0.0, threshold 0.6046, sha256 ") {
+			!strings.Contains(lines[1], "embedded:nslkdd: sagewall-nslkdd 3.0.0, threshold 0.5508, sha256 ") ||
+			!strings.Contains(lines[2], "embedded:connlog: sagewall-nslkdd-connlog 3.0.0, threshold 0.6046, sha256 ") {
 			t.Errorf("%v:\n%s", args, out.String())
 		}
 	}

@@ -112,10 +112,10 @@ func TestAnalyze(t *testing.T) {
 			verdicts:  []want{{2, "json", false, "normal"}, {4, "vector", true, "probe"}},
 		},
 		{
-			name:      "a threshold of 0 flags everything; a row the category model calls normal is unclassified",
+			name:      "a threshold of 0 flags everything, with the likeliest attack class (the bundled category model has no normal class)",
 			records:   normalLine,
 			threshold: 0,
-			verdicts:  []want{{1, "csv", true, scoring.Unclassified}},
+			verdicts:  []want{{1, "csv", true, "r2l"}},
 		},
 		{
 			name:      "a threshold of 1 flags nothing",
@@ -288,14 +288,14 @@ func TestAnalyzeSageMaker(t *testing.T) {
 	}
 
 	// A threshold below the endpoint's flags the normal record too; its
-	// category then comes from the local model, whose category model calls
-	// it normal: unclassified.
+	// category then comes from the local model, whose category model (the
+	// attack classes alone) gives its likeliest attack class.
 	body, _ = json.Marshal(map[string]any{"records": normalLine, "threshold": 0, "scorer": "sagemaker"})
 	resp = AnalyzeResponse{}
 	if code := post(t, h, string(body), &resp); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
-	if v := resp.Verdicts[0]; !v.Attack || v.Raw.Attack || v.Category != scoring.Unclassified || v.CategoryProb <= 0 {
+	if v := resp.Verdicts[0]; !v.Attack || v.Raw.Attack || v.Category != "r2l" || v.CategoryProb <= 0 {
 		t.Errorf("normal record at threshold 0: %+v", v)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,7 @@ type Scorer struct {
 	client           InvokeAPI
 	endpoint         string
 	categoryEndpoint string
+	categoryClasses  []etl.Class
 	width            int
 	threshold        float64
 	maxRows          int
@@ -102,9 +104,18 @@ func WithBreaker(threshold int, cooldown time.Duration) Option {
 // WithFallback scores a batch locally when the endpoint fails or the breaker is open.
 func WithFallback(local LocalScorer) Option { return func(s *Scorer) { s.fallback = local } }
 
-// WithCategoryEndpoint names a second endpoint serving the 5-class model
-// (multi:softprob, classes in etl.Classes() order); it is called for flagged rows only.
+// WithCategoryEndpoint names a second endpoint serving a category model
+// (multi:softprob, one probability per class of WithCategoryClasses); it is
+// called for flagged rows only.
 func WithCategoryEndpoint(name string) Option { return func(s *Scorer) { s.categoryEndpoint = name } }
+
+// WithCategoryClasses names the classes of the category endpoint's model in
+// its output order (default etl.Classes(), a 5-class model): for the bundled
+// models' category model, the four attack classes
+// (scoring.Detector.CategoryClasses).
+func WithCategoryClasses(classes []etl.Class) Option {
+	return func(s *Scorer) { s.categoryClasses = slices.Clone(classes) }
+}
 
 // WithCategorizer gives the local model whose category is used for flagged rows
 // when no category endpoint is set (or it fails).
@@ -134,6 +145,7 @@ func New(client InvokeAPI, endpoint string, opts ...Option) (*Scorer, error) {
 		breakerThreshold: 5,
 		breakerCooldown:  30 * time.Second,
 		logger:           slog.Default(),
+		categoryClasses:  etl.Classes(),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -148,6 +160,9 @@ func New(client InvokeAPI, endpoint string, opts ...Option) (*Scorer, error) {
 			s.width, s.maxRows, s.concurrency, s.maxAttempts, s.timeout)
 	case s.maxBytes <= 0 || s.maxBytes > MaxPayloadBytes:
 		return nil, fmt.Errorf("creating sagemaker scorer: max bytes %d outside 1..%d", s.maxBytes, MaxPayloadBytes)
+	}
+	if err := scoring.CheckCategoryClasses(s.categoryClasses); err != nil {
+		return nil, fmt.Errorf("creating sagemaker scorer: %w", err)
 	}
 	m, err := newMetrics(s.registerer)
 	if err != nil {
@@ -292,7 +307,7 @@ func (s *Scorer) scoreChunk(ctx context.Context, c chunk, rows []float32, out []
 func (s *Scorer) categorize(ctx context.Context, rows []float32, out []scoring.Result, flagged []int) error {
 	var err error
 	if s.categoryEndpoint != "" {
-		classes := etl.Classes()
+		classes := s.categoryClasses
 		var body []byte
 		for _, i := range flagged {
 			body = AppendCSVRow(body, rows[i*s.width:(i+1)*s.width])
@@ -301,7 +316,7 @@ func (s *Scorer) categorize(ctx context.Context, rows []float32, out []scoring.R
 		if err = s.invoke(ctx, s.categoryEndpoint, body, len(flagged), len(classes), probs); err == nil {
 			for k, i := range flagged {
 				// As the local Detector does with its two models.
-				out[i].Category, out[i].CategoryProb = scoring.FlaggedCategory(probs[k*len(classes) : (k+1)*len(classes)])
+				out[i].Category, out[i].CategoryProb = scoring.FlaggedCategory(classes, probs[k*len(classes):(k+1)*len(classes)])
 			}
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/etl/nslkdd"
+	"github.com/sagewall/sagewall/internal/testenv"
 	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/scoring/sagemaker"
 	"github.com/sagewall/sagewall/scoring/serve"
@@ -394,4 +396,108 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...stri
 		}
 	}
 	return 0
+}
+
+// categoryEndpoint answers like the built-in XGBoost container serving the
+// bundled category model: its classes' probabilities, comma-separated, one
+// line per CSV row.
+func categoryEndpoint(t *testing.T, model scoring.Model) http.Handler {
+	t.Helper()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc := bufio.NewScanner(r.Body)
+		sc.Buffer(nil, 1<<20)
+		row := make([]float32, model.NumFeature())
+		probs := make([]float32, model.NumClass())
+		var out []byte
+		for sc.Scan() {
+			for k, cell := range strings.Split(sc.Text(), ",") {
+				v, err := strconv.ParseFloat(cell, 32)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				row[k] = float32(v)
+			}
+			model.Predict(row, probs)
+			for k, p := range probs {
+				if k > 0 {
+					out = append(out, ',')
+				}
+				out = strconv.AppendFloat(out, float64(p), 'g', -1, 32)
+			}
+			out = append(out, '\n')
+		}
+		w.Header().Set("Content-Type", "text/csv")
+		_, _ = w.Write(out)
+	})
+}
+
+// TestScorerCategoryEndpoint: a category endpoint serving the bundled
+// category model (the 4 attack classes) gives flagged rows the local
+// detector's categories when the scorer knows its classes; told the 5 of
+// etl.Classes() instead, its answers do not parse and the local categorizer
+// takes over, or the batch fails without one.
+func TestScorerCategoryEndpoint(t *testing.T) {
+	d := detector(t)
+	category, err := scoring.ParseModel(testenv.Gunzip(t, "../bundled/category.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var categoryCalls atomic.Int64
+	binary := serve.NewHandler(d)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/endpoints/sagewall-test/invocations":
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/invocations"
+			binary.ServeHTTP(w, r2)
+		case "/endpoints/sagewall-category/invocations":
+			categoryCalls.Add(1)
+			categoryEndpoint(t, category).ServeHTTP(w, r)
+		default:
+			http.Error(w, "unexpected path "+r.URL.Path, http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	e := &endpoint{srv: srv}
+	rows := trainRows(t, d, 300)
+	want := localResults(t, d, rows)
+
+	for _, tc := range []struct {
+		name    string
+		opts    []sagemaker.Option
+		wantErr string
+	}{
+		{"the model's classes", []sagemaker.Option{sagemaker.WithCategoryClasses(d.CategoryClasses())}, ""},
+		{"etl.Classes(), the local categorizer takes over", []sagemaker.Option{sagemaker.WithCategorizer(d)}, ""},
+		{"etl.Classes(), no local categorizer", nil, "categorizing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			categoryCalls.Store(0)
+			opts := append([]sagemaker.Option{sagemaker.WithCategoryEndpoint("sagewall-category"), sagemaker.WithRetry(1, time.Millisecond, time.Millisecond)}, tc.opts...)
+			s := newScorer(t, e, opts...)
+			got := make([]scoring.Result, len(want))
+			err := s.Score(context.Background(), rows, got)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSameResults(t, got, want)
+			if categoryCalls.Load() == 0 {
+				t.Error("the category endpoint was not called")
+			}
+		})
+	}
+}
+
+func TestNewRefusesCategoryClassesWithoutAnAttack(t *testing.T) {
+	_, err := sagemaker.New(&sagemakerruntime.Client{}, "e", sagemaker.WithCategoryClasses([]etl.Class{etl.Normal}))
+	if err == nil || !strings.Contains(err.Error(), "no attack class") {
+		t.Fatalf("err = %v, want no attack class", err)
+	}
 }
