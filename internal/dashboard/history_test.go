@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -85,7 +86,7 @@ func TestAlertsFilter(t *testing.T) {
 			for _, a := range page.Alerts {
 				got = append(got, a.Position.Offset)
 			}
-			if !equal(got, tt.want) || page.Matched != len(tt.want) || page.Kept != 5 || page.NewestID != 5 {
+			if !slices.Equal(got, tt.want) || page.Matched != len(tt.want) || page.Kept != 5 || page.NewestID != 5 {
 				t.Errorf("offsets %v matched %d kept %d newest %d, want %v", got, page.Matched, page.Kept, page.NewestID, tt.want)
 			}
 			// Facets cover the whole history, whatever the filter.
@@ -97,18 +98,6 @@ func TestAlertsFilter(t *testing.T) {
 	if page := l.Alerts(AlertFilter{}, 2); len(page.Alerts) != 2 || page.Matched != 5 || page.Alerts[0].Position.Offset != 6 {
 		t.Errorf("limit 2: %d alerts of %d matched", len(page.Alerts), page.Matched)
 	}
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestParseHost(t *testing.T) {
