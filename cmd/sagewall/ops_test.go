@@ -286,3 +286,51 @@ func TestLicenceAndNotice(t *testing.T) {
 		t.Error("no third-party licence file found: the walk is broken")
 	}
 }
+
+// TestDocsExamplesNameTheShippedModels: the example verdicts and findings
+// in the docs carry the bundled models' real name, version and SHA-256, so
+// that a reader can match them against `sagewall --version` and their own
+// verdicts (they went stale once when a model was retrained).
+func TestDocsExamplesNameTheShippedModels(t *testing.T) {
+	shipped := map[string]scoring.Info{}
+	for _, load := range []func(...scoring.Option) (*scoring.Detector, error){scoring.Bundled, scoring.BundledConnLog} {
+		d, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shipped[d.Info().Name] = d.Info()
+	}
+	// A model object ("name", "version", "sha256") or an OCSF analytic
+	// ("name", ..., "uid", "version").
+	example := regexp.MustCompile(`"name": "(sagewall-[a-z-]+)",\s*(?:"version": "([^"]+)",\s*"sha256": "([0-9a-f]{64})"|"type_id": 4,\s*"type": "[^"]+",\s*"uid": "([0-9a-f]{64})",\s*"version": "([^"]+)")`)
+	docs, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append(docs, filepath.Join("..", "..", "README.md"))
+	var found int
+	for _, path := range docs {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range example.FindAllStringSubmatch(string(text), -1) {
+			found++
+			version, sum := m[2], m[3]
+			if sum == "" {
+				version, sum = m[5], m[4]
+			}
+			want, ok := shipped[m[1]]
+			if !ok {
+				t.Errorf("%s: an example names %q, which is not a bundled model", path, m[1])
+				continue
+			}
+			if version != want.Version || sum != want.SHA256 {
+				t.Errorf("%s: an example names %s %s %s; the bundled model is %s %s", path, m[1], version, sum, want.Version, want.SHA256)
+			}
+		}
+	}
+	if found < 3 {
+		t.Errorf("found %d example model identities in the docs, want at least 3: the pattern no longer matches them", found)
+	}
+}
