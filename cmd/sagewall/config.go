@@ -176,6 +176,9 @@ type runConfig struct {
 		Level  string
 	}
 	ShutdownTimeout time.Duration
+	// MemoryLimit is the runtime's soft memory limit: auto, off or a size
+	// (memory.go); GOMEMLIMIT, when set, wins.
+	MemoryLimit string
 }
 
 // setting is one configuration key with its three sources.
@@ -417,6 +420,8 @@ func settings() []setting {
 			func(c *runConfig) *string { return &c.Log.Level }),
 		durationSetting("shutdown_timeout", "on SIGTERM/SIGINT, how long to finish in-flight batches and commit",
 			func(c *runConfig) *time.Duration { return &c.ShutdownTimeout }),
+		stringSetting("memory_limit", "Go's soft memory limit: auto (120MiB, plus 3KiB per in-flight row beyond 16 x 512), off, or a size such as 256MiB; the GOMEMLIMIT variable, when set, wins",
+			func(c *runConfig) *string { return &c.MemoryLimit }),
 	}
 }
 
@@ -464,6 +469,7 @@ func defaultRunConfig() runConfig {
 	c.Log.Format = "json"
 	c.Log.Level = "info"
 	c.ShutdownTimeout = 15 * time.Second
+	c.MemoryLimit = "auto"
 	return c
 }
 
@@ -810,6 +816,9 @@ func (src *configSources) validate() error {
 	if c.Output.TopicPartitions < 0 || c.Output.TopicReplication < -1 || c.Output.TopicReplication == 0 {
 		return src.invalid("output.topic_partitions", "partitions %d and replication %d: want partitions >= 0 and replication -1 or >= 1",
 			c.Output.TopicPartitions, c.Output.TopicReplication)
+	}
+	if _, err := memoryLimit(c.MemoryLimit, c.Batch.MaxInFlight*c.Batch.Records); err != nil {
+		return src.invalid("memory_limit", "%v", err)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return src.invalid("shutdown_timeout", "%s: want more than 0", c.ShutdownTimeout)

@@ -41,6 +41,11 @@ func runRun(ctx context.Context, args []string, io stdio) error {
 		return usageError{err}
 	}
 	logger := newLogger(io.err, cfg.Log.Format, cfg.Log.Level)
+	limit, err := applyMemoryLimit(cfg.MemoryLimit, cfg.Batch.MaxInFlight*cfg.Batch.Records, os.Getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	logger.Debug("memory limit", "bytes", limit)
 	svc, err := newService(ctx, cfg, logger)
 	if err != nil {
 		return err
