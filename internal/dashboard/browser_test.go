@@ -480,6 +480,17 @@ func (b *browser) drawer() {
 	}
 	b.layout("drawer")
 	b.screenshot("dashboard-drawer-"+strconv.Itoa(int(eval[float64](b, "innerWidth")))+".png", true)
+	// A modal dialog keeps the keyboard: Tab and Shift+Tab stay in it.
+	for _, key := range []string{"\t", "\t", "\t"} {
+		b.step("tabbing in the drawer", chromedp.KeyEvent(key))
+		if !eval[bool](b, `document.getElementById("drawer").contains(document.activeElement)`) {
+			b.t.Error("Tab left the open drawer for the page behind it")
+		}
+	}
+	b.step("shift-tabbing in the drawer", chromedp.KeyEvent("\t", chromedp.KeyModifiers(chromedp.ModifierShift)))
+	if !eval[bool](b, `document.getElementById("drawer").contains(document.activeElement)`) {
+		b.t.Error("Shift+Tab left the open drawer for the page behind it")
+	}
 	b.step("closing the drawer", chromedp.KeyEvent("\x1b"), chromedp.WaitNotVisible(chromedp.ID("drawer")))
 }
 

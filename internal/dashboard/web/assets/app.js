@@ -418,6 +418,30 @@ function renderAlerts(page) {
 
 // ---------- the alert drawer ----------
 
+// drawerKeys: Escape closes the open drawer, and Tab cycles through its
+// controls instead of leaving it for the page behind (it is a modal dialog).
+function drawerKeys(ev) {
+  const drawer = $("drawer");
+  if (drawer.hidden) return;
+  if (ev.key === "Escape") {
+    closeDrawer();
+    return;
+  }
+  if (ev.key !== "Tab") return;
+  const focusable = [...drawer.querySelectorAll("button, a[href], input, select, textarea, [tabindex]:not([tabindex='-1'])")]
+    .filter((e) => !e.disabled && e.offsetParent !== null);
+  if (!focusable.length) return;
+  const first = focusable[0], last = focusable[focusable.length - 1];
+  const inside = drawer.contains(document.activeElement);
+  if (!inside || (ev.shiftKey && document.activeElement === first)) {
+    ev.preventDefault();
+    (ev.shiftKey ? last : first).focus();
+  } else if (!ev.shiftKey && document.activeElement === last) {
+    ev.preventDefault();
+    first.focus();
+  }
+}
+
 let drawerReturn = null;
 
 function closeDrawer() {
@@ -639,7 +663,7 @@ async function init() {
   filters.addEventListener("reset", () => setTimeout(filtersChanged, 0));
   $("drawer-close").addEventListener("click", closeDrawer);
   $("drawer-backdrop").addEventListener("click", closeDrawer);
-  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("drawer").hidden) closeDrawer(); });
+  document.addEventListener("keydown", drawerKeys);
 
   try {
     const info = await (await fetch("api/info")).json();
