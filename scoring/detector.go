@@ -507,6 +507,19 @@ func (s scorer) model() Model {
 
 func (s scorer) present() bool { return s.forest != nil || s.lgbm != nil }
 
+// predictBlock scores up to blockRows rows of the model's width: row i's
+// probabilities go to out[i*NumClass():].
+func (s scorer) predictBlock(rows [][]float32, out []float32) {
+	if s.forest != nil {
+		s.forest.predictBlock(rows, out)
+		return
+	}
+	k := s.lgbm.NumClass()
+	for i, row := range rows {
+		s.lgbm.Predict(row, out[i*k:(i+1)*k])
+	}
+}
+
 func (s scorer) predict(row, out []float32) {
 	if s.forest != nil {
 		s.forest.Predict(row, out)
@@ -724,36 +737,62 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 	if len(rows) != len(out)*d.width {
 		return fmt.Errorf("scoring: %d values are not %d rows of %d features", len(rows), len(out), d.width)
 	}
-	var probs [8]float32 // room for the category model's classes, on the stack
-	for i := range out {
-		if i%ctxCheckRows == 0 {
+	// Rows go through each model a block at a time (forest_block.go); the
+	// flagged rows of a block go through the category model together.
+	var (
+		block, flagged [blockRows][]float32
+		flaggedAt      [blockRows]int
+		probs          [blockRows * numCategories]float32 // on the stack: a category model has at most 5 classes
+	)
+	for lo := 0; lo < len(out); lo += blockRows {
+		if lo%ctxCheckRows == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("scoring: %w", err)
 			}
 		}
-		row := rows[i*d.width : (i+1)*d.width]
-		var r Result
-		if d.binary.present() {
-			d.binary.predict(row, probs[:1])
-			r = Result{Score: probs[0], Category: etl.Normal}
-		} else {
+		n := min(blockRows, len(out)-lo)
+		for i := range n {
+			block[i] = rows[(lo+i)*d.width : (lo+i+1)*d.width]
+		}
+		if !d.binary.present() {
 			// A single 5-class model: the classes' probabilities are
 			// computed once and serve both the score and the category.
-			d.category.predict(row, probs[:numCategories])
-			r = Result{Score: 1 - probs[etl.Normal], Category: etl.Normal}
+			d.category.predictBlock(block[:n], probs[:n*numCategories])
+			for i := range n {
+				p := probs[i*numCategories : (i+1)*numCategories]
+				r := Result{Score: 1 - p[etl.Normal], Category: etl.Normal}
+				r.Attack = float64(r.Score) >= d.operating.Threshold
+				if r.Attack {
+					r.Category, r.CategoryProb = AttackCategory(p)
+				} else {
+					r.CategoryProb = 1 - r.Score
+				}
+				out[lo+i] = r
+			}
+			continue
 		}
-		r.Attack = float64(r.Score) >= d.operating.Threshold
-		switch {
-		case !r.Attack:
-			r.CategoryProb = 1 - r.Score
-		case !d.binary.present():
-			r.Category, r.CategoryProb = AttackCategory(probs[:numCategories])
-		case d.category.present():
-			k := len(d.classes)
-			d.category.predict(row, probs[:k])
-			r.Category, r.CategoryProb = FlaggedCategory(d.classes, probs[:k])
+		d.binary.predictBlock(block[:n], probs[:n])
+		nf := 0
+		for i := range n {
+			r := Result{Score: probs[i], Category: etl.Normal}
+			r.Attack = float64(r.Score) >= d.operating.Threshold
+			if !r.Attack {
+				r.CategoryProb = 1 - r.Score
+			} else if d.category.present() {
+				flagged[nf], flaggedAt[nf] = block[i], lo+i
+				nf++
+			}
+			out[lo+i] = r
 		}
-		out[i] = r
+		if nf == 0 {
+			continue
+		}
+		k := len(d.classes)
+		d.category.predictBlock(flagged[:nf], probs[:nf*k])
+		for j := range nf {
+			r := &out[flaggedAt[j]]
+			r.Category, r.CategoryProb = FlaggedCategory(d.classes, probs[j*k:(j+1)*k])
+		}
 	}
 	return nil
 }

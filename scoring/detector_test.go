@@ -898,3 +898,58 @@ func TestCategoryName(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreBlocksMatchRows: Score walks the forests a block of rows at a
+// time (forest_block.go); every result must be exactly what scoring each
+// row alone gives, for batches that end mid-block, rows with missing
+// values, and detectors of two models, one binary model, or one 5-class
+// model.
+func TestScoreBlocksMatchRows(t *testing.T) {
+	rows, _ := encodeTrain(t, etl.DefaultSpec(), 300)
+	width := etl.DefaultSpec().Width()
+	for i := 0; i < 300; i += 7 { // some missing values
+		rows[i*width+i%width] = float32(math.NaN())
+	}
+	binaryOnly, err := LoadDetector(filepath.Join("bundled", "binary.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	categoryOnly, err := LoadDetector(filepath.Join("testdata", "compat", "xgb-3.2.0-softprob.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]*Detector{
+		"bundled":           bundled(t, WithThreshold(0.3)),
+		"binary only":       binaryOnly,
+		"one 5-class model": categoryOnly,
+	} {
+		for _, n := range []int{0, 1, 15, 16, 17, 33, 300} {
+			got := make([]Result, n)
+			if err := d.Score(context.Background(), rows[:n*width], got); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				var want [1]Result
+				if err := d.Score(context.Background(), rows[i*width:(i+1)*width], want[:]); err != nil {
+					t.Fatal(err)
+				}
+				if got[i] != want[0] {
+					t.Fatalf("%s, %d rows: row %d scored %+v in the batch, %+v alone", name, n, i, got[i], want[0])
+				}
+				// And alone it is the model's own prediction for the row.
+				var p [numCategories]float32
+				if d.binary.present() {
+					d.binary.predict(rows[i*width:(i+1)*width], p[:1])
+					if p[0] != got[i].Score {
+						t.Fatalf("%s: row %d scored %v, Predict %v", name, i, got[i].Score, p[0])
+					}
+				} else {
+					d.category.predict(rows[i*width:(i+1)*width], p[:])
+					if 1-p[etl.Normal] != got[i].Score {
+						t.Fatalf("%s: row %d scored %v, 1 - Predict's P(normal) %v", name, i, got[i].Score, 1-p[etl.Normal])
+					}
+				}
+			}
+		}
+	}
+}

@@ -118,8 +118,13 @@ func (f *Forest) PredictBatch(rows []float32, n int, out []float32) {
 	if len(out) < n*k {
 		panic(fmt.Sprintf("scoring: PredictBatch: out holds %d values, need %d", len(out), n*k))
 	}
-	for i := range n {
-		f.predictRow(rows[i*stride:i*stride+f.numFeature], out[i*k:i*k+k])
+	var block [blockRows][]float32
+	for lo := 0; lo < n; lo += blockRows {
+		m := min(blockRows, n-lo)
+		for i := range m {
+			block[i] = rows[(lo+i)*stride : (lo+i)*stride+f.numFeature]
+		}
+		f.predictBlock(block[:m], out[lo*k:(lo+m)*k])
 	}
 }
 
