@@ -130,11 +130,7 @@ func TestEncodeFormats(t *testing.T) {
 	e := NewEncoder(DefaultSpec())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var rec Record
-			dst := make([]float32, Width)
-			if err := e.Encode([]byte(tt.line), &rec, dst); err != nil {
-				t.Fatalf("Encode(%q): %v", tt.line, err)
-			}
+			rec, dst := mustEncode(t, e, tt.line)
 			checkVector(t, dst, tt.want)
 			if rec.Format != tt.format || rec.Service != tt.service || rec.Label != tt.label || rec.Difficulty != tt.difficulty {
 				t.Errorf("record = %v/%q/%q/%d, want %v/%q/%q/%d", rec.Format, rec.Service, rec.Label, rec.Difficulty,
@@ -189,11 +185,7 @@ func TestEncodeMissingValues(t *testing.T) {
 	e := NewEncoder(DefaultSpec())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var rec Record
-			dst := make([]float32, Width)
-			if err := e.Encode([]byte(tt.line), &rec, dst); err != nil {
-				t.Fatalf("Encode(%q): %v", tt.line, err)
-			}
+			rec, dst := mustEncode(t, e, tt.line)
 			if rec.Format != tt.format || rec.Service != "ftp_data" || rec.Flag != "SF" || rec.ProtocolType != "tcp" {
 				t.Errorf("record %v %s/%s/%s, want %v tcp/ftp_data/SF", rec.Format, rec.ProtocolType, rec.Service, rec.Flag, tt.format)
 			}
@@ -516,4 +508,16 @@ func TestEncoderConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// mustEncode encodes line into a new record and vector, failing the test on
+// an error.
+func mustEncode(t *testing.T, e *Encoder, line string) (Record, []float32) {
+	t.Helper()
+	var rec Record
+	dst := make([]float32, Width)
+	if err := e.Encode([]byte(line), &rec, dst); err != nil {
+		t.Fatalf("Encode(%q): %v", line, err)
+	}
+	return rec, dst
 }

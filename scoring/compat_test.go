@@ -3,15 +3,12 @@ package scoring
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -81,37 +78,7 @@ func compatModels(t testing.TB) []compatModel {
 // empty value or NaN (any case) is NaN, as the SageMaker container reads CSV.
 func readCompatCSV(t testing.TB, name string) [][]float32 {
 	t.Helper()
-	f, err := os.Open(filepath.Join(compatDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows [][]float32
-	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		fields := strings.Split(line, ",")
-		row := make([]float32, len(fields))
-		for j, field := range fields {
-			if field == "" || strings.EqualFold(field, "nan") {
-				row[j] = float32(math.NaN())
-				continue
-			}
-			v, err := strconv.ParseFloat(field, 32)
-			if err != nil {
-				t.Fatalf("%s: line %d: field %d: value %q: %v", name, i+1, j+1, field, err)
-			}
-			row[j] = float32(v)
-		}
-		rows = append(rows, row)
-	}
-	return rows
+	return parseFloatCSV(t, name, testenv.GunzipIn(t, compatDir, name))
 }
 
 // compatRows are the 200 test rows: 122-value vectors that every entry

@@ -48,11 +48,15 @@ type Result struct {
 // contradict themselves ("Network intrusion: normal").
 const Unclassified = "unclassified"
 
-// CategoryName is the verdict's category as verdicts, findings and alerts
-// name it: the class name, or Unclassified for a flagged row whose Category
-// is Normal.
+// CategoryName is the verdict's category as verdicts, findings, alerts and
+// the dashboard name it: normal for a row that is not flagged (whatever the
+// category), the class name of a flagged row, or Unclassified for a flagged
+// row whose Category is Normal.
 func (r Result) CategoryName() string {
-	if r.Attack && r.Category == etl.Normal {
+	switch {
+	case !r.Attack:
+		return etl.Normal.String()
+	case r.Category == etl.Normal:
 		return Unclassified
 	}
 	return r.Category.String()
@@ -161,16 +165,26 @@ func (m *manifest) categoryClasses() ([]etl.Class, error) {
 	if m.Models.Category.Classes == nil {
 		return nil, nil
 	}
-	classes := make([]etl.Class, len(m.Models.Category.Classes))
-	for i, name := range m.Models.Category.Classes {
+	classes, err := ParseCategoryClasses(m.Models.Category.Classes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: models.category.classes: %w", manifestName, err)
+	}
+	return classes, nil
+}
+
+// ParseCategoryClasses reads the class names of a category model's
+// outputs, in order, and checks them as CheckCategoryClasses does.
+func ParseCategoryClasses(names []string) ([]etl.Class, error) {
+	classes := make([]etl.Class, len(names))
+	for i, name := range names {
 		c, err := etl.ParseClass(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: models.category.classes: %w", manifestName, err)
+			return nil, err
 		}
 		classes[i] = c
 	}
 	if err := CheckCategoryClasses(classes); err != nil {
-		return nil, fmt.Errorf("%s: models.category.classes: %w", manifestName, err)
+		return nil, err
 	}
 	return classes, nil
 }

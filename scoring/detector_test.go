@@ -890,6 +890,7 @@ func TestCategoryName(t *testing.T) {
 		want string
 	}{
 		{Result{Attack: false, Category: etl.Normal}, "normal"},
+		{Result{Attack: false, Category: etl.DoS}, "normal"}, // not flagged: normal, whatever the category
 		{Result{Attack: true, Category: etl.Normal}, Unclassified},
 		{Result{Attack: true, Category: etl.R2L}, "r2l"},
 	} {

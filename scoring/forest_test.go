@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/dmitryikh/leaves"
+
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 // lightGBMText writes a binary Forest out as the same forest in LightGBM's
@@ -271,7 +273,7 @@ func TestPredictDoesNotAllocate(t *testing.T) {
 func TestPredictConcurrently(t *testing.T) {
 	rows := testRows(t)
 	f := loadFixture(t, goldenCase{model: "xgb-1.7.4-multi.bin.gz"})
-	m, err := ParseLightGBM(readGzip(t, "lgb-4.7.0-multi.txt.gz"))
+	m, err := ParseLightGBM(testenv.GunzipIn(t, fixtureDir, "lgb-4.7.0-multi.txt.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 func TestLightGBMMatchesLightGBMGoldens(t *testing.T) {
@@ -20,7 +22,7 @@ func TestLightGBMMatchesLightGBMGoldens(t *testing.T) {
 	} {
 		t.Run(c.model, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), strings.TrimSuffix(c.model, ".gz"))
-			if err := os.WriteFile(path, readGzip(t, c.model), 0o600); err != nil {
+			if err := os.WriteFile(path, testenv.GunzipIn(t, fixtureDir, c.model), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			m, err := LoadLightGBM(path)
@@ -49,7 +51,7 @@ func TestLightGBMMatchesLightGBMGoldens(t *testing.T) {
 }
 
 func TestParseLightGBMErrors(t *testing.T) {
-	model := readGzip(t, "lgb-4.7.0-binary.txt.gz")
+	model := testenv.GunzipIn(t, fixtureDir, "lgb-4.7.0-binary.txt.gz")
 	replace := func(old, new string) []byte {
 		if !bytes.Contains(model, []byte(old)) {
 			t.Fatalf("fixture lacks %q", old)
@@ -62,7 +64,7 @@ func TestParseLightGBMErrors(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "no \"tree\" header"},
-		{"XGBoost JSON", readGzip(t, "xgb-1.7.4-binary.json.gz"), "no \"tree\" header"},
+		{"XGBoost JSON", testenv.GunzipIn(t, fixtureDir, "xgb-1.7.4-binary.json.gz"), "no \"tree\" header"},
 		{"version", replace("version=v4", "version=v9"), "version \"v9\""},
 		{"feature beyond max", replace("split_feature=2 38", "split_feature=200 38"), "feature 200 outside [0, 121]"},
 		{"child out of range", replace("left_child=1 5", "left_child=99 5"), "child 99 out of range"},

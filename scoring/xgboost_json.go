@@ -45,22 +45,13 @@ const nonFinitePrefix = "\x00"
 func quoteNonFinite(data []byte) ([]byte, error) {
 	var out []byte
 	for pass := 0; pass < 2; pass++ {
-		tokens, last, inString := 0, 0, false
+		tokens, last := 0, 0
 		for i := 0; i < len(data); i++ {
 			c := data[i]
-			if inString {
-				switch c {
-				case '\\':
-					i++
-				case '"':
-					inString = false
-				}
-				continue
-			}
 			var token string
 			switch {
 			case c == '"':
-				inString = true
+				i = closingQuote(data, i)
 				continue
 			case c == 'N' && bytes.HasPrefix(data[i:], []byte("NaN")):
 				token = "NaN"
@@ -553,26 +544,31 @@ func asBools(v any, p string) ([]bool, error) {
 	return out, nil
 }
 
+// closingQuote returns the index of the quote that ends the JSON string
+// opening at data[open], skipping escaped characters (len(data) when the
+// string does not end).
+func closingQuote(data []byte, open int) int {
+	for i := open + 1; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(data)
+}
+
 // countJSONValues counts the values of a JSON text, near enough to bound
 // what decoding it allocates (every value is followed by a comma or closes
 // a container, or opens one), stopping past limit. It reads strings by their
 // quotes and escapes only; the decoder validates the rest.
 func countJSONValues(data []byte, limit int) int {
-	n, inString := 0, false
+	n := 0
 	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+		switch data[i] {
 		case '"':
-			inString = true
+			i = closingQuote(data, i)
 		case ',', '[', '{':
 			n++
 			if n > limit {

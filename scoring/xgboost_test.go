@@ -2,14 +2,14 @@ package scoring
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sagewall/sagewall/internal/testenv"
 )
 
 // goldenTolerance is the largest difference from XGBoost's own float32
@@ -20,32 +20,25 @@ const goldenTolerance = 1e-6
 // (scoring/testdata/gen/gen.sh).
 const fixtureDir = "testdata/xgb"
 
-func readGzip(t testing.TB, name string) []byte {
-	t.Helper()
-	f, err := os.Open(filepath.Join(fixtureDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return data
-}
-
 // readFloatCSV reads a gzipped CSV of float32 values ("nan" for missing).
 func readFloatCSV(t testing.TB, name string) [][]float32 {
 	t.Helper()
+	return parseFloatCSV(t, name, testenv.GunzipIn(t, fixtureDir, name))
+}
+
+// parseFloatCSV parses CSV lines of float32 values; an empty value or NaN
+// (any case, as strconv reads it) is missing.
+func parseFloatCSV(t testing.TB, name string, data []byte) [][]float32 {
+	t.Helper()
 	var rows [][]float32
-	for i, line := range strings.Split(strings.TrimSpace(string(readGzip(t, name))), "\n") {
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		fields := strings.Split(line, ",")
 		row := make([]float32, len(fields))
 		for j, field := range fields {
+			if field == "" {
+				row[j] = float32(math.NaN())
+				continue
+			}
 			v, err := strconv.ParseFloat(field, 32)
 			if err != nil {
 				t.Fatalf("%s: line %d: field %d: value %q: %v", name, i+1, j+1, field, err)
@@ -129,7 +122,7 @@ func loadFixture(t testing.TB, c goldenCase) *Forest {
 	if c.viaLoadXGB {
 		f, err = LoadXGBoost(filepath.Join(fixtureDir, c.model))
 	} else {
-		f, err = ParseXGBoost(readGzip(t, c.model))
+		f, err = ParseXGBoost(testenv.GunzipIn(t, fixtureDir, c.model))
 	}
 	if err != nil {
 		t.Fatalf("loading %s: %v", c.model, err)
@@ -278,9 +271,9 @@ func TestPredictShortRowTreatsAbsentFeaturesAsMissing(t *testing.T) {
 }
 
 func TestParseXGBoostErrors(t *testing.T) {
-	binaryJSON := readGzip(t, "xgb-1.7.4-binary.json.gz")
-	legacy := readGzip(t, "xgb-1.7.4-binary.bin.gz")
-	ubj := readGzip(t, "xgb-3.2.0-binary.ubj.gz")
+	binaryJSON := testenv.GunzipIn(t, fixtureDir, "xgb-1.7.4-binary.json.gz")
+	legacy := testenv.GunzipIn(t, fixtureDir, "xgb-1.7.4-binary.bin.gz")
+	ubj := testenv.GunzipIn(t, fixtureDir, "xgb-3.2.0-binary.ubj.gz")
 	replace := func(data []byte, old, new string) []byte {
 		if !bytes.Contains(data, []byte(old)) {
 			t.Fatalf("fixture lacks %q", old)

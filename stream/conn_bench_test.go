@@ -12,6 +12,7 @@ import (
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
 	"github.com/sagewall/sagewall/features"
+	"github.com/sagewall/sagewall/internal/captures"
 	"github.com/sagewall/sagewall/internal/testenv"
 	"github.com/sagewall/sagewall/scoring"
 )
@@ -91,7 +92,7 @@ func BenchmarkConnPath(b *testing.B) {
 // hands every released one to use.
 func deriveCapture(b *testing.B, use func(*features.Derived) error) {
 	conns := captureConns(b, "ctu-normal-40-day1.conn.log.labeled.gz")
-	span := captureSpan(conns)
+	span := captures.ReplaySpan(conns)
 	d := features.New()
 	var useErr error
 	emit := func(dv *features.Derived) {
@@ -113,42 +114,12 @@ func deriveCapture(b *testing.B, use func(*features.Derived) error) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
-// captureSpan is how far to shift each replay of conns so that event time
-// keeps moving forward: their start-time range and an hour.
-func captureSpan(conns []connlog.Conn) time.Duration {
-	first, last := conns[0].Start, conns[0].Start
-	for _, c := range conns {
-		first, last = minTime(first, c.Start), maxTime(last, c.Start)
-	}
-	return last.Sub(first) + time.Hour
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
 // captureConns parses a bundled capture's connections.
 func captureConns(b testing.TB, name string) []connlog.Conn {
 	b.Helper()
-	parser := connlog.NewParser(connlog.Zeek)
-	var conns []connlog.Conn
-	for _, line := range captureLines(b, name) {
-		var c connlog.Conn
-		if ok, err := parser.Parse(line, &c); err != nil {
-			b.Fatal(err)
-		} else if ok {
-			conns = append(conns, c)
-		}
+	conns, err := captures.Conns(name)
+	if err != nil {
+		b.Fatal(err)
 	}
 	return conns
 }

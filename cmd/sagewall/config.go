@@ -930,16 +930,9 @@ func parseCategoryClasses(s string) ([]etl.Class, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var classes []etl.Class
-	for name := range strings.SplitSeq(s, ",") {
-		c, err := etl.ParseClass(strings.TrimSpace(name))
-		if err != nil {
-			return nil, err
-		}
-		classes = append(classes, c)
+	names := strings.Split(s, ",")
+	for i := range names {
+		names[i] = strings.TrimSpace(names[i])
 	}
-	if err := scoring.CheckCategoryClasses(classes); err != nil {
-		return nil, err
-	}
-	return classes, nil
+	return scoring.ParseCategoryClasses(names)
 }

@@ -105,7 +105,7 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	var conns []connlog.Conn
 	if f.source == "zeek" {
 		var err error
-		if conns, err = loadDemoCapture(); err != nil {
+		if conns, err = captures.Conns(demoCapture); err != nil {
 			return err
 		}
 	}
@@ -256,33 +256,6 @@ func allCommitted(offsets []stream.PartitionOffsets, records int64) bool {
 
 // demoCapture is the bundled Zeek conn.log the zeek demo replays.
 const demoCapture = "ctu-normal-40-day1.conn.log.labeled.gz"
-
-// loadDemoCapture parses the bundled capture.
-func loadDemoCapture() ([]connlog.Conn, error) {
-	rc, err := captures.Open(demoCapture)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	parser := connlog.NewParser(connlog.Zeek)
-	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	var conns []connlog.Conn
-	for line := 1; sc.Scan(); line++ {
-		var c connlog.Conn
-		ok, err := parser.Parse(sc.Bytes(), &c)
-		if err != nil {
-			return nil, fmt.Errorf("parsing the bundled capture: line %d: %w", line, err)
-		}
-		if ok {
-			conns = append(conns, c)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading the bundled capture: %w", err)
-	}
-	return conns, nil
-}
 
 // replayConns produces f.records connections of the capture, in the order
 // Zeek logged them, as the S3 bridge would: Zeek JSON lines keyed by

@@ -8,12 +8,16 @@
 package captures
 
 import (
+	"bufio"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strings"
+	"time"
+
+	"github.com/sagewall/sagewall/connlog"
 )
 
 // Zeek returns the zeek directory: gzipped conn.logs, their licences and a
@@ -65,4 +69,51 @@ func (r gunzipReader) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// Conns parses the connections of the Zeek capture name (header and
+// comment lines skipped).
+func Conns(name string) ([]connlog.Conn, error) {
+	rc, err := Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	parser := connlog.NewParser(connlog.Zeek)
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var conns []connlog.Conn
+	for line := 1; sc.Scan(); line++ {
+		var c connlog.Conn
+		ok, err := parser.Parse(sc.Bytes(), &c)
+		if err != nil {
+			return nil, fmt.Errorf("parsing capture %s: line %d: %w", name, line, err)
+		}
+		if ok {
+			conns = append(conns, c)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading capture %s: %w", name, err)
+	}
+	return conns, nil
+}
+
+// ReplaySpan is how far to shift each further pass of a replay of conns so
+// that event time keeps moving forward: their start times' range and an
+// hour.
+func ReplaySpan(conns []connlog.Conn) time.Duration {
+	if len(conns) == 0 {
+		return time.Hour
+	}
+	first, last := conns[0].Start, conns[0].Start
+	for _, c := range conns {
+		if c.Start.Before(first) {
+			first = c.Start
+		}
+		if c.Start.After(last) {
+			last = c.Start
+		}
+	}
+	return last.Sub(first) + time.Hour
 }

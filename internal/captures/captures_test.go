@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOpen(t *testing.T) {
@@ -75,5 +76,27 @@ func TestZeekHasLicences(t *testing.T) {
 func TestOpenMissing(t *testing.T) {
 	if _, err := Open("nope.gz"); err == nil {
 		t.Fatal("no error for a missing capture")
+	}
+}
+
+func TestConnsAndReplaySpan(t *testing.T) {
+	if !Stratosphere {
+		t.Skip("-tags nogpl: the labelled capture is left out")
+	}
+	conns, err := Conns("ctu-normal-40-day1.conn.log.labeled.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 5663 {
+		t.Fatalf("%d connections, want 5663", len(conns))
+	}
+	span := ReplaySpan(conns)
+	for _, c := range conns {
+		if d := c.Start.Sub(conns[0].Start); d >= span-time.Hour+time.Nanosecond || d <= -(span-time.Hour+time.Nanosecond) {
+			t.Fatalf("connection at %v is %v from the first, beyond the span %v less its hour", c.Start, d, span)
+		}
+	}
+	if _, err := Conns("nope.gz"); err == nil {
+		t.Error("no error for a missing capture")
 	}
 }

@@ -15,8 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/sagewall/sagewall/connlog"
-	"github.com/sagewall/sagewall/etl"
-	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/sinks"
 )
 
@@ -97,17 +95,6 @@ func capText(s string) string {
 	return s[:cut] + "…"
 }
 
-// categoryName is an alert's category as the page and exports show it:
-// normal when the model did not flag it (whatever the category model said),
-// else the verdicts' name, scoring.Unclassified for a flagged row the
-// category model put in normal.
-func categoryName(r scoring.Result) string {
-	if !r.Attack {
-		return etl.Normal.String()
-	}
-	return r.CategoryName()
-}
-
 // Hosts names the connection an alert was on, when the record named it.
 type Hosts struct {
 	SrcIP     string `json:"src_ip,omitempty"`
@@ -150,7 +137,7 @@ func alertOf(k *kept) Alert {
 	a := Alert{
 		ID: k.id, Time: k.at, Source: v.Source.Key(),
 		Position: Position{Topic: v.Source.Topic, Partition: v.Source.Partition, Offset: v.Source.Offset},
-		Score:    v.Result.Score, Category: categoryName(v.Result),
+		Score:    v.Result.Score, Category: v.Result.CategoryName(),
 		Protocol: v.Record.ProtocolType, Service: v.Record.Service, Flag: v.Record.Flag, Label: v.Record.Label,
 		Flow: sinks.FlowOf(&v.Conn), Why: sinks.WhyOf(v.Explanation),
 	}
@@ -212,7 +199,7 @@ func (m *matcher) matches(k *kept) bool {
 		return false
 	case m.Service != "" && v.Record.Service != m.Service:
 		return false
-	case m.Category != "" && categoryName(v.Result) != m.Category:
+	case m.Category != "" && v.Result.CategoryName() != m.Category:
 		return false
 	case m.Host.IsValid() && !m.Host.Contains(v.Conn.OrigAddr.Unmap()) && !m.Host.Contains(v.Conn.RespAddr.Unmap()):
 		return false
@@ -308,7 +295,7 @@ func (l *Live) Alerts(f AlertFilter, limit int) AlertPage {
 	for i := range len(l.history) {
 		k := &l.history[(l.next-1-i+2*len(l.history))%len(l.history)]
 		services[k.verdict.Record.Service]++
-		categories[categoryName(k.verdict.Result)]++
+		categories[k.verdict.Result.CategoryName()]++
 		if !m.matches(k) {
 			continue
 		}

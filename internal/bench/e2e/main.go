@@ -565,34 +565,16 @@ func (b *bench) loadLines() error {
 // loadZeek parses the bundled labelled capture and renders its
 // connections as the S3 bridge writes them.
 func (b *bench) loadZeek() error {
-	rc, err := captures.Open("ctu-normal-40-day1.conn.log.labeled.gz")
+	conns, err := captures.Conns("ctu-normal-40-day1.conn.log.labeled.gz")
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	parser := connlog.NewParser(connlog.Zeek)
-	sc := bufio.NewScanner(rc)
-	var first, last time.Time
-	for line := 1; sc.Scan(); line++ {
-		var c connlog.Conn
-		ok, err := parser.Parse(sc.Bytes(), &c)
-		if err != nil {
-			return fmt.Errorf("parsing the bundled capture: line %d: %w", line, err)
-		}
-		if !ok {
-			continue
-		}
-		if first.IsZero() || c.Start.Before(first) {
-			first = c.Start
-		}
-		if c.Start.After(last) {
-			last = c.Start
-		}
-		b.zeekLines = append(b.zeekLines, connlog.AppendZeekJSON(nil, &c))
-		b.zeekKeys = append(b.zeekKeys, c.RespAddr.AppendTo(nil))
+	for i := range conns {
+		b.zeekLines = append(b.zeekLines, connlog.AppendZeekJSON(nil, &conns[i]))
+		b.zeekKeys = append(b.zeekKeys, conns[i].RespAddr.AppendTo(nil))
 	}
-	b.zeekSpan = last.Sub(first) + time.Hour
-	return sc.Err()
+	b.zeekSpan = captures.ReplaySpan(conns)
+	return nil
 }
 
 // fillZeek writes n connections of the capture, cycled, keyed by

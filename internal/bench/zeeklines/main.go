@@ -29,37 +29,11 @@ func main() {
 }
 
 func run(n int) error {
-	rc, err := captures.Open("ctu-normal-40-day1.conn.log.labeled.gz")
+	conns, err := captures.Conns("ctu-normal-40-day1.conn.log.labeled.gz")
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	parser := connlog.NewParser(connlog.Zeek)
-	var conns []connlog.Conn
-	sc := bufio.NewScanner(rc)
-	for line := 1; sc.Scan(); line++ {
-		var c connlog.Conn
-		ok, err := parser.Parse(sc.Bytes(), &c)
-		if err != nil {
-			return fmt.Errorf("parsing the capture: line %d: %w", line, err)
-		}
-		if ok {
-			conns = append(conns, c)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading the capture: %w", err)
-	}
-	first, last := conns[0].Start, conns[0].Start
-	for _, c := range conns {
-		if c.Start.Before(first) {
-			first = c.Start
-		}
-		if c.Start.After(last) {
-			last = c.Start
-		}
-	}
-	span := last.Sub(first) + time.Hour
+	span := captures.ReplaySpan(conns)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	var buf []byte
 	for i := range n {
