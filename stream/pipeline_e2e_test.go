@@ -5,7 +5,6 @@ package stream
 import (
 	"bufio"
 	"context"
-	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -60,13 +59,7 @@ func produceReplay(t *testing.T, brokers []string, topic string, n, badEvery int
 		}
 		msgs = append(msgs, kafka.Message{Value: v})
 		if len(msgs) == cap(msgs) || i == n {
-			// A fresh topic's metadata may reach the writer late: kafka-go's
-			// transport caches metadata for 6 s, so retry for longer than that.
-			err := w.WriteMessages(ctx, msgs...)
-			for attempt := 0; err != nil && errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 120; attempt++ {
-				time.Sleep(250 * time.Millisecond)
-				err = w.WriteMessages(ctx, msgs...)
-			}
+			err := testenv.WriteToNewTopic(ctx, w, msgs...)
 			if err != nil {
 				t.Fatalf("producing: %v", err)
 			}

@@ -64,7 +64,7 @@ func TestE2EOversizedRecords(t *testing.T) {
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: raw, RequiredAcks: kafka.RequireAll, BatchBytes: 6 << 20, BatchSize: 100}
 	for start := 0; start < len(msgs); start += 100 {
-		if err := w.WriteMessages(ctx, msgs[start:start+100]...); err != nil {
+		if err := testenv.WriteToNewTopic(ctx, w, msgs[start:start+100]...); err != nil {
 			t.Fatalf("producing: %v", err)
 		}
 	}

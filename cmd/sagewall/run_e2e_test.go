@@ -5,7 +5,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,11 +159,7 @@ func produceLines(t testing.TB, brokers []string, topic string, n int) {
 		}
 		msgs = append(msgs, kafka.Message{Value: append([]byte(nil), sc.Bytes()...)})
 		if len(msgs) == cap(msgs) || i == n-1 {
-			err := w.WriteMessages(ctx, msgs...)
-			for attempt := 0; err != nil && errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 20; attempt++ {
-				time.Sleep(250 * time.Millisecond) // a fresh topic's metadata may arrive late
-				err = w.WriteMessages(ctx, msgs...)
-			}
+			err := testenv.WriteToNewTopic(ctx, w, msgs...)
 			if err != nil {
 				t.Fatalf("producing: %v", err)
 			}

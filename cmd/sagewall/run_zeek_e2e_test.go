@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"strconv"
@@ -165,11 +164,7 @@ func produceCapture(t *testing.T, brokers []string, topic string, passes int, ba
 			c.UID += "-" + strconv.Itoa(pass)
 			msgs[i] = kafka.Message{Key: c.RespAddr.AppendTo(nil), Value: connlog.AppendZeekJSON(nil, &c)}
 		}
-		err := w.WriteMessages(ctx, msgs...)
-		for attempt := 0; err != nil && errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 40; attempt++ {
-			time.Sleep(250 * time.Millisecond) // a fresh topic's metadata may arrive late
-			err = w.WriteMessages(ctx, msgs...)
-		}
+		err := testenv.WriteToNewTopic(ctx, w, msgs...)
 		if err != nil {
 			t.Fatalf("producing: %v", err)
 		}

@@ -301,3 +301,22 @@ func ScanTopic(t testing.TB, brokers []string, topic string, fn func(kafka.Messa
 		r.Close()
 	}
 }
+
+// WriteToNewTopic writes msgs with w, retrying while the broker or kafka-go's
+// metadata cache does not know w's topic yet: kafka-go's transport caches
+// metadata for 6 s, so a topic created just before can be refused for that
+// long. A refused write queued nothing, so retrying duplicates nothing.
+func WriteToNewTopic(ctx context.Context, w *kafka.Writer, msgs ...kafka.Message) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil || !errors.Is(err, kafka.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("writing to %s: %w (last error: %w)", w.Topic, ctx.Err(), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -243,18 +242,8 @@ func copyMessages(ctx context.Context, t *testing.T, brokers []string, topic str
 	for i, m := range msgs {
 		out[i] = kafka.Message{Key: m.Key, Value: m.Value, Headers: m.Headers}
 	}
-	// kafka-go refuses a topic its 6 s metadata cache does not know yet;
-	// a refused write queued nothing, so retrying duplicates nothing.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := w.WriteMessages(ctx, out...)
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, kafka.UnknownTopicOrPartition) || time.Now().After(deadline) {
-			t.Fatalf("copying %d messages to %s: %v", len(msgs), topic, err)
-		}
-		time.Sleep(500 * time.Millisecond)
+	if err := testenv.WriteToNewTopic(ctx, w, out...); err != nil {
+		t.Fatalf("copying %d messages to %s: %v", len(msgs), topic, err)
 	}
 }
 
