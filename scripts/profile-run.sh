@@ -94,6 +94,6 @@ peak=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 wait "$curl_pid" || die "fetching the CPU profile failed"
 kill -TERM "$pid"; wait "$pid" || true; pid=
 awk -v n="$records" -v u="$utime" -v s="$stime" -v t0="$start" -v t1="$done_at" -v kb="$peak" 'BEGIN {
-	printf "%d records in %.2f s (%.0f records/s), CPU %.2f µs/record, peak RSS %.0f MB\n", n, t1 - t0, n / (t1 - t0), (u + s) / 100 * 1e6 / n, kb / 1024 }'
+	printf "%d records in %.2f s (%.0f records/s), CPU %.2f µs/record (user %.2f, system %.2f), peak RSS %.0f MB\n", n, t1 - t0, n / (t1 - t0), (u + s) / 100 * 1e6 / n, u / 100 * 1e6 / n, s / 100 * 1e6 / n, kb / 1024 }'
 log "profile: $out/cpu.pprof ($seconds s, covering the run)"
 python3 "$repo/internal/bench/profile/breakdown.py" "$out/cpu.pprof" "$records"

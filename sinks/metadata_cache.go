@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -21,10 +22,16 @@ import (
 type metadataCache struct {
 	next kafka.RoundTripper
 	ttl  time.Duration
-	now  func() time.Time
+	// afterFunc is time.AfterFunc; a test gives its own clock. An entry's
+	// timer marks it stale, so that a lookup reads no clock: time.Now per
+	// message was a third of the cache's cost.
+	afterFunc func(time.Duration, func())
 
+	// last is the latest entry looked up: a writer asks for one topic
+	// message after message, and this answers it without a lock or a hash.
+	last    atomic.Pointer[cachedMetadata]
 	mu      sync.Mutex
-	entries map[metadataKey]cachedMetadata
+	entries map[metadataKey]*cachedMetadata
 }
 
 type metadataKey struct {
@@ -33,8 +40,9 @@ type metadataKey struct {
 }
 
 type cachedMetadata struct {
+	key      metadataKey
 	response *metadata.Response
-	at       time.Time
+	stale    atomic.Bool // ttl after it was cached
 }
 
 // metadataCacheTTL bounds how much staler than kafka-go's own cache (6 s)
@@ -42,7 +50,8 @@ type cachedMetadata struct {
 const metadataCacheTTL = time.Second
 
 func newMetadataCache(next kafka.RoundTripper, ttl time.Duration) *metadataCache {
-	return &metadataCache{next: next, ttl: ttl, now: time.Now, entries: map[metadataKey]cachedMetadata{}}
+	return &metadataCache{next: next, ttl: ttl, entries: map[metadataKey]*cachedMetadata{},
+		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 }
 
 // RoundTrip implements kafka.RoundTripper.
@@ -52,11 +61,14 @@ func (c *metadataCache) RoundTrip(ctx context.Context, addr net.Addr, req kafka.
 		return c.next.RoundTrip(ctx, addr, req)
 	}
 	key := metadataKey{m.TopicNames[0], m.AllowAutoTopicCreation}
-	now := c.now()
+	if e := c.last.Load(); e != nil && e.key == key && !e.stale.Load() {
+		return e.response, nil
+	}
 	c.mu.Lock()
 	e, hit := c.entries[key]
 	c.mu.Unlock()
-	if hit && now.Sub(e.at) < c.ttl {
+	if hit && !e.stale.Load() {
+		c.last.Store(e)
 		return e.response, nil
 	}
 	res, err := c.next.RoundTrip(ctx, addr, req)
@@ -64,9 +76,12 @@ func (c *metadataCache) RoundTrip(ctx context.Context, addr net.Addr, req kafka.
 		return res, err
 	}
 	if r, ok := res.(*metadata.Response); ok && knowsTopic(r, key.topic) {
+		e := &cachedMetadata{key: key, response: r}
+		c.afterFunc(c.ttl, func() { e.stale.Store(true) })
 		c.mu.Lock()
-		c.entries[key] = cachedMetadata{r, now}
+		c.entries[key] = e
 		c.mu.Unlock()
+		c.last.Store(e)
 	}
 	return res, nil
 }

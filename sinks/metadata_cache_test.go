@@ -29,13 +29,13 @@ func (c *countingTransport) RoundTrip(ctx context.Context, addr net.Addr, req ka
 }
 
 func TestMetadataCache(t *testing.T) {
-	brokers := testenv.KFake(t, kfake.SeedTopics(3, "verdicts"))
+	brokers := testenv.KFake(t, kfake.SeedTopics(3, "verdicts"), kfake.SeedTopics(2, "alerts"))
 	transport := &kafka.Transport{}
 	defer transport.CloseIdleConnections()
 	counted := &countingTransport{next: transport}
 	cache := newMetadataCache(counted, time.Second)
-	clock := time.Now()
-	cache.now = func() time.Time { return clock }
+	clock := fakeClock{}
+	cache.afterFunc = clock.afterFunc
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	addr := kafka.TCP(brokers...)
@@ -62,11 +62,16 @@ func TestMetadataCache(t *testing.T) {
 		{"first lookup asks the transport", "verdicts", 0, 3, 1},
 		{"within the TTL: the copy", "verdicts", 500 * time.Millisecond, 3, 1},
 		{"past the TTL: asked again", "verdicts", 600 * time.Millisecond, 3, 2},
-		{"an unknown topic is not cached", "missing", 0, 0, 3},
-		{"and asked again next time", "missing", 0, 0, 4},
+		{"another topic asks the transport", "alerts", 200 * time.Millisecond, 2, 3},
+		{"the first topic again: its copy", "verdicts", 0, 3, 3},
+		{"and the other's", "alerts", 0, 2, 3},
+		{"an unknown topic is not cached", "missing", 0, 0, 4},
+		{"and asked again next time", "missing", 0, 0, 5},
+		{"each copy expires on its own", "verdicts", 900 * time.Millisecond, 3, 6},
+		{"the other one still a copy", "alerts", 0, 2, 6},
 	}
 	for _, s := range steps {
-		clock = clock.Add(s.advance)
+		clock.advance(s.advance)
 		got, err := partitions(s.topic)
 		if s.wantPartitions > 0 && (err != nil || got != s.wantPartitions) {
 			t.Errorf("%s: %d partitions, %v; want %d", s.name, got, err, s.wantPartitions)
@@ -80,7 +85,55 @@ func TestMetadataCache(t *testing.T) {
 	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{}); err != nil {
 		t.Fatalf("cluster metadata through the cache: %v", err)
 	}
-	if n := counted.metadata.Load(); n != 5 {
+	if n := counted.metadata.Load(); n != 7 {
 		t.Errorf("a request for every topic was answered from the cache (%d requests reached the transport)", n)
+	}
+}
+
+// fakeClock runs the functions given to afterFunc when advance passes
+// their time.
+type fakeClock struct {
+	now     time.Duration
+	pending []timed
+}
+
+type timed struct {
+	at time.Duration
+	f  func()
+}
+
+func (c *fakeClock) afterFunc(d time.Duration, f func()) {
+	c.pending = append(c.pending, timed{c.now + d, f})
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.now += d
+	kept := c.pending[:0]
+	for _, p := range c.pending {
+		if p.at <= c.now {
+			p.f()
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	c.pending = kept
+}
+
+// BenchmarkMetadataCacheHit is the lookup a kafka-go Writer makes for every
+// message it is given, answered from the cache.
+func BenchmarkMetadataCacheHit(b *testing.B) {
+	brokers := testenv.KFake(b, kfake.SeedTopics(3, "verdicts"))
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	cache := newMetadataCache(transport, time.Hour)
+	addr := kafka.TCP(brokers...)
+	req := &metadata.Request{TopicNames: []string{"verdicts"}}
+	if _, err := cache.RoundTrip(context.Background(), addr, req); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := cache.RoundTrip(context.Background(), addr, req); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
