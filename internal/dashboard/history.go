@@ -38,14 +38,7 @@ type kept struct {
 // keep copies v into the history ring, over the oldest alert once full.
 // Called with l.mu held.
 func (l *Live) keep(v *sinks.Verdict, now time.Time) {
-	var slot *kept
-	if len(l.history) < l.historySize {
-		l.history = append(l.history, kept{})
-		slot = &l.history[len(l.history)-1]
-	} else {
-		slot = &l.history[l.next]
-	}
-	l.next = (l.next + 1) % l.historySize
+	slot := l.history.push()
 	l.lastID++
 	slot.id = l.lastID
 	slot.at = v.Time
@@ -291,9 +284,9 @@ func (l *Live) Alerts(f AlertFilter, limit int) AlertPage {
 	categories := map[string]int{}
 	m := newMatcher(f)
 	l.mu.Lock()
-	page.Kept, page.Capacity, page.NewestID = len(l.history), l.historySize, l.lastID
-	for i := range len(l.history) {
-		k := &l.history[(l.next-1-i+2*len(l.history))%len(l.history)]
+	page.Kept, page.Capacity, page.NewestID = l.history.len(), l.historySize, l.lastID
+	for i := range l.history.len() {
+		k := l.history.newest(i)
 		services[k.verdict.Record.Service]++
 		categories[k.verdict.Result.CategoryName()]++
 		if !m.matches(k) {
@@ -356,11 +349,11 @@ type Contribution struct {
 func (l *Live) Alert(id uint64) (AlertDetail, bool) {
 	l.mu.Lock()
 	back := l.lastID - id // IDs are consecutive: the newest is one slot before next
-	if id == 0 || id > l.lastID || back >= uint64(len(l.history)) {
+	if id == 0 || id > l.lastID || back >= uint64(l.history.len()) {
 		l.mu.Unlock()
 		return AlertDetail{}, false
 	}
-	k := copyKept(&l.history[(l.next-1-int(back)+2*len(l.history))%len(l.history)])
+	k := copyKept(l.history.newest(int(back)))
 	l.mu.Unlock()
 	return detailOf(&k), true
 }
@@ -456,11 +449,47 @@ func (l *Live) exportAlerts(f AlertFilter) []kept {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []kept
-	for i := range len(l.history) {
-		k := &l.history[(l.next-1-i+2*len(l.history))%len(l.history)]
+	for i := range l.history.len() {
+		k := l.history.newest(i)
 		if m.matches(k) {
 			out = append(out, copyKept(k))
 		}
 	}
 	return out
+}
+
+// keptChunk is how many alerts the history allocates at a time.
+const keptChunk = 256
+
+// alertRing holds the newest alerts in chunks of keptChunk, allocated as
+// alerts come (a quiet pipeline never pays for them) and never moved: one
+// slice grown by append to 10,000 alerts of ~1 KB copied ~19 MB on the way,
+// 2.6 % of the CPU of a million-record run.
+type alertRing struct {
+	chunks [][]kept
+	size   int // capacity
+	n      int // alerts held, up to size
+	next   int // slot the next alert takes
+}
+
+func (r *alertRing) len() int { return r.n }
+
+func (r *alertRing) slot(i int) *kept { return &r.chunks[i/keptChunk][i%keptChunk] }
+
+// push returns the slot of a new alert: a fresh one until the ring is full,
+// then the oldest alert's.
+func (r *alertRing) push() *kept {
+	if r.next/keptChunk == len(r.chunks) {
+		r.chunks = append(r.chunks, make([]kept, min(keptChunk, r.size-r.next)))
+	}
+	k := r.slot(r.next)
+	r.next = (r.next + 1) % r.size
+	r.n = min(r.n+1, r.size)
+	return k
+}
+
+// newest returns the alert back places before the newest (0: the newest);
+// back must be below len.
+func (r *alertRing) newest(back int) *kept {
+	return r.slot((r.next - 1 - back + 2*r.size) % r.size)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -180,7 +181,7 @@ func TestHistoryBounds(t *testing.T) {
 	if !ok {
 		t.Fatal("alert 1 missing")
 	}
-	k := &l.history[0].verdict
+	k := &l.history.newest(0).verdict
 	for _, s := range []string{k.Record.Label, k.Source.Topic, k.Conn.UID, k.Conn.Sensor, k.Conn.Proto, k.Conn.Label, k.Conn.DetailLbl, k.Conn.Extra[0].Name, k.Conn.Extra[0].Value} {
 		if len(s) > maxKeptText || !utf8.ValidString(s) || !strings.HasSuffix(s, "…") {
 			t.Errorf("kept string of %d bytes (valid UTF-8 %v): %.20q…", len(s), utf8.ValidString(s), s)
@@ -430,6 +431,30 @@ func BenchmarkLiveAlerts(b *testing.B) {
 				l.Alerts(bm.filter, defaultAlertLimit)
 			}
 			b.ReportMetric(perAlert, "history-B/alert")
+		})
+	}
+}
+
+func TestAlertRing(t *testing.T) {
+	for _, tt := range []struct{ size, pushes int }{
+		{1, 3}, {10, 5}, {keptChunk, keptChunk + 1}, {keptChunk + 1, 3 * keptChunk}, {600, 600}, {600, 1601},
+	} {
+		t.Run(fmt.Sprintf("size=%d/pushes=%d", tt.size, tt.pushes), func(t *testing.T) {
+			r := alertRing{size: tt.size}
+			for i := 1; i <= tt.pushes; i++ {
+				r.push().id = uint64(i)
+			}
+			if want := min(tt.size, tt.pushes); r.len() != want {
+				t.Fatalf("len %d, want %d", r.len(), want)
+			}
+			for back := range r.len() {
+				if got, want := r.newest(back).id, uint64(tt.pushes-back); got != want {
+					t.Fatalf("newest(%d) is alert %d, want %d", back, got, want)
+				}
+			}
+			if held := len(r.chunks); held != (tt.size+keptChunk-1)/keptChunk && tt.pushes >= tt.size {
+				t.Errorf("%d chunks for a full ring of %d", held, tt.size)
+			}
 		})
 	}
 }

@@ -50,9 +50,8 @@ type Live struct {
 	totals    counts
 	confusion [numClasses][numPredicted]uint64 // [actual][predicted], labelled verdicts only
 	scores    scoreHistogram                   // labelled verdicts' scores by truth, for WhatIf
-	history   []kept                           // ring of the newest alerts; next is the slot to write
-	next      int
-	lastID    uint64 // the newest alert's ID; IDs number alerts from 1 in arrival order
+	history   alertRing                        // the newest alerts
+	lastID    uint64                           // the newest alert's ID; IDs number alerts from 1 in arrival order
 	model     scoring.Info
 	threshold float64
 }
@@ -143,8 +142,7 @@ func NewLive(opts ...LiveOption) *Live {
 	for i := range l.buckets {
 		l.buckets[i].second = -1
 	}
-	// The history grows as alerts come: a quiet pipeline never pays for it.
-	l.history = make([]kept, 0, min(l.historySize, 64))
+	l.history.size = l.historySize
 	return l
 }
 
@@ -296,7 +294,7 @@ func (l *Live) Summary(status PipelineStatus) Summary {
 		}
 		s.Series.Alerts[i] = b.alerts
 	}
-	s.History = HistoryStatus{Kept: len(l.history), Capacity: l.historySize, NewestID: l.lastID}
+	s.History = HistoryStatus{Kept: l.history.len(), Capacity: l.historySize, NewestID: l.lastID}
 	l.mu.Unlock()
 
 	s.Verdicts = (&counts{byClass: s.ByClass}).verdicts()
