@@ -576,6 +576,18 @@ func (d *Detector) Threshold() float64 { return d.operating.Threshold }
 // model's manifest or the default.
 func (d *Detector) OperatingPoint() OperatingPoint { return d.operating }
 
+// WithThreshold returns a detector sharing d's models that flags from
+// threshold (as the WithThreshold option does at load), without loading
+// the models again.
+func (d *Detector) WithThreshold(threshold float64) (*Detector, error) {
+	if math.IsNaN(threshold) || threshold < 0 || threshold > 1 {
+		return nil, fmt.Errorf("threshold %v: must be between 0 and 1", threshold)
+	}
+	c := *d
+	c.operating = OperatingPoint{Threshold: threshold, Source: "option"}
+	return &c, nil
+}
+
 // HasCategory reports whether the detector has a category model (a
 // detector loaded from a single binary model file has none).
 func (d *Detector) HasCategory() bool { return d.category.present() }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -952,5 +953,38 @@ func TestScoreBlocksMatchRows(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDetectorWithThreshold: a detector re-thresholded from a loaded one
+// scores as one loaded with that threshold, and refuses what loading does.
+func TestDetectorWithThreshold(t *testing.T) {
+	rows, _ := encodeTrain(t, etl.DefaultSpec(), 1000)
+	base := bundled(t)
+	before := base.OperatingPoint()
+	for _, threshold := range []float64{0, 0.3, 0.9, 1, -0.1, 1.5, math.NaN()} {
+		t.Run(fmt.Sprint(threshold), func(t *testing.T) {
+			got, err := base.WithThreshold(threshold)
+			loaded, loadErr := Bundled(WithThreshold(threshold))
+			if (err != nil) != (loadErr != nil) {
+				t.Fatalf("WithThreshold: %v; loading with the option: %v", err, loadErr)
+			}
+			if err != nil {
+				return
+			}
+			if got.OperatingPoint() != loaded.OperatingPoint() || base.OperatingPoint() != before {
+				t.Errorf("operating point %+v, want %+v; the original's %+v, was %+v", got.OperatingPoint(), loaded.OperatingPoint(), base.OperatingPoint(), before)
+			}
+			want, have := make([]Result, len(rows)/etl.Width), make([]Result, len(rows)/etl.Width)
+			if err := loaded.Score(context.Background(), rows, want); err != nil {
+				t.Fatal(err)
+			}
+			if err := got.Score(context.Background(), rows, have); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(have, want) {
+				t.Error("scores differ from a detector loaded with the threshold")
+			}
+		})
 	}
 }

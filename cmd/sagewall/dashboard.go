@@ -24,7 +24,15 @@ const dashboardPrefix = "/dashboard"
 // addDashboard puts the live view among the pipeline's sinks and builds the
 // page, offering the SageMaker endpoint when the pipeline scores on one.
 func (s *service) addDashboard(scorer stream.Scorer, extras *serviceExtras) error {
-	local, err := dashboardDetector(s.cfg.Model.Path)
+	var local *scoring.Detector
+	var err error
+	if s.cfg.Model.Path == "" && isConnLogInput(s.cfg.Input.Format) {
+		// The pipeline judges connection logs with the connection-log
+		// model; the page's paste form takes NSL-KDD records.
+		local, err = dashboardDetector("")
+	} else {
+		local, err = s.detector.WithThreshold(0)
+	}
 	if err != nil {
 		return err
 	}

@@ -164,6 +164,10 @@ const (
 	embeddedConnLogModel = "embedded:connlog" // the 26 a connection log can supply
 )
 
+// isConnLogInput reports whether input.format names a connection log, for
+// which the connection-log model is the default.
+func isConnLogInput(format string) bool { return format == "zeek" || format == "vpcflow" }
+
 // openModel loads the model at path: a directory or file, one of the
 // embedded models by name, or, when path is empty, the default for the
 // input format — the connection-log model for zeek and vpcflow input. A nil
@@ -174,7 +178,7 @@ func openModel(path, inputFormat string, threshold *float64) (*scoring.Detector,
 		opts = append(opts, scoring.WithThreshold(*threshold))
 	}
 	switch {
-	case path == embeddedConnLogModel, path == "" && (inputFormat == "zeek" || inputFormat == "vpcflow"):
+	case path == embeddedConnLogModel, path == "" && isConnLogInput(inputFormat):
 		return scoring.BundledConnLog(opts...)
 	case path == embeddedModel, path == "":
 		return scoring.Bundled(opts...)
