@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl"
@@ -52,7 +51,7 @@ func appendConnection(dst []byte, c *connlog.Conn) []byte {
 	if !c.Start.IsZero() {
 		member("time")
 		dst = append(dst, '"')
-		dst = c.Start.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = appendRFC3339Nano(dst, c.Start)
 		dst = append(dst, '"')
 	}
 	str("uid", c.UID)

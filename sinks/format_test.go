@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,6 +260,10 @@ func TestParseFormat(t *testing.T) {
 		{"json", "all", nil, true},
 	} {
 		got, err := ParseFormat(tt.name, tt.fields)
+		if j, ok := got.(JSONFormat); ok {
+			j.model = nil // the memo is the format's own
+			got = j
+		}
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("ParseFormat(%q, %q) = %v, %v", tt.name, tt.fields, got, err)
 		}
@@ -338,12 +344,12 @@ func BenchmarkFormat(b *testing.B) {
 		format  Format
 		verdict *Verdict
 	}{
-		{"append_json", JSONFormat{Record: true}, &v}, {"append_ocsf", OCSFFormat{Record: true}, &v},
+		{"append_json", NewJSONFormat(true), &v}, {"append_ocsf", OCSFFormat{Record: true}, &v},
 		// A Zeek verdict: the connection, features_source, sensor, labels
 		// and two passthrough fields.
-		{"append_json_conn", JSONFormat{Record: true}, &withConn}, {"append_ocsf_conn", OCSFFormat{Record: true}, &withConn},
-		{"compact_json", JSONFormat{}, &v}, {"compact_ocsf", OCSFFormat{}, &v},
-		{"compact_json_conn", JSONFormat{}, &withConn},
+		{"append_json_conn", NewJSONFormat(true), &withConn}, {"append_ocsf_conn", OCSFFormat{Record: true}, &withConn},
+		{"compact_json", NewJSONFormat(false), &v}, {"compact_ocsf", OCSFFormat{}, &v},
+		{"compact_json_conn", NewJSONFormat(false), &withConn},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -764,4 +770,49 @@ func TestMayNeedEscape(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestAppendRFC3339Nano(t *testing.T) {
+	east := time.FixedZone("UTC+5:30", 5*3600+1800)
+	times := []time.Time{
+		{}, time.Unix(0, 0), time.Unix(1764000000, 123456789), time.Unix(1764000000, 120000000),
+		time.Unix(1764000000, 1), time.Unix(1764000000, 100000000).In(east),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(999, 2, 3, 4, 5, 6, 7000, east),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(400_000_000_000)-62_135_596_800, rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat([]byte("x"), time.RFC3339Nano)
+		if got := appendRFC3339Nano([]byte("x"), tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendRFC3339Nano(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestJSONFormatModelMemo: the format that remembers the latest model and
+// threshold writes what the literal one does, whatever changes between
+// verdicts and from many goroutines at once.
+func TestJSONFormatModelMemo(t *testing.T) {
+	base := testVerdict(t, neptuneLine, scoring.Result{Score: 0.9973, Attack: true, Category: etl.DoS, CategoryProb: 0.9981})
+	models := []scoring.Info{base.Model, {Name: "other", Version: "2", SHA256: "ab"}, {Name: "q\"uote", Version: "\u2028", SHA256: base.Model.SHA256}}
+	thresholds := []float64{0.5, 0.6046, 0.5, math.NaN(), 1}
+	memo := NewJSONFormat(false)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 300 {
+				v := base
+				v.Model, v.Threshold = models[(i+g)%len(models)], thresholds[(i/3+g)%len(thresholds)]
+				got, want := memo.Append(nil, &v), JSONFormat{}.Append(nil, &v)
+				if !bytes.Equal(got, want) {
+					t.Errorf("with the memo:\n%s\nwithout:\n%s", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -17,8 +17,10 @@ import sys
 STEPS = [
     ("compression (lz4 of the verdict batches)", r"pierrec/lz4/v4\.\(\*Writer\)"),
     ("verdict formatting (JSON, OCSF)", r"sinks\.(JSONFormat|OCSFFormat)\.Append"),
-    ("scoring: category model (flagged rows)", r"perfectForest\)\.addGroupMargins|Forest\)\.predictGroups"),
-    ("scoring: binary model", r"perfectForest\)\.addMargin|scoring\.\(\*Detector\)\.Score"),
+    # Detector.Score walks both models over blocks of 16 rows (scoring/forest_block.go): one step.
+    ("scoring (binary model on every row, category model on the flagged ones)", r"scoring\.\(\*Detector\)\.Score|scoring\.\(\*Forest\)\.predict"),
+    ("dashboard (live view, alert history)", r"internal/dashboard\."),
+    ("explanations (TreeSHAP of the alerts)", r"stream\.\(\*run\)\.explain|scoring\.\(\*Explainer\)"),
     ("encoding (etl) and identity", r"stream\.\(\*run\)\.add$"),
     ("fetching (kafka-go Reader, decompression, hand-off)",
      r"kafka-go\.\(\*reader\)\.run|kafka-go\.\(\*Reader\)\.|stream\.\(\*run\)\.(fetch|batch|consume)$"),
@@ -42,6 +44,8 @@ def samples(profile):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--other":
+        return other(sys.argv[2])
     profile = sys.argv[1]
     records = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     by_step, total = {}, 0.0
@@ -55,6 +59,16 @@ def main():
         s = total if name == "total" else by_step.get(name, 0.0)
         row = f"| {name} | {s:.2f} | {100 * s / total:.0f} % |"
         print(row + (f" {1e6 * s / records:.2f} |" if records else ""))
+
+
+def other(profile):
+    """Prints the leaf functions of the samples no step claims, largest first."""
+    leaves = {}
+    for seconds, frames in samples(profile):
+        if not any(re.search(rx, f) for _, rx in STEPS for f in frames):
+            leaves[frames[0]] = leaves.get(frames[0], 0.0) + seconds
+    for name, s in sorted(leaves.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"{s:6.2f} s  {name}")
 
 
 if __name__ == "__main__":
