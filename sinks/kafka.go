@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -598,14 +597,21 @@ type SourcePartitionBalancer struct{}
 // Balance implements kafka.Balancer.
 func (SourcePartitionBalancer) Balance(msg kafka.Message, partitions ...int) int {
 	n := uint32(len(partitions))
-	h := fnv.New32a()
 	topic, partition, ok := splitSourceKey(msg.Key)
 	if !ok {
-		h.Write(msg.Key)
-		return partitions[h.Sum32()%n]
+		return partitions[fnv32a(msg.Key)%n]
 	}
-	h.Write(topic)
-	return partitions[(h.Sum32()%n+partition%n)%n]
+	return partitions[(fnv32a(topic)%n+partition%n)%n]
+}
+
+// fnv32a is hash/fnv's 32-bit FNV-1a of b, without a hash.Hash per message.
+func fnv32a(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
 }
 
 // splitSourceKey parses "topic/partition/offset" into the topic and partition.

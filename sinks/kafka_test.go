@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"testing"
@@ -497,5 +498,17 @@ func TestKafkaSinkAttacksOnly(t *testing.T) {
 	testenv.ScanTopic(t, brokers, "findings", func(m kafka.Message) { keys = append(keys, string(m.Key)) })
 	if want := []string{"raw/0/0", "raw/0/3", "raw/0/6", "raw/0/9"}; !slices.Equal(keys, want) {
 		t.Fatalf("findings %v, want the attacks' %v", keys, want)
+	}
+}
+
+// TestFNV32a: the balancer's hash is hash/fnv's FNV-1a, so verdicts keep
+// their output partitions across versions.
+func TestFNV32a(t *testing.T) {
+	for _, key := range []string{"", "raw", "bench-150405-sagewall-paced-raw", "sensors.eu-west-1", "\xff\x00é"} {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		if got, want := fnv32a([]byte(key)), h.Sum32(); got != want {
+			t.Errorf("fnv32a(%q) = %#x, want %#x", key, got, want)
+		}
 	}
 }
