@@ -41,10 +41,11 @@ import (
 //     not assign to this member are logged and dropped (not committed over
 //     their new owner's), and between generations it waits for the next;
 //   - during an outage the partitions' loops and the group retry by
-//     themselves; FetchMessage returns an error, which the caller may retry,
-//     once joining the group or connecting to a partition's leader has
-//     failed maxAttempts times in a row, or a fetch failed with an error of
-//     the broker's;
+//     themselves; a FetchMessage waiting for messages returns an error,
+//     which the caller may retry, once joining the group or connecting to a
+//     partition's leader has failed maxAttempts times in a row, or a fetch
+//     failed with an error of the broker's (failures while it is not
+//     waiting are not kept for later, unlike the Reader's queued errors);
 //   - after Close, FetchMessage returns io.EOF and CommitMessages
 //     io.ErrClosedPipe.
 //
@@ -59,7 +60,7 @@ type GroupConsumer struct {
 	group     *kafka.ConsumerGroup
 	batches   chan fetched
 	free      chan []kafka.Message // chunks FetchMessage is done with, for reuse
-	errs      chan error           // the last error for FetchMessage to return; dropped when one waits
+	errs      chan error           // unbuffered: a failure reaches FetchMessage only while it waits
 	live      atomic.Int64
 	closed    chan struct{}
 	stop      context.CancelFunc
@@ -144,7 +145,7 @@ func NewGroupConsumer(conn Conn, group, topic string, opts ...ReaderOption) (*Gr
 		group:   cg,
 		batches: make(chan fetched, batchQueue),
 		free:    make(chan []kafka.Message, batchQueue+2),
-		errs:    make(chan error, 1),
+		errs:    make(chan error),
 		closed:  make(chan struct{}),
 		stop:    stop,
 		done:    make(chan struct{}),
@@ -326,10 +327,6 @@ func (c *GroupConsumer) begin(g *generation) {
 	c.begun = make(chan struct{})
 	c.mu.Unlock()
 	c.live.Store(g.seq)
-	select {
-	case <-c.errs: // joining failed before: no longer news
-	default:
-	}
 }
 
 // end retires g: its batches not yet popped are dropped, and commits wait
@@ -550,7 +547,10 @@ type readBufferedConn struct {
 
 func (c *readBufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// report hands err to FetchMessage unless an error is already waiting.
+// report hands err to FetchMessage if it is waiting for messages, else
+// drops it: a failure is retried and reported again while it lasts, and
+// one that ended while FetchMessage was not asking (the pipeline busy) is
+// no longer news.
 func (c *GroupConsumer) report(err error) {
 	select {
 	case c.errs <- err:
