@@ -137,6 +137,13 @@ func (d *dedupLogger) Printf(format string, args ...any) {
 // minimal fetch wait for low latency, and a queue deep enough to keep the
 // batcher fed.
 func NewReader(conn Conn, group, topic string, opts ...ReaderOption) *kafka.Reader {
+	return kafka.NewReader(readerConfig(conn, group, topic, opts))
+}
+
+// readerConfig is the configuration of NewReader, which NewGroupConsumer
+// shares: the group's timeouts, the fetch sizes and wait, the start offset,
+// the dialer and the error log.
+func readerConfig(conn Conn, group, topic string, opts []ReaderOption) kafka.ReaderConfig {
 	cfg := kafka.ReaderConfig{
 		Brokers:               conn.Brokers,
 		GroupID:               group,
@@ -157,5 +164,5 @@ func NewReader(conn Conn, group, topic string, opts ...ReaderOption) *kafka.Read
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return kafka.NewReader(cfg)
+	return cfg
 }

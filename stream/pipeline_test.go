@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -109,7 +110,7 @@ var defaultTopics = topics{"raw", "verdicts", "dlq"}
 // testPipeline runs a pipeline over brokers' raw topic into verdicts and dlq.
 type testPipeline struct {
 	p      *Pipeline
-	reader *kafka.Reader
+	reader io.Closer
 	sink   *sinks.Kafka
 	cancel context.CancelFunc
 	done   chan error
@@ -126,7 +127,11 @@ func startPipelineOn(t testing.TB, brokers []string, tp topics, group string, wr
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader := NewReader(Conn{Brokers: brokers}, group, tp.raw)
+	// The consumer sagewall run uses.
+	reader, err := NewGroupConsumer(Conn{Brokers: brokers}, group, tp.raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sink := sinks.NewKafka(brokers, tp.verdicts, sinks.WithDeadLetterTopic(tp.dlq), sinks.WithFormat(sinks.JSONFormat{Record: true}))
 	var verdictSink Sink = sink
 	if wrap != nil {

@@ -59,7 +59,7 @@ type service struct {
 	cfg      runConfig
 	logger   *slog.Logger
 	detector *scoring.Detector
-	reader   *kafka.Reader
+	reader   *stream.GroupConsumer
 	sink     *sinks.Kafka
 	client   *kafka.Client
 	pipeline *stream.Pipeline
@@ -205,8 +205,14 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 			return nil, err
 		}
 	}
-	s.reader = stream.NewReader(conn, cfg.Input.Group, s.pipelineTopic, stream.WithClientID(s.clientID),
+	// The pipeline's consumer hands over whole fetches (less CPU per record
+	// than a kafka.Reader); the rekeyer and the notifier keep their readers.
+	s.reader, err = stream.NewGroupConsumer(conn, cfg.Input.Group, s.pipelineTopic, stream.WithClientID(s.clientID),
 		stream.WithStartOffset(startOffset), stream.WithReaderLogger(logger), stream.WithSessionTimeout(cfg.Input.SessionTimeout))
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	sinkOpts := []sinks.KafkaOption{sinks.WithFormat(format), sinks.WithDeadLetterTopic(cfg.Output.DeadLetterTopic)}
 	if attacksOnly, _ := cfg.attacksOnly(); attacksOnly {
 		sinkOpts = append(sinkOpts, sinks.WithAttacksOnly())
