@@ -132,10 +132,11 @@ func (d *dedupLogger) Printf(format string, args ...any) {
 	d.logger.Warn("kafka reader", attrs...)
 }
 
-// NewReader returns a consumer-group reader of topic for the pipeline:
-// synchronous commits (the pipeline decides when and what to commit),
-// minimal fetch wait for low latency, and a queue deep enough to keep the
-// batcher fed.
+// NewReader returns a kafka-go consumer-group reader of topic (the rekeyer's
+// and the alert notifier's; the pipeline's is a GroupConsumer, configured
+// alike): synchronous commits (the caller decides when and what to
+// commit), minimal fetch wait for low latency, and a queue deep enough to
+// keep the caller fed.
 func NewReader(conn Conn, group, topic string, opts ...ReaderOption) *kafka.Reader {
 	return kafka.NewReader(readerConfig(conn, group, topic, opts))
 }

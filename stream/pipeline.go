@@ -20,8 +20,9 @@ import (
 	"github.com/sagewall/sagewall/sinks"
 )
 
-// Consumer is the source side of the pipeline; a kafka-go *kafka.Reader in
-// consumer-group mode satisfies it. The pipeline uses FetchMessage and
+// Consumer is the source side of the pipeline; a GroupConsumer (what
+// sagewall run uses) and a kafka-go *kafka.Reader in consumer-group mode
+// satisfy it. The pipeline uses FetchMessage and
 // CommitMessages (never ReadMessage, which would commit before the outputs
 // exist).
 type Consumer interface {
