@@ -51,15 +51,21 @@ func zeekJSONByHost(t testing.TB, name string) []kafka.Message {
 	return msgs
 }
 
+// produceMessages writes msgs to topic through balancer, in writes of up
+// to 20,000 (to a topic created just before too).
 func produceMessages(t testing.TB, brokers []string, topic string, balancer kafka.Balancer, msgs []kafka.Message) {
 	t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: balancer, RequiredAcks: kafka.RequireAll,
-		BatchSize: 1000, BatchTimeout: time.Millisecond}
+		BatchSize: 1000, BatchBytes: 1 << 20, BatchTimeout: time.Millisecond}
 	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatalf("producing %d records: %v", len(msgs), err)
+	for n := len(msgs); len(msgs) > 0; {
+		chunk := msgs[:min(len(msgs), 20_000)]
+		msgs = msgs[len(chunk):]
+		if err := testenv.WriteToNewTopic(ctx, w, chunk...); err != nil {
+			t.Fatalf("producing %d records: %v", n, err)
+		}
 	}
 }
 

@@ -43,7 +43,11 @@ func BenchmarkConsumer(b *testing.B) {
 	for i := range values {
 		values[i] = lines[i%len(lines)]
 	}
-	produceValues(b, brokers, topic, values)
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafka.Message{Value: v} // no headers, as kcat fills scripts/profile-run.sh's backlog
+	}
+	produceMessages(b, brokers, topic, &kafka.RoundRobin{}, msgs)
 
 	cpu := map[string]float64{}
 	consumers := []struct {
@@ -110,26 +114,4 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// produceValues writes values to topic round-robin over its partitions,
-// without headers (as kcat fills scripts/profile-run.sh's backlog).
-func produceValues(b *testing.B, brokers []string, topic string, values [][]byte) {
-	b.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
-		RequiredAcks: kafka.RequireAll, BatchSize: 5000, BatchBytes: 1 << 20, BatchTimeout: time.Millisecond}
-	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	msgs := make([]kafka.Message, len(values))
-	for i, v := range values {
-		msgs[i] = kafka.Message{Value: v}
-	}
-	for len(msgs) > 0 {
-		chunk := msgs[:min(len(msgs), 20_000)]
-		msgs = msgs[len(chunk):]
-		if err := w.WriteMessages(ctx, chunk...); err != nil {
-			b.Fatalf("producing %d records: %v", len(values), err)
-		}
-	}
 }

@@ -48,24 +48,11 @@ func trainLines(t testing.TB, n int) [][]byte {
 // on every record so dead letters can be checked for it.
 func produce(t testing.TB, brokers []string, topic string, values [][]byte) {
 	t.Helper()
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Topic:        topic,
-		Balancer:     &kafka.RoundRobin{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    1000,
-		BatchTimeout: time.Millisecond,
-	}
-	defer w.Close()
 	msgs := make([]kafka.Message, len(values))
 	for i, v := range values {
 		msgs[i] = kafka.Message{Value: v, Headers: []kafka.Header{{Key: "origin", Value: []byte("test-" + strconv.Itoa(i))}}}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatalf("producing %d records: %v", len(values), err)
-	}
+	produceMessages(t, brokers, topic, &kafka.RoundRobin{}, msgs)
 }
 
 // readAll reads every record of topic, by partition, in offset order.
