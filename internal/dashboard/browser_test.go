@@ -416,7 +416,8 @@ func (b *browser) history() {
 
 	// Pause: the list stays as it is while alerts keep coming.
 	b.step("pausing", chromedp.Click(chromedp.ID("pause")))
-	time.Sleep(300 * time.Millisecond) // the refetch up to the pause
+	// The list fetched for the pause (up to its newest alert) is on screen.
+	b.step("waiting for the paused list", chromedp.Poll[chromedp.Void](`document.getElementById("alerts-status").innerText.endsWith("paused")`, chromedp.WithPollingTimeout(10*time.Second)))
 	before := eval[string](b, `document.querySelector("#alerts tbody").innerText + document.getElementById("kpi-verdicts").innerText`)
 	time.Sleep(2500 * time.Millisecond)
 	after := eval[string](b, `document.querySelector("#alerts tbody").innerText + document.getElementById("kpi-verdicts").innerText`)

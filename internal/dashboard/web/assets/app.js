@@ -216,6 +216,7 @@ const live = {
   listedNewest: -1, // newest alert id when the list was last fetched
   fetching: false,
   again: false, // the list changed while it was being fetched
+  view: 0, // counts pauses and resumes: a list fetched for an older view is not shown
   lastFetch: 0,
   legend: false,
 };
@@ -247,6 +248,7 @@ function startLive() {
 
 function togglePause() {
   live.paused = !live.paused;
+  live.view++;
   const btn = $("pause");
   btn.setAttribute("aria-pressed", String(live.paused));
   btn.textContent = live.paused ? "Resume" : "Pause";
@@ -342,12 +344,18 @@ async function fetchAlerts() {
   if (live.fetching) { live.again = true; return; }
   live.fetching = true;
   live.lastFetch = Date.now();
+  const view = live.view;
   const q = filterQuery();
   q.set("limit", "200");
   const banner = $("alerts-error");
   try {
     const resp = await fetch("api/alerts?" + q.toString());
     const body = await resp.json().catch(() => ({ error: "the server answered " + resp.status }));
+    if (view !== live.view) {
+      // Asked before a pause or resume: fetch the list of the view on screen.
+      live.again = true;
+      return;
+    }
     if (!resp.ok) {
       // A list under an error would look like the answer to the new filter.
       banner.textContent = body.error || "the server answered " + resp.status;
@@ -364,7 +372,7 @@ async function fetchAlerts() {
     banner.hidden = false;
   } finally {
     live.fetching = false;
-    if (live.again && !live.paused) { live.again = false; scheduleAlerts(); }
+    if (live.again && (!live.paused || view !== live.view)) { live.again = false; scheduleAlerts(); }
   }
 }
 
