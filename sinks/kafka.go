@@ -17,12 +17,13 @@ import (
 	"github.com/sagewall/sagewall/internal/retry"
 )
 
-// Kafka writes verdicts to the output topic and dead letters to the
-// dead-letter topic through one asynchronous kafka-go Writer with
-// RequiredAcks=all. A batch is acknowledged (done called) when the broker has
-// acknowledged every message of it.
+// Kafka writes verdicts to the output topic through a producer of its own
+// on kafka-go's Client (producer.go) and dead letters to the dead-letter
+// topic through an asynchronous kafka-go Writer, both with RequiredAcks=all.
+// A batch is acknowledged (done called) when the broker has acknowledged
+// every message of it.
 type Kafka struct {
-	writer *kafka.Writer
+	producer *producer
 	// deadLetterWriter is the dead letters' own writer: its record batches
 	// are capped at the dead-letter limit, which may be below the verdicts'.
 	deadLetterWriter *kafka.Writer
@@ -36,18 +37,21 @@ type Kafka struct {
 	verdictBytes int
 	// attacksOnly writes only the verdicts of attacks (output.emit attacks).
 	attacksOnly bool
-	// buffers recycles the encoded verdicts of acknowledged batches: they
-	// were most of the allocations of `sagewall run`, and the garbage
-	// collection they caused set its tail latency.
-	buffers sync.Pool // of *[]byte
-	// msgs and ends (where each key and value ends in the buffer) are
-	// reused by every Write: the writer copies the messages it is given
-	// before WriteMessages returns.
-	msgs []kafka.Message
+	// buffers recycles the encoded verdicts of acknowledged batches and
+	// their records: they were most of the allocations of `sagewall run`,
+	// and the garbage collection they caused set its tail latency.
+	buffers sync.Pool // of *verdictBuffer
+	// ends (where each key and value ends in the buffer) is reused by
+	// every Write.
 	ends []int
-	// maxAttempts bounds the tries of a write the writer refuses at once
-	// with a temporary error (see produce).
+	// partitioner picks each verdict's partition; Write is called from
+	// one goroutine.
+	partitioner sourcePartitioner
+	// maxAttempts bounds the tries of a dead-letter write the writer
+	// refuses at once with a temporary error (see produce).
 	maxAttempts int
+	// batchBytes caps a produce request (message.max.bytes).
+	batchBytes int
 	// deadLetterMaxBytes is the most a dead letter may take on the wire
 	// (key, value and headers); larger values are cut to fit.
 	deadLetterMaxBytes int
@@ -63,9 +67,7 @@ type kafkaConfig struct {
 	format          Format
 	deadLetterTopic string
 	transport       *kafka.Transport
-	batchSize       int
 	batchBytes      int64
-	batchTimeout    time.Duration
 	maxAttempts     int
 	compression     kafka.Compression
 	deadLetterMax   int
@@ -88,19 +90,6 @@ func WithDeadLetterTopic(topic string) KafkaOption {
 
 // WithTransport sets the connection settings (TLS, SASL) of the writer.
 func WithTransport(t *kafka.Transport) KafkaOption { return func(c *kafkaConfig) { c.transport = t } }
-
-// WithProduceBatch sets the producer's per-partition batching: a produce
-// request is sent when size messages or bytes are queued, or after timeout.
-// The defaults (1000 messages, 1 MB, 1 ms) keep latency low while letting
-// whole micro-batches travel in one request; kafka-go's own defaults (100
-// messages, 1 s) would add up to a second per write. bytes must stay under
-// the broker's message.max.bytes (1 MiB by default): a record batch is one
-// message to the broker. kafka-go allocates room for size messages with
-// every batch it opens (per partition, each linger), so size should not be
-// far above what bytes admits: 1 MB holds about 770 JSON verdicts.
-func WithProduceBatch(size int, bytes int64, timeout time.Duration) KafkaOption {
-	return func(c *kafkaConfig) { c.batchSize, c.batchBytes, c.batchTimeout = size, bytes, timeout }
-}
 
 // WithCompression sets the codec of the produce batches (default none).
 func WithCompression(c kafka.Compression) KafkaOption {
@@ -146,19 +135,26 @@ func WithDroppedDeadLetter(f func(DeadLetter, error)) KafkaOption {
 // batch fails (default 10).
 func WithMaxAttempts(n int) KafkaOption { return func(c *kafkaConfig) { c.maxAttempts = n } }
 
-// defaultProduceBatchSize caps a produce batch by count. It was 10000, and
-// kafka-go's make([]Message, 0, BatchSize) per batch then zeroed 1.5 MB for
-// every ~128-message batch: 12% of the CPU of `sagewall run` at full speed.
-const defaultProduceBatchSize = 1000
+// The dead-letter writer's batching: a produce request is sent when 1000
+// messages or 1 MB are queued, or after 1 ms (kafka-go's own defaults, 100
+// messages and 1 s, would add up to a second per write). The byte limit,
+// also the verdict producer's, stays under the broker's message.max.bytes
+// (1 MiB by default): a record batch is one message to the broker. The
+// count was 10000, and kafka-go's make([]Message, 0, BatchSize) per batch
+// then zeroed 1.5 MB for every ~128-message batch: 12% of the CPU of
+// `sagewall run` at full speed, when verdicts went through a Writer too.
+const (
+	defaultProduceBatchSize  = 1000
+	defaultProduceBatchBytes = 1_000_000
+	produceBatchTimeout      = time.Millisecond
+)
 
 // NewKafka returns a sink writing verdicts to topic on brokers.
 func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 	cfg := kafkaConfig{
-		format:       JSONFormat{},
-		batchSize:    defaultProduceBatchSize,
-		batchBytes:   1_000_000,
-		batchTimeout: time.Millisecond,
-		maxAttempts:  10,
+		format:      JSONFormat{},
+		batchBytes:  defaultProduceBatchBytes,
+		maxAttempts: 10,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -169,7 +165,11 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 	// The broker measures a whole record batch, header included.
 	cfg.deadLetterMax -= recordBatchOverhead
 	k := &Kafka{topic: topic, deadLetterTopic: cfg.deadLetterTopic, format: cfg.format, verdictBytes: 1024, attacksOnly: cfg.attacksOnly,
-		maxAttempts: cfg.maxAttempts, deadLetterMaxBytes: cfg.deadLetterMax, dropped: cfg.dropped}
+		maxAttempts: cfg.maxAttempts, batchBytes: int(cfg.batchBytes), deadLetterMaxBytes: cfg.deadLetterMax, dropped: cfg.dropped}
+	var next kafka.RoundTripper = kafka.DefaultTransport
+	if cfg.transport != nil {
+		next = cfg.transport
+	}
 	newWriter := func(batchBytes int64) *kafka.Writer {
 		w := &kafka.Writer{
 			Addr:         kafka.TCP(brokers...),
@@ -177,9 +177,9 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 			RequiredAcks: kafka.RequireAll,
 			Async:        true,
 			Completion:   complete,
-			BatchSize:    cfg.batchSize,
+			BatchSize:    defaultProduceBatchSize,
 			BatchBytes:   batchBytes,
-			BatchTimeout: cfg.batchTimeout,
+			BatchTimeout: produceBatchTimeout,
 			MaxAttempts:  cfg.maxAttempts,
 			Compression:  cfg.compression,
 			// kafka-go's transport caches metadata for 6 s: with the default 1 s
@@ -188,14 +188,14 @@ func NewKafka(brokers []string, topic string, opts ...KafkaOption) *Kafka {
 			// refreshes. A 2 s cap spans about 13 s.
 			WriteBackoffMax: 2 * time.Second,
 		}
-		var next kafka.RoundTripper = kafka.DefaultTransport
-		if cfg.transport != nil {
-			next = cfg.transport
-		}
 		w.Transport = newMetadataCache(next, metadataCacheTTL)
 		return w
 	}
-	k.writer = newWriter(cfg.batchBytes)
+	// The records are bounded before compression, which lz4 may grow by a
+	// fraction of a percent on incompressible data.
+	maxRecords := int(cfg.batchBytes) - recordBatchOverhead
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: newMetadataCache(next, metadataCacheTTL)}
+	k.producer = newProducer(client, topic, cfg, maxRecords)
 	k.deadLetterWriter = newWriter(int64(k.deadLetterMaxBytes))
 	return k
 }
@@ -277,11 +277,11 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 		return
 	}
 	ack := newBatchAck(written, done)
-	// One buffer per batch holds every key and value; the messages slice
+	// One buffer per batch holds every key and value; the records slice
 	// into it after it has stopped growing.
-	bufp := k.buffer(written * k.verdictBytes)
-	ack.release = func() { k.buffers.Put(bufp) }
-	buf := *bufp
+	vb := k.buffer(written * k.verdictBytes)
+	ack.release = func() { k.buffers.Put(vb) }
+	buf := vb.buf
 	ends := k.ends[:0]
 	for i := range verdicts {
 		v := &verdicts[i]
@@ -293,51 +293,45 @@ func (k *Kafka) Write(ctx context.Context, verdicts []Verdict, done func(error))
 		buf = k.format.Append(buf, v)
 		ends = append(ends, len(buf))
 	}
-	*bufp, k.ends = buf, ends
+	vb.buf, k.ends = buf, ends
 	k.verdictBytes = len(buf)/written + 64
-	if cap(k.msgs) < written {
-		k.msgs = make([]kafka.Message, written)
-	}
-	msgs := k.msgs[:written]
-	now := time.Now()
+	records := vb.records[:0]
 	start := 0
-	for i := range msgs {
+	for i := range written {
 		keyEnd, valueEnd := ends[2*i], ends[2*i+1]
-		msgs[i] = kafka.Message{
-			Topic:      k.topic,
-			Key:        buf[start:keyEnd:keyEnd],
-			Value:      buf[keyEnd:valueEnd:valueEnd],
-			Time:       now,
-			WriterData: ack,
-		}
+		records = append(records, record{key: buf[start:keyEnd:keyEnd], value: buf[keyEnd:valueEnd:valueEnd]})
 		start = valueEnd
 	}
-	k.produce(ctx, k.writer, msgs, ack)
-	clear(msgs) // the writer holds copies; drop the references to buf
+	vb.records = records
+	k.producer.put(ctx, records, k.partitioner.partition, ack.settle)
 }
 
-// writeMessages produces msgs (keys and values set) to the sink's topic and
+// writeMessages produces msgs' keys and values to the sink's topic and
 // calls done once the broker has them all.
 func (k *Kafka) writeMessages(ctx context.Context, msgs []kafka.Message, done func(error)) {
-	ack := newBatchAck(len(msgs), done)
-	now := time.Now()
+	records := make([]record, len(msgs))
 	for i := range msgs {
-		msgs[i].Topic, msgs[i].Time, msgs[i].WriterData = k.topic, now, ack
+		records[i] = record{key: msgs[i].Key, value: msgs[i].Value}
 	}
-	k.produce(ctx, k.writer, msgs, ack)
+	k.producer.put(ctx, records, k.partitioner.partition, newBatchAck(len(records), done).settle)
+}
+
+// verdictBuffer is one batch's encoded verdicts and their records.
+type verdictBuffer struct {
+	buf     []byte
+	records []record
 }
 
 // buffer returns an empty buffer from the pool, or a new one of capacity n.
-func (k *Kafka) buffer(n int) *[]byte {
-	if p, ok := k.buffers.Get().(*[]byte); ok {
-		*p = (*p)[:0]
-		return p
+func (k *Kafka) buffer(n int) *verdictBuffer {
+	if vb, ok := k.buffers.Get().(*verdictBuffer); ok {
+		vb.buf = vb.buf[:0]
+		return vb
 	}
-	b := make([]byte, 0, n)
-	return &b
+	return &verdictBuffer{buf: make([]byte, 0, n)}
 }
 
-// produce hands msgs to the async writer. The writer looks up every
+// produce hands dead letters to the async writer. The writer looks up every
 // message's topic in its transport's metadata cache, refreshed every 6 s,
 // and refuses the whole call at once when the topic is not in it: a topic
 // created since the last refresh is "unknown" for up to 6 s. Such temporary
@@ -536,7 +530,7 @@ func headersSize(headers []kafka.Header) int {
 // does, for a limit read from the broker after the sink was made; call it
 // before the first WriteDeadLetters.
 func (k *Kafka) SetDeadLetterMaxBytes(n int) {
-	k.deadLetterMaxBytes = min(n, int(k.writer.BatchBytes)) - recordBatchOverhead
+	k.deadLetterMaxBytes = min(n, k.batchBytes) - recordBatchOverhead
 	k.deadLetterWriter.BatchBytes = int64(k.deadLetterMaxBytes)
 }
 
@@ -574,11 +568,8 @@ func TopicMaxMessageBytes(ctx context.Context, client *kafka.Client, topic strin
 // Close flushes pending messages (their done callbacks run) and closes the
 // writer.
 func (k *Kafka) Close() error {
-	err := k.writer.Close()
-	if dlerr := k.deadLetterWriter.Close(); err == nil {
-		err = dlerr
-	}
-	if err != nil {
+	k.producer.close()
+	if err := k.deadLetterWriter.Close(); err != nil {
 		return fmt.Errorf("closing kafka writer: %w", err)
 	}
 	return nil
@@ -596,12 +587,38 @@ type SourcePartitionBalancer struct{}
 
 // Balance implements kafka.Balancer.
 func (SourcePartitionBalancer) Balance(msg kafka.Message, partitions ...int) int {
-	n := uint32(len(partitions))
-	topic, partition, ok := splitSourceKey(msg.Key)
+	return partitions[sourcePartition(msg.Key, len(partitions))]
+}
+
+// sourcePartition is SourcePartitionBalancer's choice among n partitions.
+func sourcePartition(key []byte, n int) int {
+	topic, partition, ok := splitSourceKey(key)
 	if !ok {
-		return partitions[fnv32a(msg.Key)%n]
+		return int(fnv32a(key) % uint32(n))
 	}
-	return partitions[(fnv32a(topic)%n+partition%n)%n]
+	return int((fnv32a(topic)%uint32(n) + partition%uint32(n)) % uint32(n))
+}
+
+// sourcePartitioner is sourcePartition remembering its last answer: a
+// batch's verdicts come in runs of one source partition, whose keys differ
+// only after the last '/'.
+type sourcePartitioner struct {
+	prefix    []byte // the last key up to its last '/'
+	n, answer int
+}
+
+func (s *sourcePartitioner) partition(key []byte, n int) int {
+	cut := bytes.LastIndexByte(key, '/')
+	if cut >= 0 && n == s.n && bytes.Equal(key[:cut], s.prefix) {
+		return s.answer
+	}
+	s.answer = sourcePartition(key, n)
+	s.n = n
+	s.prefix = append(s.prefix[:0], key[:max(cut, 0)]...)
+	if cut < 0 {
+		s.n = 0 // a key without '/' is hashed whole: remember nothing
+	}
+	return s.answer
 }
 
 // fnv32a is hash/fnv's 32-bit FNV-1a of b, without a hash.Hash per message.
