@@ -3,7 +3,6 @@ package features
 import (
 	"encoding/binary"
 	"math"
-	"math/bits"
 	"net/netip"
 	"time"
 
@@ -75,7 +74,7 @@ type state struct {
 	srvRerr [numServices]uint32
 
 	hosts     []host
-	byAddr    addrIndex
+	byAddr    map[netip.Addr]int32
 	freeHosts []int32
 	lruHead   int32 // least recently seen; -1 when none
 	lruTail   int32
@@ -151,10 +150,11 @@ type hostConn struct {
 func (s *state) init(horizon time.Duration, maxHosts int) {
 	s.horizon = int64(horizon)
 	s.maxHosts = maxHosts
+	s.byAddr = make(map[netip.Addr]int32)
 	s.lruHead, s.lruTail = -1, -1
 }
 
-func (s *state) hostCount() int { return s.byAddr.len() }
+func (s *state) hostCount() int { return len(s.byAddr) }
 
 // add derives c's features at effective start t into rec, then adds c to
 // the windows. It returns the number of hosts evicted.
@@ -315,11 +315,10 @@ func addrHash(a netip.Addr) uint64 {
 // hostOf returns addr's host slot, creating it (and evicting the least
 // recently seen host beyond maxHosts) when absent.
 func (s *state) hostOf(addr netip.Addr) (i int32, evicted int) {
-	hash := indexHash(addr)
-	if i, ok := s.byAddr.get(addr, hash, s.hosts); ok {
+	if i, ok := s.byAddr[addr]; ok {
 		return i, 0
 	}
-	for s.byAddr.len() >= s.maxHosts && s.lruHead >= 0 {
+	for len(s.byAddr) >= s.maxHosts && s.lruHead >= 0 {
 		s.evict(s.lruHead)
 		evicted++
 	}
@@ -332,7 +331,7 @@ func (s *state) hostOf(addr netip.Addr) (i int32, evicted int) {
 	h := &s.hosts[i]
 	h.addr = addr
 	h.prev, h.next = -1, -1
-	s.byAddr.put(addr, hash, i, s.hosts)
+	s.byAddr[addr] = i
 	return i, evicted
 }
 
@@ -352,7 +351,7 @@ func (s *state) evictIdle(t int64) (evicted int) {
 func (s *state) evict(i int32) {
 	h := &s.hosts[i]
 	s.unlink(i)
-	s.byAddr.delete(h.addr, indexHash(h.addr), s.hosts)
+	delete(s.byAddr, h.addr)
 	h.addr = netip.Addr{}
 	h.gen++
 	h.n, h.serr, h.rerr = 0, 0, 0
@@ -398,96 +397,4 @@ func (s *state) unlink(i int32) {
 		s.lruTail = h.prev
 	}
 	h.prev, h.next = -1, -1
-}
-
-// addrIndex maps destination addresses to host slots: open addressing with
-// linear probing over (hash, slot) pairs, so a lookup reads one or two
-// adjacent entries and the matching host, and hashes the address once
-// (a map[netip.Addr] lookup cost a fifth of a derivation).
-type addrIndex struct {
-	entries []addrEntry // power-of-two length, at most half full; slot -1 is empty
-	shift   uint        // 32 - log2(len(entries)): an entry's home is hash >> shift
-	n       int
-}
-
-type addrEntry struct {
-	hash uint32
-	slot int32
-}
-
-// indexHash is addr's hash for the index: the top bits of a multiple of
-// addrHash, which spread IPv4 addresses (whose addrHash varies little in
-// its low bits) over the table.
-func indexHash(addr netip.Addr) uint32 {
-	return uint32(addrHash(addr) * 0x9e3779b97f4a7c15 >> 32)
-}
-
-func (x *addrIndex) len() int { return x.n }
-
-// find returns the position of addr (hashed to h) in entries, or of the
-// empty entry where it would go; hosts resolves slots to addresses.
-func (x *addrIndex) find(addr netip.Addr, h uint32, hosts []host) int {
-	mask := len(x.entries) - 1
-	for i := int(h >> x.shift); ; i = (i + 1) & mask {
-		e := &x.entries[i]
-		if e.slot < 0 || e.hash == h && hosts[e.slot].addr == addr {
-			return i
-		}
-	}
-}
-
-// get returns addr's slot.
-func (x *addrIndex) get(addr netip.Addr, h uint32, hosts []host) (int32, bool) {
-	if x.n == 0 {
-		return 0, false
-	}
-	e := x.entries[x.find(addr, h, hosts)]
-	return e.slot, e.slot >= 0
-}
-
-// put adds addr (absent) at slot; hosts[slot].addr is addr.
-func (x *addrIndex) put(addr netip.Addr, h uint32, slot int32, hosts []host) {
-	if 2*(x.n+1) > len(x.entries) {
-		x.grow()
-	}
-	x.entries[x.find(addr, h, hosts)] = addrEntry{hash: h, slot: slot}
-	x.n++
-}
-
-func (x *addrIndex) grow() {
-	old := x.entries
-	x.entries = make([]addrEntry, max(16, 2*len(old)))
-	x.shift = uint(32 - bits.TrailingZeros(uint(len(x.entries))))
-	for i := range x.entries {
-		x.entries[i].slot = -1
-	}
-	mask := len(x.entries) - 1
-	for _, e := range old {
-		if e.slot < 0 {
-			continue
-		}
-		i := int(e.hash >> x.shift)
-		for x.entries[i].slot >= 0 {
-			i = (i + 1) & mask
-		}
-		x.entries[i] = e
-	}
-}
-
-// delete removes addr (present), shifting back the entries after it that
-// probed past its position so that no lookup stops early.
-func (x *addrIndex) delete(addr netip.Addr, h uint32, hosts []host) {
-	mask := len(x.entries) - 1
-	i := x.find(addr, h, hosts)
-	for j := (i + 1) & mask; x.entries[j].slot >= 0; j = (j + 1) & mask {
-		// j's entry may fill the hole at i unless its home lies
-		// cyclically in (i, j].
-		home := int(x.entries[j].hash >> x.shift)
-		if (j-home)&mask >= (j-i)&mask {
-			x.entries[i] = x.entries[j]
-			i = j
-		}
-	}
-	x.entries[i].slot = -1
-	x.n--
 }
