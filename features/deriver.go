@@ -459,7 +459,8 @@ func (d *Deriver) pop() int32 {
 	return top
 }
 
-// ring is a growable FIFO that reuses its buffer.
+// ring is a growable FIFO that reuses its buffer. Its capacity is a power
+// of two, so an index wraps with a mask rather than a division.
 type ring[T any] struct {
 	buf        []T
 	head, size int
@@ -477,13 +478,13 @@ func (r *ring[T]) push(v T) {
 		copy(buf[k:], r.buf[:r.head])
 		r.buf, r.head = buf, 0
 	}
-	r.buf[(r.head+r.size)%len(r.buf)] = v
+	r.buf[(r.head+r.size)&(len(r.buf)-1)] = v
 	r.size++
 }
 
 func (r *ring[T]) pop() T {
 	v := r.buf[r.head]
-	r.head = (r.head + 1) % len(r.buf)
+	r.head = (r.head + 1) & (len(r.buf) - 1)
 	r.size--
 	return v
 }

@@ -81,13 +81,22 @@ type connPartition struct {
 	sawHeader bool // a header line arrived: plain lines are this format's, not NSL-KDD CSV
 }
 
-// heldRecord is what the pipeline keeps of a record the deriver holds.
+// heldRecord is what the pipeline keeps of a record the deriver holds; its
+// source is offset's and tp's.
 type heldRecord struct {
 	offset trackedOffset
-	source sinks.Source
-	time   time.Time
 	tp     topicPartition
+	time   time.Time
+	ticket uint64 // the deriver's ticket; notHeld when the slot is free
 }
+
+func (h *heldRecord) source() sinks.Source {
+	return sinks.Source{Topic: h.tp.topic, Partition: h.tp.partition, Offset: h.offset.offset}
+}
+
+// notHeld is the ticket of a record the pipeline does not hold (a rebuild
+// replays them), and of a free slot: its slot index is never allocated.
+const notHeld = ^uint64(0)
 
 // connState is the connection-log side of one Run.
 type connState struct {
@@ -95,10 +104,20 @@ type connState struct {
 	passthroughAll bool    // input.passthrough is "*"
 	deriveOpts     []features.Option
 	partitions     map[topicPartition]*connPartition
-	held           map[uint64]heldRecord
-	nextTicket     uint64
-	conn           connlog.Conn // parse target, reused
-	nextFlush      time.Time    // earliest deriver deadline; zero when nothing is held
+	// Held records by slot, the low 32 bits of their ticket (the high
+	// ones count): a slice and a free list cost less per record than a map.
+	held       []heldRecord
+	freeHeld   []uint32
+	nextTicket uint64
+	conn       connlog.Conn // parse target, reused
+	// The derivers' clock: epoch plus the monotonic time since, which
+	// costs half a time.Now and never steps back, so arrivals are in
+	// order (see noteDeadline).
+	epoch     time.Time
+	nextFlush time.Time // earliest deriver deadline; zero when nothing is held
+	// The last label mapped by KDDLabel, which lower-cases (allocating)
+	// and the labels of a capture repeat.
+	label, kddLabel string
 }
 
 func newConnState(cfg *config) *connState {
@@ -107,7 +126,7 @@ func newConnState(cfg *config) *connState {
 		passthroughAll: slices.Contains(cfg.passthrough, "*"),
 		deriveOpts:     slices.Concat(cfg.conn.deriveOpts, []features.Option{features.WithHooks(cfg.metrics.derivationHooks())}),
 		partitions:     map[topicPartition]*connPartition{},
-		held:           map[uint64]heldRecord{},
+		epoch:          time.Now(),
 	}
 }
 
@@ -119,9 +138,9 @@ func (s *connState) partition(tp topicPartition, rewound bool) (*connPartition, 
 	fresh := p == nil || rewound
 	if fresh {
 		if p != nil {
-			for ticket, h := range s.held {
-				if h.tp == tp {
-					delete(s.held, ticket)
+			for i := range s.held {
+				if h := &s.held[i]; h.ticket != notHeld && h.tp == tp {
+					s.release(uint32(i))
 				}
 			}
 		}
@@ -180,18 +199,46 @@ func (r *run) addConn(p *connPartition, tp topicPartition, offset trackedOffset,
 	if !s.passthroughAll {
 		c.Extra = keepFields(c.Extra, s.cfg.passthrough)
 	}
-	ticket := s.nextTicket
-	s.nextTicket++
-	s.held[ticket] = heldRecord{
-		offset: offset,
-		source: sinks.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset},
-		time:   m.Time,
-		tp:     tp,
-	}
-	now := time.Now()
-	p.deriver.Add(c, ticket, now, r.emitDerived)
+	ticket := s.hold(heldRecord{offset: offset, tp: tp, time: m.Time})
+	p.deriver.Add(c, ticket, s.now(), r.emitDerived)
 	s.noteDeadline(p)
 }
+
+// hold keeps h until its connection is released and returns its ticket.
+func (s *connState) hold(h heldRecord) uint64 {
+	var i uint32
+	if n := len(s.freeHeld); n > 0 {
+		i, s.freeHeld = s.freeHeld[n-1], s.freeHeld[:n-1]
+	} else {
+		i = uint32(len(s.held))
+		s.held = append(s.held, heldRecord{})
+	}
+	h.ticket = s.nextTicket<<32 | uint64(i)
+	s.nextTicket++
+	s.held[i] = h
+	return h.ticket
+}
+
+// take returns and forgets the record held under ticket; ok is false when
+// none is (a replayed record, or its partition was rewound).
+func (s *connState) take(ticket uint64) (h heldRecord, ok bool) {
+	i := uint32(ticket)
+	if int(i) >= len(s.held) || s.held[i].ticket != ticket {
+		return heldRecord{}, false
+	}
+	h = s.held[i]
+	s.release(i)
+	return h, true
+}
+
+// release frees held slot i.
+func (s *connState) release(i uint32) {
+	s.held[i] = heldRecord{ticket: notHeld}
+	s.freeHeld = append(s.freeHeld, i)
+}
+
+// now reads the derivers' clock.
+func (s *connState) now() time.Time { return s.epoch.Add(time.Since(s.epoch)) }
 
 // rebuild replays up to rebuildRecords records before offset first of tp
 // into p's deriver (see WithStateRebuild). Their tickets are never held, so
@@ -204,7 +251,7 @@ func (r *run) rebuild(p *connPartition, tp topicPartition, first int64) {
 		return
 	}
 	log := r.p.cfg.logger.With("topic", tp.topic, "partition", tp.partition)
-	start := time.Now()
+	start := s.now()
 	offset, replayed := max(0, first-n), 0
 	var c connlog.Conn
 	for offset < first {
@@ -253,9 +300,7 @@ func (r *run) rebuild(p *connPartition, tp topicPartition, first int64) {
 				}
 				continue
 			}
-			ticket := s.nextTicket
-			s.nextTicket++
-			p.deriver.Add(&c, ticket, start, r.emitDerived)
+			p.deriver.Add(&c, notHeld, start, r.emitDerived)
 			replayed++
 		}
 		cancel()
@@ -304,9 +349,18 @@ func sensorOf(m *kafka.Message, header string, fromKey bool) string {
 	return ""
 }
 
+// noteDeadline makes p's deadline the next flush when it is earlier. On
+// the derivers' clock arrivals are in order, so a deadline once noted (or
+// recomputed by flushDue) is no later than any arriving after it: only
+// an unset next flush needs asking for.
 func (s *connState) noteDeadline(p *connPartition) {
-	if d, ok := p.deriver.Deadline(); ok && (s.nextFlush.IsZero() || d.Before(s.nextFlush)) {
-		s.nextFlush = d
+	if !s.nextFlush.IsZero() {
+		return
+	}
+	if d, ok := p.deriver.Deadline(); ok {
+		// Deadline's time has no monotonic reading; on the epoch's it
+		// compares with time.Now's.
+		s.nextFlush = s.epoch.Add(d.Sub(s.epoch))
 	}
 }
 
@@ -315,10 +369,15 @@ func (s *connState) noteDeadline(p *connPartition) {
 func (r *run) flushDue(now time.Time) {
 	s := r.conns
 	s.nextFlush = time.Time{}
+	now = s.epoch.Add(now.Sub(s.epoch)) // on the derivers' clock
 	held, hosts := 0, 0
 	for _, p := range s.partitions {
 		p.deriver.Flush(now, r.emitDerived)
-		s.noteDeadline(p)
+		if d, ok := p.deriver.Deadline(); ok {
+			if d = s.epoch.Add(d.Sub(s.epoch)); s.nextFlush.IsZero() || d.Before(s.nextFlush) {
+				s.nextFlush = d
+			}
+		}
 		st := p.deriver.Stats()
 		held, hosts = held+st.Held, hosts+st.Hosts
 	}
@@ -328,11 +387,10 @@ func (r *run) flushDue(now time.Time) {
 // emitDerived puts one released connection into the current batch.
 func (r *run) emitDerived(d *features.Derived) {
 	s := r.conns
-	h, ok := s.held[d.Ticket]
+	h, ok := s.take(d.Ticket)
 	if !ok {
-		return // its partition was rewound: it is fetched again
+		return // replayed, or its partition was rewound: it is fetched again
 	}
-	delete(s.held, d.Ticket)
 	b := r.current()
 	if b == nil {
 		return
@@ -347,11 +405,14 @@ func (r *run) emitDerived(d *features.Derived) {
 		r.fullCheck()
 		return
 	}
-	v.Source, v.Time = h.source, h.time
+	v.Source, v.Time = h.source(), h.time
 	v.Conn = d.Conn
 	v.Conn.Extra = append(v.Conn.Extra[:0:0], d.Conn.Extra...)
 	v.FeaturesSource = d.Conn.Format.Source()
-	v.Record.Label = connlog.KDDLabel(d.Conn.Label)
+	if d.Conn.Label != s.label {
+		s.label, s.kddLabel = d.Conn.Label, connlog.KDDLabel(d.Conn.Label)
+	}
+	v.Record.Label = s.kddLabel
 	b.n++
 	r.p.cfg.metrics.addEncoded(1)
 	r.fullCheck()
@@ -361,12 +422,13 @@ func (r *run) emitDerived(d *features.Derived) {
 // are gone; the connection is rewritten as Zeek JSON).
 func (r *run) deadLetterConn(b *batch, h heldRecord, c *connlog.Conn, err error) {
 	reason, field := rejection(err)
+	source := h.source()
 	b.letters = append(b.letters, sinks.DeadLetter{
-		Source: h.source,
+		Source: source,
 		Time:   h.time,
 		Value:  connlog.AppendZeekJSON(nil, c),
 		Reason: reason,
-		Err:    fmt.Sprintf("%s: %v", h.source.Key(), err),
+		Err:    fmt.Sprintf("%s: %v", source.Key(), err),
 	})
 	r.p.cfg.metrics.addRejected(reason, field)
 }

@@ -3,9 +3,12 @@ package stream
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/sagewall/sagewall/internal/captures"
 	"github.com/sagewall/sagewall/internal/testenv"
 	"github.com/sagewall/sagewall/scoring"
+	"github.com/sagewall/sagewall/sinks"
 )
 
 // BenchmarkConnPath measures what the pipeline does per record between
@@ -153,4 +157,73 @@ func BenchmarkPipelineZeek(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(iteration*len(msgs))/total.Seconds(), "records/s")
+}
+
+// BenchmarkConnGlue measures the pipeline's consume stage on connection
+// logs without a broker: one op takes one Zeek JSON line of the labelled
+// capture (each pass shifted forward in time) through run.add — offset
+// tracking, parsing, the held record, the deriver, encoding into a batch —
+// the batches being recycled as soon as they are sent. Compare with
+// BenchmarkConnPath's stage=derive+encode for what the glue adds.
+//
+//	go test ./stream -run '^$' -bench ConnGlue -cpu 1 -count 6
+func BenchmarkConnGlue(b *testing.B) {
+	const records = 512
+	conns := captureConns(b, "ctu-normal-40-day1.conn.log.labeled.gz")
+	span := captures.ReplaySpan(conns)
+	spec := etl.DefaultSpec()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &Pipeline{
+		cfg: config{spec: spec, batchRecords: records, batchBytes: 1 << 20, batchWait: time.Hour, maxInFlight: 2,
+			logger: logger, health: NewHealth(WithHealthLogger(logger)), metrics: metrics},
+		width:    spec.Width(),
+		trackers: newOffsetTrackers(),
+	}
+	WithConnLogs(connlog.Zeek, nil)(&p.cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan *batch, p.cfg.maxInFlight)
+	r := &run{p: p, encoder: etl.NewEncoder(spec), free: make(chan *batch, p.cfg.maxInFlight), workCtx: ctx, out: out}
+	r.conns = newConnState(&p.cfg)
+	for range p.cfg.maxInFlight {
+		r.free <- &batch{
+			rows:     make([]float32, records*p.width),
+			results:  make([]scoring.Result, records),
+			verdicts: make([]sinks.Verdict, records),
+			offsets:  make([]trackedOffset, 0, records),
+		}
+	}
+	var msgs []kafka.Message
+	pass := 0
+	i := 0
+	for b.Loop() {
+		if i%len(conns) == 0 {
+			// The next pass's lines, shifted in time (not measured).
+			b.StopTimer()
+			msgs = msgs[:0]
+			for _, c := range conns {
+				c.Start = c.Start.Add(time.Duration(pass) * span)
+				msgs = append(msgs, kafka.Message{Topic: "raw", Value: connlog.AppendZeekJSON(nil, &c)})
+			}
+			pass++
+			b.StartTimer()
+		}
+		m := &msgs[i%len(conns)]
+		m.Offset = int64(i)
+		r.add(m)
+		i++
+		for len(out) > 0 {
+			sent := <-out
+			if _, err := r.p.trackers.ack(sent.offsets); err != nil {
+				b.Fatal(err)
+			}
+			sent.reset()
+			r.free <- sent
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
