@@ -44,7 +44,13 @@ type producer struct {
 	maxBytes    int
 	maxAttempts int
 	backoffMax  time.Duration
+	closeGrace  time.Duration
 	crcTable    *crc32.Table
+
+	// ctx ends the requests still in flight closeGrace after close (a
+	// broker that stopped answering would hold each for produceTimeout).
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu         sync.Mutex
 	partitions []*partitionQueue
@@ -85,8 +91,10 @@ type partitionQueue struct {
 var errProducerClosed = errors.New("producer closed")
 
 func newProducer(client *kafka.Client, topic string, cfg kafkaConfig, maxBytes int) *producer {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &producer{client: client, topic: topic, compression: cfg.compression, maxBytes: maxBytes,
-		maxAttempts: max(cfg.maxAttempts, 1), backoffMax: 2 * time.Second, crcTable: crc32.MakeTable(crc32.Castagnoli)}
+		maxAttempts: max(cfg.maxAttempts, 1), backoffMax: 2 * time.Second, closeGrace: 5 * time.Second, crcTable: crc32.MakeTable(crc32.Castagnoli),
+		ctx: ctx, cancel: cancel}
 }
 
 // partitionCount asks the topic's partition count from the client's
@@ -130,8 +138,11 @@ func (p *producer) put(ctx context.Context, records []record, partitionOf func(k
 		g.parts = make([]int32, len(records))
 	}
 	parts := g.parts[:len(records)]
-	counts := append(g.counts[:0], make([]int, n+1)...)
-	g.counts = counts
+	if cap(g.counts) < n+1 {
+		g.counts = make([]int, n+1)
+	}
+	counts := g.counts[:n+1]
+	clear(counts)
 	for i := range records {
 		part := partitionOf(records[i].key, n)
 		parts[i] = int32(part)
@@ -283,7 +294,7 @@ func (p *producer) send(enc *batchEncoder, partition int, chunks []chunk) error 
 const produceTimeout = 10 * time.Second
 
 func (p *producer) produce(partition int, batch []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), produceTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, produceTimeout)
 	defer cancel()
 	resp, err := p.client.RawProduce(ctx, &kafka.RawProduceRequest{
 		Topic: p.topic, Partition: partition, RequiredAcks: kafka.RequireAll,
@@ -308,8 +319,10 @@ func retriable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, net.ErrClosed)
 }
 
-// close sends what is queued, each request tried once more at most, and
-// stops the partitions' goroutines; later puts are settled with an error.
+// close sends what is queued, each request tried once, and stops the
+// partitions' goroutines; requests still in flight after closeGrace are
+// abandoned (their records settle with an error), and later puts are
+// settled with an error.
 func (p *producer) close() {
 	p.closing.Store(true)
 	p.mu.Lock()
@@ -325,7 +338,10 @@ func (p *producer) close() {
 		default:
 		}
 	}
+	abandon := time.AfterFunc(p.closeGrace, p.cancel)
 	p.wg.Wait()
+	abandon.Stop()
+	p.cancel()
 }
 
 // batchEncoder writes Kafka record batches (magic 2) into buffers it

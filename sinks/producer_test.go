@@ -317,3 +317,37 @@ func TestSourcePartitionerRemembersRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestProducerCloseAbandonsAHungRequest: a broker that stops answering
+// holds close for closeGrace, not for the request's 10 s timeout, and the
+// records in flight settle with an error.
+func TestProducerCloseAbandonsAHungRequest(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "verdicts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	release := make(chan struct{})
+	defer close(release)
+	received := make(chan struct{}, 1)
+	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		received <- struct{}{}
+		<-release // never answers while the test runs
+		return nil, errors.New("closed"), true
+	})
+	client := &kafka.Client{Addr: kafka.TCP(cluster.ListenAddrs()...)}
+	p := newProducer(client, "verdicts", kafkaConfig{maxAttempts: 3}, 1_000_000)
+	p.closeGrace = 200 * time.Millisecond
+	errc := make(chan error, 1)
+	var partitioner sourcePartitioner
+	p.put(context.Background(), []record{{key: []byte("raw/0/0"), value: []byte("v")}}, partitioner.partition, func(_ int, err error) { errc <- err })
+	<-received
+	start := time.Now()
+	p.close()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("close took %v", took)
+	}
+	if err := <-errc; err == nil {
+		t.Fatal("the abandoned request's records settled without an error")
+	}
+}
