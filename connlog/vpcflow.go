@@ -34,6 +34,7 @@ const (
 type vpcHeader struct {
 	fields []vpcColumn
 	col    [vCount]int // column of each known field, -1 when absent
+	extras int         // how many fields a record may keep in Conn.Extra
 }
 
 type vpcColumn struct {
@@ -43,6 +44,7 @@ type vpcColumn struct {
 
 func (h *vpcHeader) reset() {
 	h.fields = h.fields[:0]
+	h.extras = 0
 	for i := range h.col {
 		h.col[i] = -1
 	}
@@ -123,7 +125,16 @@ func (p *Parser) parseVPCHeader(line []byte) error {
 			}
 			h.col[f] = len(h.fields)
 		}
+		if f == vExtra {
+			h.extras++
+		}
 		h.fields = append(h.fields, vpcColumn{name: string(name), field: f})
+	}
+	// srcaddr and dstaddr are kept in Extra when the pkt- addresses replace them.
+	for _, f := range [...]vpcField{vPktSrcAddr, vPktDstAddr} {
+		if h.col[f] >= 0 {
+			h.extras++
+		}
 	}
 	p.current = VPCFlow
 	return nil
@@ -154,6 +165,7 @@ func (p *Parser) parseVPC(line []byte, c *Conn) (bool, error) {
 		return false, nil
 	}
 	*c = Conn{Format: VPCFlow, TCPFlags: -1}
+	p.strs.reset()
 	// The pkt- addresses are the packet's own (behind a NAT gateway or an
 	// ENI of a service, srcaddr is the interface's); when they replace the
 	// plain ones, those stay in Extra.
@@ -165,13 +177,13 @@ func (p *Parser) parseVPC(line []byte, c *Conn) (bool, error) {
 		}
 		switch col.field {
 		case vExtra:
-			c.Extra = appendExtra(c.Extra, col.name, string(v))
+			p.strs.addExtra(c, h.extras, col.name, v)
 			continue
 		case vStart, vEnd:
 			continue // below, once both are known
 		case vSrcAddr, vDstAddr:
 			if usePkt[col.field-vSrcAddr] {
-				c.Extra = appendExtra(c.Extra, col.name, string(v))
+				p.strs.addExtra(c, h.extras, col.name, v)
 				continue
 			}
 		}
@@ -197,6 +209,7 @@ func (p *Parser) parseVPC(line []byte, c *Conn) (bool, error) {
 		return false, err
 	}
 	c.State = vpcState(c.Proto, c.Action, c.TCPFlags)
+	p.strs.finish(c)
 	return true, nil
 }
 
@@ -205,7 +218,7 @@ func (p *Parser) setVPC(c *Conn, col vpcColumn, v []byte) *FieldError {
 	var err *FieldError
 	switch col.field {
 	case vInterfaceID:
-		c.Sensor = string(v)
+		p.strs.set(fSensor, v)
 	case vSrcAddr, vPktSrcAddr:
 		c.OrigAddr, err = parseAddr(col.name, v)
 	case vDstAddr, vPktDstAddr:

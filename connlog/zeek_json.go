@@ -1,6 +1,9 @@
 package connlog
 
 import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -15,9 +18,11 @@ const maxJSONDepth = 64
 // encoding/json: this is the per-record hot path (see BenchmarkParse).
 func (p *Parser) parseJSON(line []byte, c *Conn) (bool, error) {
 	*c = Conn{Format: ZeekJSON, TCPFlags: -1}
+	p.strs.reset()
 	i := skipSpace(line, 0)
 	i++ // '{', checked by Parse
 	var seen uint32
+	prev := -1 // the key cache's slot of the previous key
 	for first := true; ; first = false {
 		i = skipSpace(line, i)
 		if i < len(line) && line[i] == '}' && first {
@@ -27,11 +32,20 @@ func (p *Parser) parseJSON(line []byte, c *Conn) (bool, error) {
 		if i >= len(line) || line[i] != '"' {
 			return false, jsonError(line, i, "expected a key")
 		}
-		key, next, ok := p.readString(line, i, &p.keyBuf)
-		if !ok {
-			return false, jsonError(line, i, "unterminated or invalid key")
+		var key *jsonKey
+		if slot := p.keys.find(line[i:], prev); slot >= 0 {
+			key, prev = &p.keys.slots[slot], slot
+			i += len(key.raw)
+		} else {
+			name, next, ok := p.readString(line, i, &p.keyBuf)
+			if !ok {
+				return false, jsonError(line, i, "unterminated or invalid key")
+			}
+			f, extra := p.resolve(name)
+			key, prev = p.keys.add(prev, line[i:next], name, f, extra)
+			i = next
 		}
-		i = skipSpace(line, next)
+		i = skipSpace(line, i)
 		if i >= len(line) || line[i] != ':' {
 			return false, jsonError(line, i, "expected ':' after key")
 		}
@@ -42,6 +56,7 @@ func (p *Parser) parseJSON(line []byte, c *Conn) (bool, error) {
 		if i < len(line) {
 			kind = line[i]
 		}
+		var ok bool
 		switch {
 		case kind == '"':
 			text, i, ok = p.readString(line, i, &p.valBuf)
@@ -76,34 +91,119 @@ func (p *Parser) parseJSON(line []byte, c *Conn) (bool, error) {
 	if err := missing(seen, c); err != nil {
 		return false, err
 	}
+	p.strs.finish(c)
 	return true, nil
+}
+
+// jsonKeys remembers the keys of the lines parsed so far and which key
+// followed which. A stream's lines spell their keys alike, in the same
+// order but for the unset fields left out, so the next key is nearly
+// always the one that followed the previous key last time, recognised by
+// comparing its bytes: decoding and resolving each key (with a string
+// switch and, with WithFieldNames, a map) was a fifth of a line's cost.
+type jsonKeys struct {
+	slots []jsonKey
+	first int // the slot of the first key of the last line
+
+	uncached jsonKey // a key that found the cache full
+}
+
+// jsonKey is a key of the lines and what it resolves to.
+type jsonKey struct {
+	raw   []byte // as the line spells it, quotes and escapes included
+	name  []byte // decoded, for errors
+	field field
+	extra string // the name Conn.Extra keeps for an fExtra key
+	next  int    // the slot of the key that followed it last, -1 when none
+}
+
+// maxJSONKeys bounds the key cache: a stream whose lines name ever new keys
+// (a bug or an attack) does not grow it without end, it just misses.
+const maxJSONKeys = 64
+
+// find returns the slot of the key token at the start of b (its '"'), or
+// -1; prev is the slot of the key before it in the line, -1 for the first.
+func (k *jsonKeys) find(b []byte, prev int) int {
+	predicted := k.first
+	if prev >= 0 {
+		predicted = k.slots[prev].next
+	}
+	if predicted >= 0 && predicted < len(k.slots) && hasToken(b, k.slots[predicted].raw) {
+		return predicted
+	}
+	// Start after the predicted slot: when an unset field was left out,
+	// the key is one of the next ones.
+	for s := predicted + 1; s < len(k.slots); s++ {
+		if hasToken(b, k.slots[s].raw) {
+			k.follow(prev, s)
+			return s
+		}
+	}
+	for s := range min(predicted+1, len(k.slots)) {
+		if hasToken(b, k.slots[s].raw) {
+			k.follow(prev, s)
+			return s
+		}
+	}
+	return -1
+}
+
+// hasToken reports whether b starts with the JSON string token raw. raw is a
+// whole token, ending at its closing quote, so b's token is then raw too.
+func hasToken(b, raw []byte) bool {
+	return len(b) >= len(raw) && string(b[:len(raw)]) == string(raw)
+}
+
+// follow notes that slot s followed slot prev (-1: s came first).
+func (k *jsonKeys) follow(prev, s int) {
+	if prev < 0 {
+		k.first = s
+	} else {
+		k.slots[prev].next = s
+	}
+}
+
+// add caches a key that find did not know, following slot prev, and
+// returns it with its slot. When the cache is full it returns the key in
+// k.uncached, valid until the next add, with the slot -1.
+func (k *jsonKeys) add(prev int, raw, name []byte, f field, extra string) (*jsonKey, int) {
+	if len(k.slots) == maxJSONKeys {
+		k.uncached = jsonKey{raw: raw, name: name, field: f, extra: extra, next: -1}
+		return &k.uncached, -1
+	}
+	k.slots = append(k.slots, jsonKey{
+		raw: bytes.Clone(raw), name: bytes.Clone(name), field: f, extra: extra, next: -1,
+	})
+	s := len(k.slots) - 1
+	k.follow(prev, s)
+	return &k.slots[s], s
 }
 
 // setJSON sets the field key names from a JSON value of the given kind ('"'
 // string with text unescaped, '0' number, else the first byte of a literal,
 // array or object with text its raw JSON).
-func (p *Parser) setJSON(c *Conn, key []byte, kind byte, text []byte, seen *uint32) *FieldError {
-	f, extraName := p.resolve(key)
+func (p *Parser) setJSON(c *Conn, key *jsonKey, kind byte, text []byte, seen *uint32) *FieldError {
+	f := key.field
 	if f == fExtra {
 		// Extension or unknown key: strings as their text, anything else
 		// as its JSON (AppendZeekJSON writes them back the same way).
-		c.Extra = appendExtra(c.Extra, extraName, extraValue(text))
+		p.strs.addExtra(c, 0, key.extra, text)
 		return nil
 	}
 	if f != fSensor && *seen&(1<<f) != 0 {
-		return &FieldError{Field: string(key), Reason: "duplicate field", Err: ErrDuplicateField}
+		return &FieldError{Field: string(key.name), Reason: "duplicate field", Err: ErrDuplicateField}
 	}
 	if kind == 'n' {
 		return nil // null: unset, as Zeek would have omitted it
 	}
 	want := kindOf(f)
 	if kind != want && !(f == fTS && kind == '"') {
-		return newFieldError(string(key), text, ErrWrongType, "want a JSON "+kindName(want)+", not "+kindName(kind))
+		return newFieldError(string(key.name), text, ErrWrongType, "want a JSON "+kindName(want)+", not "+kindName(kind))
 	}
 	// The field's name is only copied for an error: converting it up front
 	// would allocate for every key.
-	if err := setText(c, f, "", text); err != nil {
-		err.Field = string(key)
+	if err := p.setText(c, f, "", text); err != nil {
+		err.Field = string(key.name)
 		return err
 	}
 	*seen |= 1 << f
@@ -156,24 +256,50 @@ func skipSpace(b []byte, i int) int {
 // is decoded into *buf.
 func (p *Parser) readString(b []byte, i int, buf *[]byte) (text []byte, next int, ok bool) {
 	start := i + 1
-	for j := start; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[start:j], j + 1, true
-		case c == '\\':
-			return decodeString(b, start, buf)
-		case c < 0x20:
-			return nil, j, false
-		}
+	j := plainEnd(b, start)
+	switch {
+	case j == len(b) || b[j] < 0x20:
+		return nil, j, false
+	case b[j] == '"':
+		return b[start:j], j + 1, true
 	}
-	return nil, len(b), false
+	return decodeString(b, start, j, buf)
 }
 
-// decodeString decodes a JSON string with escapes; start is after its '"'.
-// Lone surrogates become U+FFFD, as encoding/json decodes them.
-func decodeString(b []byte, start int, buf *[]byte) ([]byte, int, bool) {
-	out := (*buf)[:0]
-	for j := start; j < len(b); {
+// plainEnd returns the index of the first '"', '\\' or control byte in b
+// from i on, or len(b). It looks at eight bytes at a time: byte by byte,
+// string scanning was a third of the cost of a Zeek JSON line.
+func plainEnd(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := stringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	return i
+}
+
+// stringStops sets the top bit of each byte of x that is '"', '\\' or a
+// control byte, little end first (the bit tricks of "Bit Twiddling Hacks":
+// v-0x01… & ^v & 0x80… flags the bytes of v that are 0). A borrow can also
+// flag a byte above a flagged one, never below: the lowest flag is exact.
+func stringStops(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^('"'*ones), x^('\\'*ones)
+	control := (x - 0x20*ones) & ^x
+	return (control | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
+}
+
+// decodeString decodes a JSON string with escapes; start is after its '"',
+// and b[start:j] needs no decoding. Lone surrogates become U+FFFD, as
+// encoding/json decodes them.
+func decodeString(b []byte, start, j int, buf *[]byte) ([]byte, int, bool) {
+	out := append((*buf)[:0], b[start:j]...)
+	for j < len(b) {
 		c := b[j]
 		switch {
 		case c == '"':
@@ -182,8 +308,9 @@ func decodeString(b []byte, start int, buf *[]byte) ([]byte, int, bool) {
 		case c < 0x20:
 			return nil, j, false
 		case c != '\\':
-			out = append(out, c)
-			j++
+			end := plainEnd(b, j)
+			out = append(out, b[j:end]...)
+			j = end
 			continue
 		}
 		if j+1 >= len(b) {
