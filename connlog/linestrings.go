@@ -72,10 +72,14 @@ func (s *lineStrings) finish(c *Conn) {
 }
 
 // addExtra appends an extra field to c, its value set by finish unless it
-// is one of the values that need no copy.
+// is one of the values that need no copy. capHint is how many extra fields
+// the line may have, 0 when unknown.
 func (s *lineStrings) addExtra(c *Conn, capHint int, name string, v []byte) {
 	if c.Extra == nil {
-		c.Extra = make([]Field, 0, max(capHint, 4))
+		if capHint <= 0 {
+			capHint = 4 // Zeek's conn.log has 3 (local_orig, local_resp, tunnel_parents)
+		}
+		c.Extra = make([]Field, 0, capHint)
 	}
 	value, ok := commonExtraValue(v)
 	c.Extra = append(c.Extra, Field{Name: name, Value: value})

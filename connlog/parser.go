@@ -120,8 +120,12 @@ func (p *Parser) Parse(line []byte, c *Conn) (bool, error) {
 		return false, lineError(line, ErrLineTooLong, "line too long: "+itoa(len(line))+" bytes, at most "+itoa(p.maxLineBytes))
 	}
 	line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
-	line = bytes.TrimRight(line, "\r\n")
-	if len(bytes.Trim(line, " \t")) == 0 {
+	// Loops rather than bytes.TrimRight and Trim, which build their
+	// cutsets for every line.
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1]
+	}
+	if isBlank(line) {
 		return false, lineError(line, ErrEmptyLine, "")
 	}
 	switch {
@@ -171,6 +175,16 @@ func IsConnLogJSON(line []byte) bool {
 	return bytes.Contains(line, []byte(`"id.orig_h"`)) ||
 		bytes.Contains(line, []byte(`"id_orig_h"`)) ||
 		bytes.Contains(line, []byte(`"uid"`)) && bytes.Contains(line, []byte(`"ts"`))
+}
+
+// isBlank reports whether b has only spaces and tabs.
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 func firstNonSpace(b []byte) byte {

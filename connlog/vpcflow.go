@@ -105,6 +105,9 @@ func isVPCHeader(line []byte) bool {
 	if bytes.HasPrefix(line, []byte("version ")) {
 		return true
 	}
+	if len(line) == 0 || line[0] < 'a' || line[0] > 'z' {
+		return false // every field name starts so; no need to look for a space
+	}
 	first, _, _ := bytes.Cut(line, []byte(" "))
 	_, ok := vpcFieldOf(first)
 	return ok && bytes.IndexByte(line, '\t') < 0

@@ -2,6 +2,8 @@ package connlog
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 )
 
@@ -111,13 +113,14 @@ func (p *Parser) parseTSV(line []byte, c *Conn) error {
 	p.strs.reset()
 	var seen uint32
 	start := 0
-	for k, col := range h.fields {
+	for k := range h.fields {
+		col := &h.fields[k]
 		v := line[start:ends[k]]
 		start = ends[k] + len(h.sep)
-		if string(v) == h.unset {
+		if is(v, h.unset) {
 			continue // unset: the zero value, and nothing in Extra (as Zeek JSON omits it)
 		}
-		if string(v) == h.empty {
+		if is(v, h.empty) {
 			v = v[:0]
 		}
 		if col.field == fExtra {
@@ -145,9 +148,17 @@ func (p *Parser) parseTSV(line []byte, c *Conn) error {
 // more than the cells' parsing.
 func cellEnds(ends []int, line []byte, sep string) []int {
 	if len(sep) == 1 {
-		s := sep[0]
-		for i, c := range line {
-			if c == s {
+		// Eight bytes at a time: byte by byte, the branch on each byte
+		// mispredicted at every few bytes.
+		s, seps := sep[0], uint64(sep[0])*0x0101010101010101
+		i := 0
+		for ; i+8 <= len(line); i += 8 {
+			for m := zeroBytes(binary.LittleEndian.Uint64(line[i:]) ^ seps); m != 0; m &= m - 1 {
+				ends = append(ends, i+bits.TrailingZeros64(m)/8)
+			}
+		}
+		for ; i < len(line); i++ {
+			if line[i] == s {
 				ends = append(ends, i)
 			}
 		}
@@ -161,6 +172,21 @@ func cellEnds(ends []int, line []byte, sep string) []int {
 		ends = append(ends, i+j)
 		i += j + len(sep)
 	}
+}
+
+// is reports whether v is s, comparing first bytes before calling to
+// compare the rest: most cells are as long as "-" or "(empty)" but differ
+// in their first byte.
+func is(v []byte, s string) bool {
+	return len(v) == len(s) && (len(s) == 0 || v[0] == s[0]) && string(v) == s
+}
+
+// zeroBytes sets the top bit of exactly the bytes of x that are 0: adding
+// 0x7f to a byte's low seven bits carries into its top bit unless they are
+// all 0, and never into the next byte.
+func zeroBytes(x uint64) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	return ^((x&low7 + low7) | x) &^ low7
 }
 
 // isStringField reports whether a field's empty value is a value ("") rather
