@@ -89,7 +89,7 @@ func (p *Parser) parseIdentity(line []byte, c *Conn, passthrough []string) bool 
 				named = true
 			}
 		} else if all || contains(passthrough, key) {
-			p.strs.addExtra(c, 0, string(key), text)
+			p.strs.addExtra(string(key), text)
 			named = true
 		}
 		i = skipSpace(line, i)

@@ -6,11 +6,24 @@ package connlog
 // field (uid, history, labels, extension values) cost an allocation each.
 // The copy keeps Conn's promise that its strings never alias the line;
 // the price is that a Conn kept for one of its strings keeps all of them.
+//
+// It also hands out the lines' Extra fields from chunks of extraChunk
+// fields: each line's Extra is a window of a chunk whose capacity ends
+// with it, so appending to it copies, and no window is handed out twice.
+// A Conn kept for its Extra keeps its chunk (2 KiB), which the pipeline
+// never does (the deriver copies Extra); an allocation per line was a
+// tenth of a Zeek JSON line's cost.
 type lineStrings struct {
 	buf    []byte      // the line's string bytes, reused across lines
 	refs   []stringRef // where each of them goes, reused
 	sensor bool        // a sensor name is set: the first one wins
+
+	fields []Field // the chunk of Extra fields, this line's from first on
+	first  int
 }
+
+// extraChunk is how many Extra fields are allocated at once.
+const extraChunk = 64
 
 // stringRef is one string of the line: bytes buf[off:end] of field f of
 // the Conn, or of the value of c.Extra[extra] when f is fExtra.
@@ -24,6 +37,7 @@ func (s *lineStrings) reset() {
 	s.buf = s.buf[:0]
 	s.refs = s.refs[:0]
 	s.sensor = false
+	s.fields = s.fields[:s.first] // a failed line's fields went to no Conn
 }
 
 // set makes v the value of string field f (not fExtra). Empty values need
@@ -37,15 +51,20 @@ func (s *lineStrings) set(f field, v []byte) {
 	s.refs = append(s.refs, stringRef{f: f, off: off, end: len(s.buf)})
 }
 
-// setExtra makes v the value of c.Extra[i].
+// setExtra makes v the value of the line's Extra field i.
 func (s *lineStrings) setExtra(i int, v []byte) {
 	off := len(s.buf)
 	s.buf = append(s.buf, v...)
 	s.refs = append(s.refs, stringRef{f: fExtra, extra: i, off: off, end: len(s.buf)})
 }
 
-// finish copies the line's strings into one and sets c's fields to them.
+// finish hands the line's Extra fields to c, copies the line's strings
+// into one and sets c's fields to them.
 func (s *lineStrings) finish(c *Conn) {
+	if n := len(s.fields); n > s.first {
+		c.Extra = s.fields[s.first:n:n]
+		s.first = n
+	}
 	if len(s.refs) == 0 {
 		return
 	}
@@ -71,19 +90,18 @@ func (s *lineStrings) finish(c *Conn) {
 	}
 }
 
-// addExtra appends an extra field to c, its value set by finish unless it
-// is one of the values that need no copy. capHint is how many extra fields
-// the line may have, 0 when unknown.
-func (s *lineStrings) addExtra(c *Conn, capHint int, name string, v []byte) {
-	if c.Extra == nil {
-		if capHint <= 0 {
-			capHint = 4 // Zeek's conn.log has 3 (local_orig, local_resp, tunnel_parents)
-		}
-		c.Extra = make([]Field, 0, capHint)
+// addExtra adds an extra field to the line, its value set by finish
+// unless it is one of the values that need no copy.
+func (s *lineStrings) addExtra(name string, v []byte) {
+	if len(s.fields) == cap(s.fields) {
+		// A new chunk, with this line's fields so far.
+		fields := make([]Field, len(s.fields)-s.first, max(extraChunk, 2*(len(s.fields)-s.first)))
+		copy(fields, s.fields[s.first:])
+		s.fields, s.first = fields, 0
 	}
 	value, ok := commonExtraValue(v)
-	c.Extra = append(c.Extra, Field{Name: name, Value: value})
+	s.fields = append(s.fields, Field{Name: name, Value: value})
 	if !ok {
-		s.setExtra(len(c.Extra)-1, v)
+		s.setExtra(len(s.fields)-1-s.first, v)
 	}
 }

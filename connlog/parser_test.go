@@ -673,3 +673,61 @@ func TestParseStringsOwnTheirBytes(t *testing.T) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
 }
+
+// TestParseExtraWindows checks that the Conns of a Parser, whose Extra
+// fields come from shared chunks, do not see each other's: appending to
+// one Conn's Extra or changing its fields leaves the others alone, through
+// a failed line, a line with more extra fields than a chunk and chunk
+// boundaries.
+func TestParseExtraWindows(t *testing.T) {
+	const base = `"ts":1,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","proto":"tcp"`
+	var lines []string
+	for i := range 60 {
+		var extra strings.Builder
+		for j := range i % 7 {
+			fmt.Fprintf(&extra, `,"e%d":"v%d-%d"`, j, i, j)
+		}
+		if i == 30 {
+			for j := range 150 {
+				fmt.Fprintf(&extra, `,"big%d":%d`, j, j)
+			}
+		}
+		lines = append(lines, `{`+base+extra.String()+`}`)
+		if i%10 == 3 {
+			lines = append(lines, `{"e0":"failed","e1":"line",`+base+`,"ts":2}`) // a duplicate ts
+		}
+	}
+	p := connlog.NewParser(connlog.Zeek)
+	var conns, want []connlog.Conn
+	for _, l := range lines {
+		var c connlog.Conn
+		ok, err := p.Parse([]byte(l), &c)
+		if strings.Contains(l, "failed") {
+			if err == nil {
+				t.Fatalf("%s: no error", l)
+			}
+			continue
+		}
+		if !ok || err != nil {
+			t.Fatalf("%s: %v %v", l, ok, err)
+		}
+		var fresh connlog.Conn
+		connlog.NewParser(connlog.Zeek).Parse([]byte(l), &fresh)
+		conns, want = append(conns, c), append(want, fresh)
+	}
+	for i := range conns {
+		conns[i].Extra = append(conns[i].Extra, connlog.Field{Name: "appended", Value: "x"})
+		if len(conns[i].Extra) > 1 {
+			conns[i].Extra[0].Value = "changed"
+		}
+	}
+	for i := range conns {
+		got := conns[i].Extra[:len(conns[i].Extra)-1]
+		if len(got) > 0 {
+			got[0].Value = want[i].Extra[0].Value // its own change
+		}
+		if !reflect.DeepEqual(got, want[i].Extra) && !(len(got) == 0 && want[i].Extra == nil) {
+			t.Errorf("line %d: Extra %v, want %v", i, got, want[i].Extra)
+		}
+	}
+}

@@ -34,7 +34,6 @@ const (
 type vpcHeader struct {
 	fields []vpcColumn
 	col    [vCount]int // column of each known field, -1 when absent
-	extras int         // how many fields a record may keep in Conn.Extra
 }
 
 type vpcColumn struct {
@@ -44,7 +43,6 @@ type vpcColumn struct {
 
 func (h *vpcHeader) reset() {
 	h.fields = h.fields[:0]
-	h.extras = 0
 	for i := range h.col {
 		h.col[i] = -1
 	}
@@ -128,16 +126,7 @@ func (p *Parser) parseVPCHeader(line []byte) error {
 			}
 			h.col[f] = len(h.fields)
 		}
-		if f == vExtra {
-			h.extras++
-		}
 		h.fields = append(h.fields, vpcColumn{name: string(name), field: f})
-	}
-	// srcaddr and dstaddr are kept in Extra when the pkt- addresses replace them.
-	for _, f := range [...]vpcField{vPktSrcAddr, vPktDstAddr} {
-		if h.col[f] >= 0 {
-			h.extras++
-		}
 	}
 	p.current = VPCFlow
 	return nil
@@ -180,13 +169,13 @@ func (p *Parser) parseVPC(line []byte, c *Conn) (bool, error) {
 		}
 		switch col.field {
 		case vExtra:
-			p.strs.addExtra(c, h.extras, col.name, v)
+			p.strs.addExtra(col.name, v)
 			continue
 		case vStart, vEnd:
 			continue // below, once both are known
 		case vSrcAddr, vDstAddr:
 			if usePkt[col.field-vSrcAddr] {
-				p.strs.addExtra(c, h.extras, col.name, v)
+				p.strs.addExtra(col.name, v)
 				continue
 			}
 		}

@@ -218,7 +218,7 @@ func (p *Parser) setJSON(c *Conn, key *jsonKey, kind byte, text []byte, seen *ui
 	if f == fExtra {
 		// Extension or unknown key: strings as their text, anything else
 		// as its JSON (AppendZeekJSON writes them back the same way).
-		p.strs.addExtra(c, 0, key.extra, text)
+		p.strs.addExtra(key.extra, text)
 		return nil
 	}
 	if f != fSensor && *seen&(1<<f) != 0 {

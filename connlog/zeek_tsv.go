@@ -15,7 +15,6 @@ type tsvHeader struct {
 	unset  string // #unset_field: no value
 	path   string // #path; "" when absent
 	fields []tsvColumn
-	extras int // how many of the fields are kept in Conn.Extra
 }
 
 // tsvColumn is one column of #fields.
@@ -70,7 +69,6 @@ func (p *Parser) parseZeekHeader(line []byte) error {
 func (p *Parser) parseFields(value []byte) error {
 	h := &p.tsv
 	h.fields = h.fields[:0]
-	h.extras = 0
 	p.current = 0
 	var seen uint32
 	for len(value) > 0 || len(h.fields) == 0 {
@@ -89,9 +87,6 @@ func (p *Parser) parseFields(value []byte) error {
 			return newFieldError("#fields", name, ErrBadHeader, "field named twice")
 		}
 		seen |= 1 << f
-		if f == fExtra {
-			h.extras++
-		}
 		h.fields = append(h.fields, tsvColumn{name: string(name), field: f, extraName: extraName})
 	}
 	p.current = ZeekTSV
@@ -124,7 +119,7 @@ func (p *Parser) parseTSV(line []byte, c *Conn) error {
 			v = v[:0]
 		}
 		if col.field == fExtra {
-			p.strs.addExtra(c, h.extras, col.extraName, v)
+			p.strs.addExtra(col.extraName, v)
 			continue
 		}
 		if len(v) == 0 && !isStringField(col.field) {
