@@ -81,7 +81,7 @@ type Parser struct {
 
 	keyBuf, valBuf []byte   // JSON string unescaping, reused
 	keys           jsonKeys // the keys of the JSON lines so far
-	ends           []int    // where the cells of a TSV line end, reused
+	ends           []int    // where the cells of a TSV line end, or a VPC record's fields start and end; reused
 	strs           lineStrings
 }
 

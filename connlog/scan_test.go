@@ -85,6 +85,23 @@ func TestZeroBytes(t *testing.T) {
 	}
 }
 
+func TestASCIISpaces(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			for _, fill := range []uint64{0x0101010101010101, 0x2121212121212121, 0x0e0e0e0e0e0e0e0e, 0x0808080808080808} {
+				x := fill&^(0xff<<(8*pos)) | uint64(c)<<(8*pos)
+				want := uint64(0)
+				if c == ' ' || c >= '\t' && c <= '\r' {
+					want = 0x80 << (8 * pos)
+				}
+				if got := asciiSpaces(x); got != want {
+					t.Fatalf("byte %#x at %d among %#x: %#x, want %#x", c, pos, fill&0xff, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestCellEnds(t *testing.T) {
 	tests := []struct {
 		line, sep string
@@ -229,3 +246,36 @@ func errString(err error) string {
 }
 
 func equalConn(a, b Conn) bool { return reflect.DeepEqual(a, b) }
+
+// TestFieldBounds checks the VPC splitter against bytes.Fields, with each
+// ASCII space, Unicode spaces and invalid UTF-8.
+func TestFieldBounds(t *testing.T) {
+	lines := []string{
+		"", " ", "a", " a", "a ", "a b", "  a  b  ", "a\tb\nc\vd\fe\rf g",
+		"2 123 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 100 99 ACCEPT OK",
+		"a\u00a0b c", "a\u0085b", "a\u2003b c", "a\x85b c", "\xffa b", "é é", "a\x1cb", "a\x00b",
+		"vpc-0a1b2c3d4e5f60718  subnet-0aa1bb2cc3dd4ee55\t\ti-0123456789abcdef0 ", "          x          y",
+		"0123456789abcdef\u00a0after the first words", "0123456789abcdef 01234567\x85", "abcdefgh\x08ijklmnop\x0eq\x1fr",
+	}
+	for n := range 20 {
+		lines = append(lines, strings.Repeat("x", n)+" "+strings.Repeat(" ", n)+"y"+strings.Repeat("\v", n))
+	}
+	for _, line := range lines {
+		var got [][]byte
+		b := fieldBounds(nil, []byte(line))
+		for i := 0; i+1 < len(b); i += 2 {
+			got = append(got, []byte(line[b[i]:b[i+1]]))
+		}
+		want := bytes.Fields([]byte(line))
+		if len(got) != len(want) || len(b)%2 != 0 {
+			t.Errorf("%q: %q, want %q", line, got, want)
+			continue
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Errorf("%q: %q, want %q", line, got, want)
+				break
+			}
+		}
+	}
+}
