@@ -304,11 +304,12 @@ func (p *Parser) setJSONDecimal(c *Conn, key *jsonKey, text []byte, sec, ns int6
 	}
 	var err *FieldError
 	if f == fTS {
-		c.Start, err = epochTime(string(key.name), text, sec, ns)
+		c.Start, err = epochTime("", text, sec, ns)
 	} else {
-		c.Duration, err = durationOf(string(key.name), text, sec, ns)
+		c.Duration, err = durationOf("", text, sec, ns)
 	}
 	if err != nil {
+		err.Field = string(key.name) // copied only for an error, as in setJSON
 		return err
 	}
 	*seen |= 1 << f
