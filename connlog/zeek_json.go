@@ -168,9 +168,10 @@ func (k *jsonKeys) find(b []byte, prev int) int {
 }
 
 // is reports whether b starts with the key's token; h0 and h1 are b's
-// first 16 bytes when b has as many. raw is a whole token, ending at its closing
-// quote, so b's token is then raw too. Most keys are at most 16 bytes
-// long, quotes included, and are compared as two words, without a call.
+// first 16 bytes when b has as many. raw is a whole token, ending at its
+// closing quote, so b's token is then raw too. Most keys are at most 16
+// bytes long, quotes included, and are compared as two words, without a
+// call.
 func (k *jsonKey) is(b []byte, h0, h1 uint64) bool {
 	if len(k.raw) <= 16 && len(b) >= 16 {
 		return h0&k.mask[0] == k.word[0] && h1&k.mask[1] == k.word[1]
@@ -316,11 +317,12 @@ func (p *Parser) setJSONDecimal(c *Conn, key *jsonKey, text []byte, sec, ns int6
 	return nil
 }
 
-// scanDecimal reads the JSON number at b[i] as seconds and
-// nanoseconds, as parseDecimal would, if it is a plain decimal: at most 18
-// digits without a leading zero, maybe a fraction, no exponent. It returns
-// the index after it; plain is false for any other number (or no valid
-// one), which scanNumber and setText then judge.
+// scanDecimal reads the JSON number at b[i] as seconds and nanoseconds,
+// as parseDecimal would, if it is a plain decimal: at most 18 whole digits
+// (sec of longer ones may have overflowed) without a leading zero, maybe a
+// fraction, no exponent. It returns the index after it; plain is false for
+// any other number (or no valid one), which scanNumber and setText then
+// judge.
 func scanDecimal(b []byte, i int) (sec, ns int64, end int, plain bool) {
 	j := i
 	for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
@@ -359,10 +361,11 @@ func isInt(f field) bool {
 	return false
 }
 
-// scanInt reads the JSON number at b[i] if it is a plain
-// integer: at most 18 digits, no leading zero, fraction or exponent. It
-// returns the number and the index after it; plain is false for any other
-// number (or no valid one), which scanNumber and setText then judge.
+// scanInt reads the JSON number at b[i] if it is a plain integer: at most
+// 18 digits (n of longer ones may have overflowed), no leading zero,
+// fraction or exponent. It returns the number and the index after it;
+// plain is false for any other number (or no valid one), which scanNumber
+// and setText then judge.
 func scanInt(b []byte, i int) (n int64, end int, plain bool) {
 	j := i
 	for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
