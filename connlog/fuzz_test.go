@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -73,6 +74,34 @@ func FuzzParseZeekJSON(f *testing.F) {
 		}
 		if ok {
 			checkRoundTrip(t, line, c)
+		}
+	})
+}
+
+// FuzzParseZeekJSONCached parses line with a Parser that has parsed first
+// and line before, its key cache predicting line's keys, and checks the
+// result against a fresh Parser's.
+func FuzzParseZeekJSONCached(f *testing.F) {
+	conns := parseAll(f, connlog.NewParser(connlog.Zeek), captureLines(f, "ctu-normal-40-day1.conn.log.labeled.gz"))
+	lines := make([][]byte, 4)
+	for i := range lines {
+		lines[i] = connlog.AppendZeekJSON(nil, &conns[i])
+	}
+	for i := range lines {
+		f.Add(lines[i], lines[(i+1)%len(lines)])
+	}
+	f.Add(lines[0], []byte(`{"uid":"C","ts":1,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","proto":"tcp","ts":2}`))
+	f.Add(lines[1], []byte(`{"\u0074s":1,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","proto":"tcp","orig_bytes":01}`))
+	f.Fuzz(func(t *testing.T, first, line []byte) {
+		p := connlog.NewParser(connlog.Zeek)
+		var c connlog.Conn
+		p.Parse(first, &c)
+		p.Parse(line, &c)
+		var got, want connlog.Conn
+		gotOK, gotErr := p.Parse(line, &got)
+		wantOK, wantErr := connlog.NewParser(connlog.Zeek).Parse(line, &want)
+		if gotOK != wantOK || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || gotOK && !reflect.DeepEqual(got, want) {
+			t.Fatalf("after %q, %q:\n got %v %v %+v\nwant %v %v %+v", first, line, gotOK, gotErr, got, wantOK, wantErr, want)
 		}
 	})
 }

@@ -34,6 +34,13 @@ func identityField(key []byte) field {
 // left out rather than failing a record whose features are fine.
 func (p *Parser) ParseIdentity(line []byte, c *Conn, passthrough []string) bool {
 	*c = Conn{TCPFlags: -1}
+	p.strs.reset()
+	named := p.parseIdentity(line, c, passthrough)
+	p.strs.finish(c)
+	return named
+}
+
+func (p *Parser) parseIdentity(line []byte, c *Conn, passthrough []string) bool {
 	all := len(passthrough) == 1 && passthrough[0] == "*"
 	i := skipSpace(line, 0)
 	if i >= len(line) || line[i] != '{' {
@@ -78,11 +85,11 @@ func (p *Parser) ParseIdentity(line []byte, c *Conn, passthrough []string) bool 
 			return named
 		}
 		if f := identityField(key); f != fExtra {
-			if kind != 'n' && setText(c, f, "", text) == nil {
+			if kind != 'n' && p.setText(c, f, "", text) == nil {
 				named = true
 			}
 		} else if all || contains(passthrough, key) {
-			c.Extra = appendExtra(c.Extra, string(key), extraValue(text))
+			p.strs.addExtra(string(key), text)
 			named = true
 		}
 		i = skipSpace(line, i)

@@ -79,7 +79,10 @@ type Parser struct {
 	// are parsed under (ZeekTSV or VPCFlow; 0 before any header).
 	current Format
 
-	keyBuf, valBuf []byte // JSON string unescaping, reused
+	keyBuf, valBuf []byte   // JSON string unescaping, reused
+	keys           jsonKeys // the keys of the JSON lines so far
+	ends           []int    // where the cells of a TSV line end, or a VPC record's fields start and end; reused
+	strs           lineStrings
 }
 
 // rename is the canonical field a renamed one stands for.
@@ -117,8 +120,12 @@ func (p *Parser) Parse(line []byte, c *Conn) (bool, error) {
 		return false, lineError(line, ErrLineTooLong, "line too long: "+itoa(len(line))+" bytes, at most "+itoa(p.maxLineBytes))
 	}
 	line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
-	line = bytes.TrimRight(line, "\r\n")
-	if len(bytes.Trim(line, " \t")) == 0 {
+	// Loops rather than bytes.TrimRight and Trim, which build their
+	// cutsets for every line.
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1]
+	}
+	if isBlank(line) {
 		return false, lineError(line, ErrEmptyLine, "")
 	}
 	switch {
@@ -168,6 +175,16 @@ func IsConnLogJSON(line []byte) bool {
 	return bytes.Contains(line, []byte(`"id.orig_h"`)) ||
 		bytes.Contains(line, []byte(`"id_orig_h"`)) ||
 		bytes.Contains(line, []byte(`"uid"`)) && bytes.Contains(line, []byte(`"ts"`))
+}
+
+// isBlank reports whether b has only spaces and tabs.
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 func firstNonSpace(b []byte) byte {
@@ -348,45 +365,37 @@ func extraName(name []byte) string {
 	return string(name)
 }
 
-// extraValue returns the value of an Extra field, without allocating for
+// commonExtraValue returns the value of an Extra field if it is one of
 // the booleans and empty sets of Zeek's local_orig, local_resp and
-// tunnel_parents.
-func extraValue(v []byte) string {
+// tunnel_parents, which need no copy.
+func commonExtraValue(v []byte) (string, bool) {
 	switch string(v) {
 	case "":
-		return ""
+		return "", true
 	case "T":
-		return "T"
+		return "T", true
 	case "F":
-		return "F"
+		return "F", true
 	case "true":
-		return "true"
+		return "true", true
 	case "false":
-		return "false"
+		return "false", true
 	case "[]":
-		return "[]"
+		return "[]", true
 	}
-	return string(v)
-}
-
-// appendExtra appends to Conn.Extra, making room for the few extra fields
-// a line usually has at once.
-func appendExtra(extra []Field, name, value string) []Field {
-	if extra == nil {
-		extra = make([]Field, 0, 4)
-	}
-	return append(extra, Field{Name: name, Value: value})
+	return "", false
 }
 
 // setText sets field f of c from its text: a TSV cell, a JSON string or the
 // text of a JSON number. name is the field as the line spells it, for errors.
-func setText(c *Conn, f field, name string, v []byte) *FieldError {
+// Strings are set by p.strs.finish.
+func (p *Parser) setText(c *Conn, f field, name string, v []byte) *FieldError {
 	var err *FieldError
 	switch f {
 	case fTS:
 		c.Start, err = parseTime(name, v)
 	case fUID:
-		c.UID = string(v)
+		p.strs.set(fUID, v)
 	case fOrigH:
 		c.OrigAddr, err = parseAddr(name, v)
 	case fRespH:
@@ -398,7 +407,7 @@ func setText(c *Conn, f field, name string, v []byte) *FieldError {
 	case fProto:
 		c.Proto = protoName(v)
 	case fService:
-		c.Service = string(v)
+		p.strs.set(fService, v)
 	case fDuration:
 		c.Duration, err = parseDuration(name, v)
 	case fOrigBytes:
@@ -410,7 +419,7 @@ func setText(c *Conn, f field, name string, v []byte) *FieldError {
 	case fMissedBytes:
 		c.MissedBytes, err = parseCount(name, v)
 	case fHistory:
-		c.History = string(v)
+		p.strs.set(fHistory, v)
 	case fOrigPkts:
 		c.OrigPkts, err = parseCount(name, v)
 	case fOrigIPBytes:
@@ -420,14 +429,15 @@ func setText(c *Conn, f field, name string, v []byte) *FieldError {
 	case fRespIPBytes:
 		c.RespIPBytes, err = parseCount(name, v)
 	case fLabel:
-		c.Label = string(v)
+		p.strs.set(fLabel, v)
 	case fDetailLbl:
-		c.DetailLbl = string(v)
+		p.strs.set(fDetailLbl, v)
 	case fSensor:
 		// The first sensor name wins; a log with several (_system_name and
 		// peer) names one sensor, and Conn has room for one.
-		if c.Sensor == "" {
-			c.Sensor = string(v)
+		if !p.strs.sensor && len(v) > 0 {
+			p.strs.sensor = true
+			p.strs.set(fSensor, v)
 		}
 	case fPath:
 		if string(v) != "conn" {

@@ -3,7 +3,9 @@ package connlog_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -600,5 +602,132 @@ func TestFormatAndInputStrings(t *testing.T) {
 	var fe connlog.FieldError
 	if fe.Code() != "invalid" {
 		t.Error("Code of an unknown reason")
+	}
+}
+
+// TestParseZeekJSONKeyCache parses lines one after another with one
+// Parser, whose key cache then predicts each line's keys from the lines
+// before it, and checks each result against a fresh Parser's: other key
+// orders, left-out keys, other spellings of a key, duplicates and a full
+// cache must not change what a line parses to.
+func TestParseZeekJSONKeyCache(t *testing.T) {
+	const hosts = `"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2"`
+	var many strings.Builder
+	for i := range 70 {
+		fmt.Fprintf(&many, `,"x%d":%d`, i, i)
+	}
+	lines := []string{
+		`{"ts":1,"uid":"C1",` + hosts + `,"proto":"tcp","service":"ssl","duration":1.5,"orig_bytes":1,"conn_state":"SF","local_orig":"T"}`,
+		`{"ts":2,"uid":"C2",` + hosts + `,"proto":"tcp","duration":1.5,"orig_bytes":1,"conn_state":"SF","local_orig":"F"}`,
+		`{"ts":3,"uid":"C3",` + hosts + `,"proto":"udp","service":"dns","orig_bytes":1,"conn_state":"S0","local_orig":"T"}`,
+		`{"proto":"icmp","ts":4,` + hosts + `,"uid":"C4","local_orig":"T","conn_state":"OTH"}`,
+		`{ "ts" : 5 , "uid" : "C5" , ` + hosts + ` , "proto" : "tcp" }`,
+		`{"\u0074s":6,"uid":"C6",` + hosts + `,"proto":"tcp"}`,
+		`{"ts":7,"\u0074s":8,` + hosts + `,"proto":"tcp"}`,
+		`{"ts":9,"ts":10,` + hosts + `,"proto":"tcp"}`,
+		`{"ts":11,"src":"10.0.0.3",` + hosts + `,"proto":"tcp"}`,
+		`{"ts":12,` + hosts + `,"proto":"tcp","orig_bytes":1,"orig_bytes":2}`,
+		`{"ts":13,` + hosts + `,"proto":"tcp","id.orig_p":80,"id.orig_p":"80"}`,
+		`{"ts":14,` + hosts + `,"proto":"tcp","_system_name":"","peer":"p1","_node_name":"n1"}`,
+		`{"ts":15,` + hosts + `,"proto":"tcp"` + many.String() + `,"tunnel_parents":[],"y":"z"}`,
+		`{"ts":16,"uid":"C16",` + hosts + `,"proto":"tcp","service":"http","x69":1,"x3":"three"}`,
+		`{"ts":17,"uid":"C17",` + hosts + `,"proto":"tcp","new_after_full":"v","resp_pkts":5,"history":"S","resp_pkts":6}`,
+		`{"ts":17,"uid":"C17",` + hosts + `,"proto":"tcp","new_after_full":"v","resp_pkts":5,"history":"S"}`,
+		`{"ts":18,"uid":"C1",` + hosts + `,"proto":"tcp","service":"ssl","duration":1.5,"orig_bytes":1,"conn_state":"SF","local_orig":"T"}`,
+		`{"ts":19,"uid":"C1",` + hosts + `,"proto":"tcp","service":"ssl","duration":1.5,"orig_bytes":1,"conn_state":"SF","local_orig":"T",`,
+		`{"ts":20,"uid":"C1",` + hosts + `,"proto":"tcp","ts"`,
+		`{"ts":21,"uid":"C1",` + hosts + `,"proto":"tcp","`,
+	}
+	p := connlog.NewParser(connlog.Zeek)
+	for _, line := range lines {
+		var got, want connlog.Conn
+		gotOK, gotErr := p.Parse([]byte(line), &got)
+		wantOK, wantErr := connlog.NewParser(connlog.Zeek).Parse([]byte(line), &want)
+		if gotOK != wantOK || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || gotOK && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %v %v %+v\nwant %v %v %+v", line, gotOK, gotErr, got, wantOK, wantErr, want)
+		}
+	}
+}
+
+// TestParseStringsOwnTheirBytes checks that a Conn's strings, which share
+// one allocation, are copies: reusing the line's buffer does not change
+// them, and neither does parsing the next line.
+func TestParseStringsOwnTheirBytes(t *testing.T) {
+	p := connlog.NewParser(connlog.Zeek)
+	line := []byte(`{"ts":1,"uid":"CUID","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","proto":"tcp","service":"ssl",` +
+		`"history":"ShAD","x":"extra","esc":"a\nb","label":"Benign","detailedlabel":"d","_system_name":"s"}`)
+	var c connlog.Conn
+	if ok, err := p.Parse(line, &c); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	want := c
+	want.Extra = slices.Clone(c.Extra)
+	for i := range line {
+		line[i] = 'z'
+	}
+	var next connlog.Conn
+	if ok, err := p.Parse([]byte(`{"ts":2,"uid":"OTHER","id.orig_h":"10.0.0.3","id.resp_h":"10.0.0.4","proto":"udp","x":"y","esc":"q\tq"}`), &next); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if !reflect.DeepEqual(c, want) || c.UID != "CUID" || c.Extra[1].Value != "a\nb" || c.Sensor != "s" {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+}
+
+// TestParseExtraWindows checks that the Conns of a Parser, whose Extra
+// fields come from shared chunks, do not see each other's: appending to
+// one Conn's Extra or changing its fields leaves the others alone, through
+// a failed line, a line with more extra fields than a chunk and chunk
+// boundaries.
+func TestParseExtraWindows(t *testing.T) {
+	const base = `"ts":1,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","proto":"tcp"`
+	var lines []string
+	for i := range 60 {
+		var extra strings.Builder
+		for j := range i % 7 {
+			fmt.Fprintf(&extra, `,"e%d":"v%d-%d"`, j, i, j)
+		}
+		if i == 30 {
+			for j := range 150 {
+				fmt.Fprintf(&extra, `,"big%d":%d`, j, j)
+			}
+		}
+		lines = append(lines, `{`+base+extra.String()+`}`)
+		if i%10 == 3 {
+			lines = append(lines, `{"e0":"failed","e1":"line",`+base+`,"ts":2}`) // a duplicate ts
+		}
+	}
+	p := connlog.NewParser(connlog.Zeek)
+	var conns, want []connlog.Conn
+	for _, l := range lines {
+		var c connlog.Conn
+		ok, err := p.Parse([]byte(l), &c)
+		if strings.Contains(l, "failed") {
+			if err == nil {
+				t.Fatalf("%s: no error", l)
+			}
+			continue
+		}
+		if !ok || err != nil {
+			t.Fatalf("%s: %v %v", l, ok, err)
+		}
+		var fresh connlog.Conn
+		connlog.NewParser(connlog.Zeek).Parse([]byte(l), &fresh)
+		conns, want = append(conns, c), append(want, fresh)
+	}
+	for i := range conns {
+		conns[i].Extra = append(conns[i].Extra, connlog.Field{Name: "appended", Value: "x"})
+		if len(conns[i].Extra) > 1 {
+			conns[i].Extra[0].Value = "changed"
+		}
+	}
+	for i := range conns {
+		got := conns[i].Extra[:len(conns[i].Extra)-1]
+		if len(got) > 0 {
+			got[0].Value = want[i].Extra[0].Value // its own change
+		}
+		if !reflect.DeepEqual(got, want[i].Extra) && !(len(got) == 0 && want[i].Extra == nil) {
+			t.Errorf("line %d: Extra %v, want %v", i, got, want[i].Extra)
+		}
 	}
 }
