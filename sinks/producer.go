@@ -70,8 +70,9 @@ type producer struct {
 // record is one message's key and value.
 type record struct{ key, value []byte }
 
-// chunk is the records of one put bound for one partition; settled is
-// called once with the broker's answer for all of them.
+// chunk is the records of one put bound for one partition. settle is
+// called with the broker's answer and the number of records it covers:
+// once, or once per part when a request's byte limit split the chunk.
 type chunk struct {
 	records []record
 	time    int64 // milliseconds since the epoch
