@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,22 +126,10 @@ func TestCellEnds(t *testing.T) {
 			i += j + len(tt.sep)
 		}
 		want = append(want, len(tt.line))
-		if got := cellEnds(nil, []byte(tt.line), tt.sep); !equalInts(got, want) {
+		if got := cellEnds(nil, []byte(tt.line), tt.sep); !slices.Equal(got, want) {
 			t.Errorf("%q by %q: %v, want %v", tt.line, tt.sep, got, want)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestParseIPv4 checks the dotted-quad parser against netip.

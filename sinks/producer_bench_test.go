@@ -3,16 +3,12 @@ package sinks
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sagewall/sagewall/internal/testenv"
 )
@@ -33,14 +29,7 @@ import (
 // when the broker's CPU is not in the process.
 func BenchmarkProducer(b *testing.B) {
 	const n, batch, inFlight = 200_000, 512, 16
-	var brokers []string
-	topic := "verdicts"
-	if env := os.Getenv("SAGEWALL_BENCH_KAFKA_BROKERS"); env != "" {
-		brokers = strings.Split(env, ",")
-		topic = testenv.NewTopic(b, brokers, 4)
-	} else {
-		brokers = testenv.KFake(b, kfake.SeedTopics(4, topic))
-	}
+	brokers, topic := testenv.BenchKafka(b, 4, "verdicts")
 	verdicts := makeVerdicts(b, n, 4, 0)
 	rng := rand.New(rand.NewPCG(1, 2))
 	format := NewJSONFormat(false)
@@ -112,7 +101,7 @@ func BenchmarkProducer(b *testing.B) {
 				var mu sync.Mutex
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
-				cpu0, start := processCPU(b), time.Now()
+				cpu0, start := testenv.ProcessCPU(b), time.Now()
 				for from := 0; from < n; from += batch {
 					sem <- struct{}{}
 					v.write(ctx, from, min(from+batch, n), func(err error) {
@@ -128,7 +117,7 @@ func BenchmarkProducer(b *testing.B) {
 					sem <- struct{}{}
 				}
 				wall += time.Since(start)
-				busy += processCPU(b) - cpu0
+				busy += testenv.ProcessCPU(b) - cpu0
 				runtime.ReadMemStats(&after)
 				allocs += after.Mallocs - before.Mallocs
 				if failed != nil {
@@ -146,13 +135,4 @@ func BenchmarkProducer(b *testing.B) {
 		})
 		v.close()
 	}
-}
-
-// processCPU is the CPU time (user and system) of the process so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

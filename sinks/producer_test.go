@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -155,26 +156,33 @@ func TestTakeChunks(t *testing.T) {
 				}
 				return n
 			}
-			if got := count(taken); !equalInts(got, tc.taken) {
+			if got := count(taken); !slices.Equal(got, tc.taken) {
 				t.Errorf("taken %v, want %v", got, tc.taken)
 			}
-			if got := count(left); !equalInts(got, tc.left) {
+			if got := count(left); !slices.Equal(got, tc.left) {
 				t.Errorf("left %v, want %v", got, tc.left)
 			}
 		})
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// refusedProduce answers a produce request with code for every partition
+// it names, as a broker refusing it would.
+func refusedProduce(req kmsg.Request, code kafka.Error) *kmsg.ProduceResponse {
+	produce := req.(*kmsg.ProduceRequest)
+	resp := produce.ResponseKind().(*kmsg.ProduceResponse)
+	for _, topic := range produce.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic = topic.Topic
+		for _, p := range topic.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = int16(code)
+			rt.Partitions = append(rt.Partitions, rp)
 		}
+		resp.Topics = append(resp.Topics, rt)
 	}
-	return true
+	return resp
 }
 
 // TestProducerRetriesAndCloses: produce requests the broker refuses with
@@ -192,20 +200,7 @@ func TestProducerRetriesAndCloses(t *testing.T) {
 		if refused.Add(1) > 3 {
 			return nil, nil, false // the broker handles it
 		}
-		produce := req.(*kmsg.ProduceRequest)
-		resp := produce.ResponseKind().(*kmsg.ProduceResponse)
-		for _, topic := range produce.Topics {
-			rt := kmsg.NewProduceResponseTopic()
-			rt.Topic = topic.Topic
-			for _, p := range topic.Partitions {
-				rp := kmsg.NewProduceResponseTopicPartition()
-				rp.Partition = p.Partition
-				rp.ErrorCode = int16(kafka.NotLeaderForPartition)
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
-		return resp, nil, true
+		return refusedProduce(req, kafka.NotLeaderForPartition), nil, true
 	})
 	brokers := cluster.ListenAddrs()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
@@ -277,15 +272,7 @@ func TestProducerFailsAfterMaxAttempts(t *testing.T) {
 	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
 		tries.Add(1)
-		produce := req.(*kmsg.ProduceRequest)
-		resp := produce.ResponseKind().(*kmsg.ProduceResponse)
-		rt := kmsg.NewProduceResponseTopic()
-		rt.Topic = produce.Topics[0].Topic
-		rp := kmsg.NewProduceResponseTopicPartition()
-		rp.ErrorCode = int16(kafka.RequestTimedOut)
-		rt.Partitions = append(rt.Partitions, rp)
-		resp.Topics = append(resp.Topics, rt)
-		return resp, nil, true
+		return refusedProduce(req, kafka.RequestTimedOut), nil, true
 	})
 	client := &kafka.Client{Addr: kafka.TCP(cluster.ListenAddrs()...)}
 	p := newProducer(client, "verdicts", kafkaConfig{maxAttempts: 3}, 1_000_000)

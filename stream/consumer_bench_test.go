@@ -3,15 +3,11 @@ package stream
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sagewall/sagewall/internal/testenv"
 )
@@ -30,14 +26,7 @@ import (
 // when the broker's CPU is not in the process.
 func BenchmarkConsumer(b *testing.B) {
 	const n = 300_000
-	var brokers []string
-	topic := "raw"
-	if env := os.Getenv("SAGEWALL_BENCH_KAFKA_BROKERS"); env != "" {
-		brokers = strings.Split(env, ",")
-		topic = testenv.NewTopic(b, brokers, 4)
-	} else {
-		brokers = testenv.KFake(b, kfake.SeedTopics(4, topic))
-	}
+	brokers, topic := testenv.BenchKafka(b, 4, "raw")
 	lines := trainLines(b, 25_000)
 	values := make([][]byte, n)
 	for i := range values {
@@ -80,14 +69,14 @@ func BenchmarkConsumer(b *testing.B) {
 				}
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
-				cpu0, start := processCPU(b), time.Now()
+				cpu0, start := testenv.ProcessCPU(b), time.Now()
 				for i := 1; i < n; i++ {
 					if _, err := c.FetchMessage(ctx); err != nil {
 						b.Fatalf("message %d: %v", i, err)
 					}
 				}
 				wall += time.Since(start)
-				busy += processCPU(b) - cpu0
+				busy += testenv.ProcessCPU(b) - cpu0
 				runtime.ReadMemStats(&after)
 				allocs += after.Mallocs - before.Mallocs
 				cancel()
@@ -105,13 +94,4 @@ func BenchmarkConsumer(b *testing.B) {
 			}
 		})
 	}
-}
-
-// processCPU is the CPU time (user and system) of the process so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
