@@ -410,24 +410,12 @@ func (p *Parser) setText(c *Conn, f field, name string, v []byte) *FieldError {
 		p.strs.set(fService, v)
 	case fDuration:
 		c.Duration, err = parseDuration(name, v)
-	case fOrigBytes:
-		c.OrigBytes, err = parseCount(name, v)
-	case fRespBytes:
-		c.RespBytes, err = parseCount(name, v)
+	case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes:
+		*c.count(f), err = parseCount(name, v)
 	case fConnState:
 		c.State = connState(v)
-	case fMissedBytes:
-		c.MissedBytes, err = parseCount(name, v)
 	case fHistory:
 		p.strs.set(fHistory, v)
-	case fOrigPkts:
-		c.OrigPkts, err = parseCount(name, v)
-	case fOrigIPBytes:
-		c.OrigIPBytes, err = parseCount(name, v)
-	case fRespPkts:
-		c.RespPkts, err = parseCount(name, v)
-	case fRespIPBytes:
-		c.RespIPBytes, err = parseCount(name, v)
 	case fLabel:
 		p.strs.set(fLabel, v)
 	case fDetailLbl:
@@ -493,4 +481,25 @@ func connState(v []byte) string {
 		return "OTH"
 	}
 	return string(v)
+}
+
+// count is the counter field f of c (bytes and packets); f must be one.
+func (c *Conn) count(f field) *int64 {
+	switch f {
+	case fOrigBytes:
+		return &c.OrigBytes
+	case fRespBytes:
+		return &c.RespBytes
+	case fMissedBytes:
+		return &c.MissedBytes
+	case fOrigPkts:
+		return &c.OrigPkts
+	case fOrigIPBytes:
+		return &c.OrigIPBytes
+	case fRespPkts:
+		return &c.RespPkts
+	case fRespIPBytes:
+		return &c.RespIPBytes
+	}
+	panic("connlog: not a count field")
 }

@@ -277,20 +277,8 @@ func (p *Parser) setJSONInt(c *Conn, key *jsonKey, n int64, seen *uint32) *Field
 		} else {
 			c.RespPort = uint16(n)
 		}
-	case fOrigBytes:
-		c.OrigBytes = n
-	case fRespBytes:
-		c.RespBytes = n
-	case fMissedBytes:
-		c.MissedBytes = n
-	case fOrigPkts:
-		c.OrigPkts = n
-	case fOrigIPBytes:
-		c.OrigIPBytes = n
-	case fRespPkts:
-		c.RespPkts = n
-	case fRespIPBytes:
-		c.RespIPBytes = n
+	default:
+		*c.count(f) = n
 	}
 	*seen |= 1 << f
 	return nil
