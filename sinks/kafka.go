@@ -360,7 +360,7 @@ func (k *Kafka) produce(ctx context.Context, w *kafka.Writer, msgs []kafka.Messa
 		// Deterministic, unlike retry.Backoff: jitter could end the attempts
 		// before the next metadata refresh. One writer goroutine retries,
 		// so there is no herd to spread.
-		wait := min(100*time.Millisecond<<min(attempt-1, 10), w.WriteBackoffMax)
+		wait := produceBackoff(attempt, w.WriteBackoffMax)
 		if sleepErr := retry.Sleep(ctx, wait); sleepErr != nil {
 			break
 		}
@@ -369,6 +369,12 @@ func (k *Kafka) produce(ctx context.Context, w *kafka.Writer, msgs []kafka.Messa
 	if err != nil {
 		ack.settle(len(msgs), fmt.Errorf("queueing %d messages for kafka: %w", len(msgs), err))
 	}
+}
+
+// produceBackoff is the wait before try attempt+1 of a produce: 0.1, 0.2,
+// 0.4 … s up to limit.
+func produceBackoff(attempt int, limit time.Duration) time.Duration {
+	return min(100*time.Millisecond<<min(attempt-1, 10), limit)
 }
 
 // temporary reports whether Kafka marks err as retriable.

@@ -179,7 +179,7 @@ func (p *producer) put(ctx context.Context, records []record, partitionOf func(k
 func (p *producer) partitionCountWithRetry(ctx context.Context) (int, error) {
 	n, err := p.partitionCount(ctx)
 	for attempt := 1; err != nil && attempt < p.maxAttempts; attempt++ {
-		if sleepErr := retry.Sleep(ctx, min(100*time.Millisecond<<min(attempt-1, 10), p.backoffMax)); sleepErr != nil {
+		if sleepErr := retry.Sleep(ctx, produceBackoff(attempt, p.backoffMax)); sleepErr != nil {
 			break
 		}
 		n, err = p.partitionCount(ctx)
@@ -286,7 +286,9 @@ func (p *producer) send(enc *batchEncoder, partition int, chunks []chunk) error 
 		if !retriable(err) || attempt >= p.maxAttempts || p.closing.Load() {
 			return fmt.Errorf("producing to kafka: %w", err)
 		}
-		time.Sleep(min(100*time.Millisecond<<min(attempt-1, 10), p.backoffMax))
+		if retry.Sleep(p.ctx, produceBackoff(attempt, p.backoffMax)) != nil {
+			return fmt.Errorf("producing to kafka: %w", err) // abandoned by close
+		}
 	}
 }
 
