@@ -248,9 +248,12 @@ type run struct {
 	free     chan *batch
 	inFlight sync.WaitGroup
 	commitCh chan struct{}
-	writeMu  sync.Mutex // held while an output's Write runs
-	fatal    chan error
-	workCtx  context.Context
+	// drainedCh is signalled when an acknowledgement leaves no fetched
+	// record in flight.
+	drainedCh chan struct{}
+	writeMu   sync.Mutex // held while an output's Write runs
+	fatal     chan error
+	workCtx   context.Context
 
 	// The consume stage's state (its goroutine only).
 	cur      *batch    // being filled; nil between batches
@@ -275,12 +278,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer stopFetching()
 
 	r := &run{
-		p:        p,
-		encoder:  etl.NewEncoder(p.cfg.spec, p.cfg.encoderOptions...),
-		free:     make(chan *batch, p.cfg.maxInFlight),
-		commitCh: make(chan struct{}, 1),
-		fatal:    make(chan error, 1),
-		workCtx:  workCtx,
+		p:         p,
+		encoder:   etl.NewEncoder(p.cfg.spec, p.cfg.encoderOptions...),
+		free:      make(chan *batch, p.cfg.maxInFlight),
+		commitCh:  make(chan struct{}, 1),
+		drainedCh: make(chan struct{}, 1),
+		fatal:     make(chan error, 1),
+		workCtx:   workCtx,
 	}
 	for _, name := range []string{DependencyFetch, DependencyScorer, DependencyDeadLetters} {
 		p.cfg.health.Register(name)
@@ -798,10 +802,18 @@ func (r *run) settle(b *batch, err error) {
 		return
 	}
 	if advanced {
-		select {
-		case r.commitCh <- struct{}{}:
-		default:
+		if p.trackers.inFlight() == 0 {
+			signal(r.drainedCh)
 		}
+		signal(r.commitCh)
+	}
+}
+
+// signal wakes ch's receiver unless a wake-up is already pending.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -813,7 +825,11 @@ func (r *run) release(b *batch) {
 }
 
 // commitLoop commits whenever offsets advance, at most once per
-// commitInterval, until ctx ends.
+// commitInterval, until ctx ends; except that when every fetched record has
+// been acknowledged (a backlog or a burst is done) it commits at once rather
+// than at the interval's end. Such an early commit is followed by a whole
+// interval, so a trickle whose every batch drains the pipeline commits at
+// most twice per interval.
 func (r *run) commitLoop(ctx context.Context) {
 	var recheck <-chan time.Time
 	if r.p.cfg.groupClient != nil {
@@ -821,19 +837,34 @@ func (r *run) commitLoop(ctx context.Context) {
 		defer ticker.Stop()
 		recheck = ticker.C
 	}
+	early := false
 	for {
+		if !early {
+			select {
+			case <-r.commitCh:
+			case <-recheck:
+			case <-ctx.Done():
+				return
+			}
+		}
+		// A drain signalled before this commit is covered by it.
 		select {
-		case <-r.commitCh:
-		case <-recheck:
-		case <-ctx.Done():
-			return
+		case <-r.drainedCh:
+		default:
 		}
 		if err := r.commit(ctx); err != nil && ctx.Err() == nil {
 			// Not fatal: the next commit covers these offsets too.
 			r.p.cfg.logger.Warn("committing offsets", "err", err)
 		}
+		drained := r.drainedCh
+		if early {
+			drained = nil
+		}
+		early = false
 		select {
 		case <-time.After(r.p.cfg.commitInterval):
+		case <-drained:
+			early = true
 		case <-ctx.Done():
 			return
 		}

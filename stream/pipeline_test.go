@@ -601,3 +601,55 @@ func (b *syncBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return slices.Clone(b.buf.Bytes())
 }
+
+// TestPipelineCommitsWhenDrained: with a commit interval too long to wait
+// for, a burst is committed as soon as its last record is acknowledged,
+// and a burst right after such an early commit waits for the interval (the
+// bound on commits when every batch drains the pipeline), then for the
+// final commit at stop.
+func TestPipelineCommitsWhenDrained(t *testing.T) {
+	brokers := testenv.KFake(t, kfake.SeedTopics(1, "raw", "verdicts", "dlq"))
+	lines := trainLines(t, 300)
+	committed := func() int64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		offsets, err := GroupOffsets(ctx, NewClient(brokers, nil), "drained", "raw")
+		if err != nil || len(offsets) != 1 {
+			return -1
+		}
+		return offsets[0].Committed
+	}
+	waitFor := func(want int64, within time.Duration) bool {
+		for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if committed() == want {
+				return true
+			}
+		}
+		return false
+	}
+
+	// One partition and a batch that waits for the whole burst: each burst
+	// is one batch, acknowledged at once.
+	tp := startPipeline(t, brokers, "drained", nil, WithCommitInterval(time.Hour), WithBatch(512, 1<<20, 300*time.Millisecond))
+	produce(t, brokers, "raw", lines[:100])
+	if !waitFor(100, 30*time.Second) {
+		t.Fatalf("first burst: committed %d, want 100 (the loop was idle)", committed())
+	}
+	produce(t, brokers, "raw", lines[100:200])
+	if !waitFor(200, 30*time.Second) {
+		t.Fatalf("second burst: committed %d, want 200 when the pipeline drained, not after the hour", committed())
+	}
+	produce(t, brokers, "raw", lines[200:])
+	if waitFor(300, 2*time.Second) {
+		t.Fatal("third burst committed within 2 s: right after an early commit, the interval applies")
+	}
+	if err := tp.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := committed(); got != 300 {
+		t.Fatalf("after stop: committed %d, want 300", got)
+	}
+	if st := tp.p.Stats(); st.Committed != 3 {
+		t.Errorf("%d commits, want 3 (idle loop, drained, stop)", st.Committed)
+	}
+}
