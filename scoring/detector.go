@@ -339,21 +339,30 @@ func loadDirectory(dir fs.FS, defaultName string, opts []Option) (*Detector, err
 		return nil, fmt.Errorf("finding the binary model: none of %s", strings.Join(modelNames(binaryModel), ", "))
 	}
 	hash.Write(binaryData)
-	binary, err := parseModel(binaryName, binaryData)
-	if err != nil {
-		return nil, err
-	}
-
-	var category Model
 	categoryName, categoryData, err := readFirst(dir, modelNames(categoryModel))
 	if err != nil {
 		return nil, err
 	}
+	// The two models parse on two cores: decoding the JSON is most of a
+	// start's CPU before the first fetch.
+	var category Model
+	categoryErr := make(chan error, 1)
 	if categoryData != nil {
 		hash.Write(categoryData)
-		if category, err = parseModel(categoryName, categoryData); err != nil {
-			return nil, err
-		}
+		go func() {
+			var err error
+			category, err = parseModel(categoryName, categoryData)
+			categoryErr <- err
+		}()
+	} else {
+		categoryErr <- nil
+	}
+	binary, err := parseModel(binaryName, binaryData)
+	if cerr := <-categoryErr; err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	spec := etl.DefaultSpec()

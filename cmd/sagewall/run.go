@@ -83,6 +83,9 @@ type service struct {
 	rekeyReader   *kafka.Reader
 	rekeyWriter   *kafka.Writer
 	pipelineTopic string // the topic the pipeline consumes
+	// explainer explains alerts, built while the service connects to Kafka;
+	// nil with model.explain none.
+	explainer *backgroundExplainer
 	// dashboard is the web page at /dashboard/, nil with http.dashboard false.
 	dashboard *dashboard.Handler
 	// dashboardToken guards the dashboard ("" on loopback without one).
@@ -259,12 +262,9 @@ func newService(ctx context.Context, cfg runConfig, logger *slog.Logger, opts ..
 	if cfg.Model.Explain != stream.ExplainNone {
 		// The local model's contributions: with scorer sagemaker, those of
 		// the model the endpoint should serve.
-		if explainer, err := det.NewExplainer(); err != nil {
-			logger.Warn("verdicts go without explanations", "model_explain", cfg.Model.Explain, "err", err)
-		} else {
-			pipeOpts = append(pipeOpts, stream.WithExplanations(explainer, cfg.Model.Explain, cfg.Alerts.Threshold),
-				stream.WithExplanationsPerBatch(cfg.Model.ExplainPerBatch))
-		}
+		s.explainer = buildExplainer(det)
+		pipeOpts = append(pipeOpts, stream.WithExplanations(s.explainer, cfg.Model.Explain, cfg.Alerts.Threshold),
+			stream.WithExplanationsPerBatch(cfg.Model.ExplainPerBatch))
 	}
 	s.pipeline, err = stream.New(s.reader, scorer, pipeOpts...)
 	if err != nil {
@@ -310,6 +310,11 @@ func (s *service) run(ctx context.Context) error {
 		return err
 	}
 	prepareOutputs(ctx, s.client, &s.cfg, s.sink, s.logger)
+	if s.explainer != nil {
+		if err := s.explainer.wait(); err != nil {
+			s.logger.Warn("verdicts go without explanations", "model_explain", s.cfg.Model.Explain, "err", err)
+		}
+	}
 
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
@@ -543,4 +548,38 @@ func newAlertSink(ctx context.Context, cfg *runConfig, reg prometheus.Registerer
 		// The notifier retries failed batches for as long as SNS is down;
 		// the sink's own attempts only cover a call that fails in part.
 		sinks.WithPublishRetry(2, 200*time.Millisecond, time.Second))
+}
+
+// backgroundExplainer is the detector's explainer, whose tables (~10 ms of
+// CPU for the bundled model) are built on another goroutine while the
+// service reaches Kafka and prepares its topics. Top waits for them; a
+// model that cannot be explained (see scoring.Forest.NewExplainer) gives
+// every verdict an empty explanation, and wait reports why.
+type backgroundExplainer struct {
+	built     chan struct{}
+	explainer *scoring.Explainer
+	err       error
+}
+
+func buildExplainer(det *scoring.Detector) *backgroundExplainer {
+	b := &backgroundExplainer{built: make(chan struct{})}
+	go func() {
+		defer close(b.built)
+		b.explainer, b.err = det.NewExplainer()
+	}()
+	return b
+}
+
+// wait returns once the tables are built, with the error that prevented them.
+func (b *backgroundExplainer) wait() error {
+	<-b.built
+	return b.err
+}
+
+// Top implements stream.Explainer.
+func (b *backgroundExplainer) Top(row []float32, k int, dst []scoring.Contribution) []scoring.Contribution {
+	if b.wait() != nil {
+		return dst[:0]
+	}
+	return b.explainer.Top(row, k, dst)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sagewall/sagewall/internal/testenv"
+	"github.com/sagewall/sagewall/scoring"
 	"github.com/sagewall/sagewall/stream"
 )
 
@@ -157,5 +159,42 @@ func TestRunServesPprofOnlyWhenEnabled(t *testing.T) {
 			}
 		}
 		svc.close()
+	}
+}
+
+// TestBackgroundExplainer: the explainer built in the background explains
+// as the detector's own does, and one that cannot be built (a LightGBM
+// model: only XGBoost forests are explained) gives empty explanations and
+// says why.
+func TestBackgroundExplainer(t *testing.T) {
+	det, err := scoring.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := det.NewExplainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := make([]float32, direct.NumFeature())
+	row[0], row[1] = 3, 491 // duration, src_bytes
+	b := buildExplainer(det)
+	if err := b.wait(); err != nil {
+		t.Fatalf("wait = %v", err)
+	}
+	want := direct.Top(row, 5, nil)
+	if got := b.Top(row, 5, nil); len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("Top = %+v, want %+v", got, want)
+	}
+
+	lgbm, err := scoring.LoadDetector("../../scoring/testdata/xgb/lgb-4.7.0-binary.txt.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = buildExplainer(lgbm)
+	if got := b.Top(make([]float32, 4), 5, make([]scoring.Contribution, 2)); len(got) != 0 {
+		t.Errorf("Top = %+v, want none", got)
+	}
+	if err := b.wait(); err == nil || !strings.Contains(err.Error(), "only XGBoost forests are explained") {
+		t.Errorf("wait = %v, want the reason", err)
 	}
 }
