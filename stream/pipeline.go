@@ -847,10 +847,12 @@ func (r *run) commitLoop(ctx context.Context) {
 				return
 			}
 		}
-		// A drain signalled before this commit is covered by it.
-		select {
-		case <-r.drainedCh:
-		default:
+		// Wake-ups signalled before this commit are covered by it.
+		for _, ch := range []chan struct{}{r.commitCh, r.drainedCh} {
+			select {
+			case <-ch:
+			default:
+			}
 		}
 		if err := r.commit(ctx); err != nil && ctx.Err() == nil {
 			// Not fatal: the next commit covers these offsets too.
