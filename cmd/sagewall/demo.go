@@ -176,12 +176,16 @@ func demo(ctx context.Context, f demoFlags, conns []connlog.Conn, io stdio, logg
 
 	status := time.NewTicker(500 * time.Millisecond)
 	defer status.Stop()
+	// Once the replay is done, the group's commits are read from the broker
+	// every 20 ms: the lag monitor's view is up to 250 ms old and the status
+	// line's tick 500 ms apart, which made the summary's duration a multiple
+	// of half a second rather than the time the records took.
 	var (
-		replayDone bool
-		finished   bool
-		pipeErr    error
-		pipeEnded  bool
-		lastLine   time.Time
+		doneCheck <-chan time.Time
+		finished  bool
+		pipeErr   error
+		pipeEnded bool
+		lastLine  time.Time
 	)
 	for !pipeEnded {
 		select {
@@ -191,19 +195,26 @@ func demo(ctx context.Context, f demoFlags, conns []connlog.Conn, io stdio, logg
 				<-pipeDone
 				return fmt.Errorf("replaying records: %w", err)
 			}
-			replayDone = true
+			ticker := time.NewTicker(20 * time.Millisecond)
+			defer ticker.Stop()
+			doneCheck = ticker.C
 		case pipeErr = <-pipeDone:
 			pipeEnded = true
+		case <-doneCheck:
+			checkCtx, cancel := context.WithTimeout(ctx, time.Second)
+			offsets, err := stream.GroupOffsets(checkCtx, svc.client, demoGroup, demoRawTopic)
+			cancel()
+			if err != nil || finished || !allCommitted(offsets, int64(f.records)) {
+				continue
+			}
+			finished, doneCheck = true, nil
+			if !f.hold {
+				stopPipeline()
+			} else {
+				fmt.Fprintf(io.err, "\nall %d records committed; holding the broker on %s until interrupted\n", f.records, brokers[0])
+			}
 		case <-status.C:
 			offsets := svc.offsets()
-			if replayDone && !finished && allCommitted(offsets, int64(f.records)) {
-				finished = true
-				if !f.hold {
-					stopPipeline()
-				} else {
-					fmt.Fprintf(io.err, "\nall %d records committed; holding the broker on %s until interrupted\n", f.records, brokers[0])
-				}
-			}
 			if io.errIsTTY || time.Since(lastLine) >= 5*time.Second {
 				printStatus(io, svc, confusion, offsets, sent.Load(), time.Since(start))
 				lastLine = time.Now()
