@@ -204,10 +204,10 @@ func demo(ctx context.Context, f demoFlags, conns []connlog.Conn, io stdio, logg
 			checkCtx, cancel := context.WithTimeout(ctx, time.Second)
 			offsets, err := stream.GroupOffsets(checkCtx, svc.client, demoGroup, demoRawTopic)
 			cancel()
-			if err != nil || finished || !allCommitted(offsets, int64(f.records)) {
+			if err != nil || !allCommitted(offsets, int64(f.records)) {
 				continue
 			}
-			finished, doneCheck = true, nil
+			finished, doneCheck = true, nil // with --hold, the broker stays up until interrupted
 			if !f.hold {
 				stopPipeline()
 			} else {
