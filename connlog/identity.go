@@ -64,26 +64,11 @@ func (p *Parser) parseIdentity(line []byte, c *Conn, passthrough []string) bool 
 		if i >= len(line) || line[i] != ':' {
 			return named
 		}
-		i = skipSpace(line, i+1)
-		start := i
-		kind := byte(0)
-		if i < len(line) {
-			kind = line[i]
-		}
-		var text []byte
-		switch {
-		case kind == '"':
-			text, i, ok = p.readString(line, i, &p.valBuf)
-		case kind == '-' || kind >= '0' && kind <= '9':
-			i, ok = scanNumber(line, i)
-			text = line[start:i]
-		default:
-			i, ok = skipValue(line, i, 0)
-			text = line[start:i]
-		}
+		kind, text, end, ok := p.jsonText(line, skipSpace(line, i+1))
 		if !ok {
 			return named
 		}
+		i = end
 		if f := identityField(key); f != fExtra {
 			if kind != 'n' && p.setText(c, f, "", text) == nil {
 				named = true

@@ -104,24 +104,30 @@ func parseDecimal(v []byte) (sec, ns int64, ok bool) {
 		return 0, 0, false
 	}
 	if i < len(v) && v[i] == '.' {
-		i++
-		start := i
-		for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
-			if i-start < 9 {
-				ns = ns*10 + int64(v[i]-'0')
-			}
-		}
-		if i == start {
+		if ns, i, ok = scanFraction(v, i+1); !ok {
 			return 0, 0, false
-		}
-		for range 9 - min(i-start, 9) {
-			ns *= 10
 		}
 	}
 	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
 		return parseExponent(v)
 	}
 	return sec, ns, i == len(v)
+}
+
+// scanFraction reads the digits after a decimal point, from b[i], as
+// nanoseconds (digits past the ninth truncated) and returns the index after
+// them; ok is false when there are none.
+func scanFraction(b []byte, i int) (ns int64, end int, ok bool) {
+	start := i
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if i-start < 9 {
+			ns = ns*10 + int64(b[i]-'0')
+		}
+	}
+	for range 9 - min(i-start, 9) {
+		ns *= 10
+	}
+	return ns, i, i > start
 }
 
 // parseExponent parses numbers like 1.655071198e9, which JSON writers may

@@ -78,31 +78,37 @@ func (p *Parser) parseJSON(line []byte, c *Conn) (bool, error) {
 // jsonValue reads the value at line[i] and sets key's field of c from it,
 // returning the index after the value.
 func (p *Parser) jsonValue(line []byte, i int, c *Conn, key *jsonKey, seen *uint32) (int, *FieldError) {
-	start := i
-	kind := byte(0)
-	if i < len(line) {
-		kind = line[i]
-	}
-	var text []byte
-	var ok bool
-	switch {
-	case kind == '"':
-		text, i, ok = p.readString(line, i, &p.valBuf)
-	case kind == '-' || kind >= '0' && kind <= '9':
+	if i < len(line) && (line[i] == '-' || line[i] >= '0' && line[i] <= '9') {
 		if end, err, done := p.jsonPlainNumber(line, i, c, key, seen); done {
 			return end, err
 		}
-		kind = '0'
-		i, ok = scanNumber(line, i)
-		text = line[start:i]
-	default:
-		i, ok = skipValue(line, i, 0)
-		text = line[start:i]
 	}
+	kind, text, end, ok := p.jsonText(line, i)
 	if !ok {
-		return i, jsonError(line, start, "invalid value")
+		return end, jsonError(line, i, "invalid value")
 	}
-	return i, p.setJSON(c, key, kind, text, seen)
+	return end, p.setJSON(c, key, kind, text, seen)
+}
+
+// jsonText reads the JSON value at line[i]: a string unescaped (into
+// p.valBuf), a number or a literal as written. kind is '"' for a string,
+// '0' for a number, else the value's first byte; end is the index after
+// the value.
+func (p *Parser) jsonText(line []byte, i int) (kind byte, text []byte, end int, ok bool) {
+	if i < len(line) {
+		kind = line[i]
+	}
+	switch {
+	case kind == '"':
+		text, end, ok = p.readString(line, i, &p.valBuf)
+		return kind, text, end, ok
+	case kind == '-' || kind >= '0' && kind <= '9':
+		kind = '0'
+		end, ok = scanNumber(line, i)
+	default:
+		end, ok = skipValue(line, i, 0)
+	}
+	return kind, line[i:end], end, ok
 }
 
 // jsonKeys remembers the keys of the lines parsed so far and which key
@@ -320,18 +326,9 @@ func scanDecimal(b []byte, i int) (sec, ns int64, end int, plain bool) {
 		return 0, 0, j, false
 	}
 	if j < len(b) && b[j] == '.' {
-		j++
-		start := j
-		for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
-			if j-start < 9 {
-				ns = ns*10 + int64(b[j]-'0')
-			}
-		}
-		if j == start {
+		var ok bool
+		if ns, j, ok = scanFraction(b, j+1); !ok {
 			return 0, 0, j, false
-		}
-		for range 9 - min(j-start, 9) {
-			ns *= 10
 		}
 	}
 	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
