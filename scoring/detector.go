@@ -773,10 +773,12 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 		return fmt.Errorf("scoring: %d values are not %d rows of %d features", len(rows), len(out), d.width)
 	}
 	// Rows go through each model a block at a time (forest_block.go); the
-	// flagged rows of a block go through the category model together.
+	// flagged rows go through the category model in blocks of their own,
+	// filled across the binary model's blocks.
 	var (
 		block, flagged [blockRows][]float32
 		flaggedAt      [blockRows]int
+		nf             int
 		probs          [blockRows * numCategories]float32 // on the stack: a category model has at most 5 classes
 	)
 	for lo := 0; lo < len(out); lo += blockRows {
@@ -807,27 +809,37 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 			continue
 		}
 		d.binary.predictBlock(block[:n], probs[:n])
-		nf := 0
 		for i := range n {
 			r := Result{Score: probs[i], Category: etl.Normal}
 			r.Attack = float64(r.Score) >= d.operating.Threshold
-			if !r.Attack {
-				r.CategoryProb = 1 - r.Score
-			} else if d.category.present() {
-				flagged[nf], flaggedAt[nf] = block[i], lo+i
-				nf++
-			}
 			out[lo+i] = r
-		}
-		if nf == 0 {
-			continue
-		}
-		k := len(d.classes)
-		d.category.predictBlock(flagged[:nf], probs[:nf*k])
-		for j := range nf {
-			r := &out[flaggedAt[j]]
-			r.Category, r.CategoryProb = FlaggedCategory(d.classes, probs[j*k:(j+1)*k])
+			if !r.Attack {
+				out[lo+i].CategoryProb = 1 - r.Score
+				continue
+			}
+			if !d.category.present() {
+				continue
+			}
+			flagged[nf], flaggedAt[nf] = block[i], lo+i
+			if nf++; nf == blockRows {
+				d.categorize(flagged[:nf], flaggedAt[:nf], out)
+				nf = 0
+			}
 		}
 	}
+	if nf > 0 {
+		d.categorize(flagged[:nf], flaggedAt[:nf], out)
+	}
 	return nil
+}
+
+// categorize runs the category model on a block of flagged rows and sets
+// the category of their results (out[at[j]] for rows[j]).
+func (d *Detector) categorize(rows [][]float32, at []int, out []Result) {
+	var probs [blockRows * numCategories]float32
+	k := len(d.classes)
+	d.category.predictBlock(rows, probs[:len(rows)*k])
+	for j, i := range at {
+		out[i].Category, out[i].CategoryProb = FlaggedCategory(d.classes, probs[j*k:(j+1)*k])
+	}
 }

@@ -67,6 +67,10 @@ type Forest struct {
 	// perfect is the same forest laid out for fast evaluation, or nil when
 	// the forest does not suit that layout (see buildPerfect).
 	perfect *perfectForest
+	// vector is the layout for the vector kernel that scores blocks of
+	// rows, or nil without that kernel or when the forest does not suit it
+	// (see buildVector).
+	vector *vectorForest
 }
 
 // NumClass reports the number of probabilities Predict writes: 1 for a
@@ -334,6 +338,7 @@ func newForest(m *rawModel) (*Forest, error) {
 		}
 	}
 	f.perfect = f.buildPerfect()
+	f.vector = f.buildVector()
 	return f, nil
 }
 

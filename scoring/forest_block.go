@@ -16,7 +16,7 @@ const blockRows = 16
 // values each: row i's probabilities go to out[i*NumClass():].
 func (f *Forest) predictBlock(rows [][]float32, out []float32) {
 	k := f.numGroup
-	if f.perfect == nil {
+	if f.perfect == nil && f.vector == nil {
 		for i, row := range rows {
 			f.predictRow(row, out[i*k:i*k+k])
 		}
@@ -25,7 +25,11 @@ func (f *Forest) predictBlock(rows [][]float32, out []float32) {
 	for i := range rows {
 		copy(out[i*k:i*k+k], f.baseMargin)
 	}
-	f.perfect.addBlockMargins(rows, k, out[:len(rows)*k])
+	if f.vector != nil {
+		f.vector.addBlockMargins(rows, k, out[:len(rows)*k])
+	} else {
+		f.perfect.addBlockMargins(rows, k, out[:len(rows)*k])
+	}
 	for i := range rows {
 		if k == 1 {
 			out[i] = sigmoid(out[i])

@@ -68,9 +68,38 @@ func FuzzParseXGBoost(f *testing.F) {
 		}
 		checkProbabilities(t, forest.NumClass(), forest.NumFeature(), forest.Predict, data)
 		general := *forest
-		general.perfect = nil
+		general.perfect, general.vector = nil, nil
 		checkProbabilities(t, forest.NumClass(), forest.NumFeature(), general.Predict, data)
+		checkBatchMatches(t, forest, &general, data)
 	})
+}
+
+// checkBatchMatches scores rows of values taken from data (and NaNs) with
+// f.PredictBatch, the block evaluators' path, and fails unless every value
+// equals walker's Predict bit for bit.
+func checkBatchMatches(t *testing.T, f, walker *Forest, data []byte) {
+	const n = 20 // a full block and a partial one
+	width, k := f.NumFeature(), f.NumClass()
+	rows := make([]float32, n*width)
+	for j := range rows {
+		if len(data) > 0 {
+			rows[j] = float32(int(data[j%len(data)])-128) / 16
+		}
+		if j%7 == 3 {
+			rows[j] = float32(math.NaN())
+		}
+	}
+	got := make([]float32, n*k)
+	f.PredictBatch(rows, n, got)
+	want := make([]float32, k)
+	for i := range n {
+		walker.Predict(rows[i*width:(i+1)*width], want)
+		for c := range k {
+			if math.Float32bits(got[i*k+c]) != math.Float32bits(want[c]) {
+				t.Fatalf("row %d class %d: PredictBatch %v, node walker %v", i, c, got[i*k+c], want[c])
+			}
+		}
+	}
 }
 
 // addNonFiniteSeeds adds the tiny JSON models with XGBoost's NaN,
