@@ -113,8 +113,9 @@ func TestCompatModelsMatchLibraries(t *testing.T) {
 			models := map[string]Model{"": m}
 			if f, ok := m.(*Forest); ok {
 				walker := *f
-				walker.perfect = nil
+				walker.perfect, walker.vector = nil, nil
 				models["node walk: "] = &walker
+				checkBatchMatches(t, f, &walker, rows)
 			}
 			out := make([]float32, c.numClass)
 			for evaluator, m := range models {

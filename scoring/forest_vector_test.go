@@ -125,25 +125,31 @@ func TestVectorMatchesNodeWalker(t *testing.T) {
 				taken++
 				walker := *f
 				walker.perfect, walker.vector = nil, nil
-				rows := randomRows(rng, 37, tt.numFeature, thresholds) // two full blocks and a partial one
-				flat := make([]float32, 0, len(rows)*tt.numFeature)
-				for _, row := range rows {
-					flat = append(flat, row...)
-				}
-				k := f.NumClass()
-				got := make([]float32, len(rows)*k)
-				f.PredictBatch(flat, len(rows), got)
-				want := make([]float32, k)
-				for i, row := range rows {
-					walker.Predict(row, want)
-					for c := range k {
-						if g := got[i*k+c]; math.Float32bits(g) != math.Float32bits(want[c]) {
-							t.Fatalf("seed %d row %d class %d: vector %v, node walker %v", seed, i, c, g, want[c])
-						}
-					}
-				}
+				checkBatchMatches(t, f, &walker, randomRows(rng, 37, tt.numFeature, thresholds)) // two full blocks and a partial one
 			}
 			t.Logf("%d of 40 forests took the vector layout", taken)
 		})
+	}
+}
+
+// checkBatchMatches scores rows with f.PredictBatch, the block evaluators'
+// path, and fails unless every value equals walker's Predict bit for bit.
+func checkBatchMatches(t *testing.T, f, walker *Forest, rows [][]float32) {
+	t.Helper()
+	width, k := f.NumFeature(), f.NumClass()
+	flat := make([]float32, 0, len(rows)*width)
+	for _, row := range rows {
+		flat = append(flat, row[:width]...)
+	}
+	got := make([]float32, len(rows)*k)
+	f.PredictBatch(flat, len(rows), got)
+	want := make([]float32, k)
+	for i, row := range rows {
+		walker.Predict(row, want)
+		for c := range k {
+			if math.Float32bits(got[i*k+c]) != math.Float32bits(want[c]) {
+				t.Fatalf("row %d class %d: PredictBatch %v, node walker %v", i, c, got[i*k+c], want[c])
+			}
+		}
 	}
 }

@@ -70,36 +70,26 @@ func FuzzParseXGBoost(f *testing.F) {
 		general := *forest
 		general.perfect, general.vector = nil, nil
 		checkProbabilities(t, forest.NumClass(), forest.NumFeature(), general.Predict, data)
-		checkBatchMatches(t, forest, &general, data)
+		checkBatchMatches(t, forest, &general, fuzzRows(forest.NumFeature(), data))
 	})
 }
 
-// checkBatchMatches scores rows of values taken from data (and NaNs) with
-// f.PredictBatch, the block evaluators' path, and fails unless every value
-// equals walker's Predict bit for bit.
-func checkBatchMatches(t *testing.T, f, walker *Forest, data []byte) {
-	const n = 20 // a full block and a partial one
-	width, k := f.NumFeature(), f.NumClass()
-	rows := make([]float32, n*width)
-	for j := range rows {
-		if len(data) > 0 {
-			rows[j] = float32(int(data[j%len(data)])-128) / 16
-		}
-		if j%7 == 3 {
-			rows[j] = float32(math.NaN())
-		}
-	}
-	got := make([]float32, n*k)
-	f.PredictBatch(rows, n, got)
-	want := make([]float32, k)
-	for i := range n {
-		walker.Predict(rows[i*width:(i+1)*width], want)
-		for c := range k {
-			if math.Float32bits(got[i*k+c]) != math.Float32bits(want[c]) {
-				t.Fatalf("row %d class %d: PredictBatch %v, node walker %v", i, c, got[i*k+c], want[c])
+// fuzzRows makes 20 rows (a full block and a partial one) of values taken
+// from data, every seventh one missing.
+func fuzzRows(width int, data []byte) [][]float32 {
+	rows := make([][]float32, 20)
+	for i := range rows {
+		rows[i] = make([]float32, width)
+		for j := range rows[i] {
+			if len(data) > 0 {
+				rows[i][j] = float32(int(data[(i*width+j)%len(data)])-128) / 16
+			}
+			if (i*width+j)%7 == 3 {
+				rows[i][j] = float32(math.NaN())
 			}
 		}
 	}
+	return rows
 }
 
 // addNonFiniteSeeds adds the tiny JSON models with XGBoost's NaN,

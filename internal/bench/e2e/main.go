@@ -55,6 +55,7 @@ import (
 	"github.com/sagewall/sagewall/connlog"
 	"github.com/sagewall/sagewall/etl/nslkdd"
 	"github.com/sagewall/sagewall/internal/captures"
+	"github.com/sagewall/sagewall/sinks"
 	"github.com/sagewall/sagewall/stream"
 )
 
@@ -76,8 +77,12 @@ type options struct {
 	storage      string
 	brokerPID    int
 	zeek         bool
-	code         string
-	hog          bool
+	// inputCodec compresses the input topics' batches as a producer
+	// would (the S3 bridge writes lz4); none by default, as in the runs
+	// recorded before it existed.
+	inputCodec kafka.Compression
+	code       string
+	hog        bool
 	// The Python peer: the interpreter (of the venv scripts/bench-e2e.sh
 	// makes), consumer.py, and the batch sizes measured.
 	skipPython     bool
@@ -138,6 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.skipPython, "skip-python", false, "leave out the Python consumer (internal/bench/python)")
 	fs.StringVar(&o.python, "python", "", "Python interpreter with internal/bench/python/requirements.txt installed")
 	fs.StringVar(&o.pythonConsumer, "python-consumer", "internal/bench/python/consumer.py", "the Python consumer")
+	inputCompression := fs.String("input-compression", "none", "codec of the input topics' record batches, as their producer writes them: none, gzip, snappy, lz4 or zstd (the S3 bridge writes lz4)")
 	batches := fs.String("python-batches", "1000,10000", "batch sizes of the Python consumer's throughput runs, comma-separated; the first is also paced")
 	fs.StringVar(&o.out, "out", "", "append the results as one line of JSON to this file")
 	fs.StringVar(&o.render, "render", "", "print the tables of a run recorded in this JSON-lines file (the last, or --run) and exit")
@@ -148,6 +154,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var err error
 	if o.pythonBatches, err = parseBatches(*batches); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if o.inputCodec, err = sinks.ParseCompression(*inputCompression); err != nil {
+		return fmt.Errorf("%w: --input-compression: %w", errUsage, err)
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -687,6 +696,7 @@ func (b *bench) writer(topic string) *kafka.Writer {
 		BatchSize:    10000,
 		BatchBytes:   1_000_000,
 		BatchTimeout: time.Millisecond,
+		Compression:  b.opts.inputCodec,
 	}
 }
 
