@@ -169,12 +169,16 @@ func (e *Encoder) EncodeRecord(rec *Record, dst []float32) error {
 		return fmt.Errorf("encoding record: dst holds %d floats, the spec needs %d", len(dst), e.width)
 	}
 	for i, v := range rec.Numeric {
+		// One test per value on the way through: false for NaN, both
+		// infinities and negatives alike; which one it is is asked after.
+		if v >= 0 && v <= math.MaxFloat64 {
+			continue
+		}
+		kind := ErrNegative
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return newFieldError(e.spec.Numeric[i], []byte(strconv.FormatFloat(v, 'g', -1, 64)), ErrNotFinite, "")
+			kind = ErrNotFinite
 		}
-		if v < 0 {
-			return newFieldError(e.spec.Numeric[i], []byte(strconv.FormatFloat(v, 'g', -1, 64)), ErrNegative, "")
-		}
+		return newFieldError(e.spec.Numeric[i], []byte(strconv.FormatFloat(v, 'g', -1, 64)), kind, "")
 	}
 	var hot [3]int
 	if hot[0] = e.protocols.lookup([]byte(rec.ProtocolType)); hot[0] < 0 {

@@ -521,3 +521,46 @@ func mustEncode(t *testing.T, e *Encoder, line string) (Record, []float32) {
 	}
 	return rec, dst
 }
+
+// TestEncodeRecordNumerics checks EncodeRecord's one-test validation of a
+// deriver's numeric features: zero (of both signs) and the largest finite
+// value encode, each kind of bad value is a *FieldError naming the field.
+func TestEncodeRecordNumerics(t *testing.T) {
+	tests := []struct {
+		name  string
+		value float64
+		want  error // nil: encodes
+	}{
+		{"zero", 0, nil},
+		{"negative zero", math.Copysign(0, -1), nil},
+		{"largest finite", math.MaxFloat64, nil},
+		{"negative", -3, ErrNegative},
+		{"smallest negative", -math.SmallestNonzeroFloat64, ErrNegative},
+		{"NaN", math.NaN(), ErrNotFinite},
+		{"+Inf", math.Inf(1), ErrNotFinite},
+		{"-Inf", math.Inf(-1), ErrNotFinite},
+	}
+	enc := NewEncoder(nil)
+	count := slices.Index(DefaultSpec().Numeric, "count")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := Record{ProtocolType: "tcp", Service: "http", Flag: "SF"}
+			rec.Numeric[count] = tt.value
+			dst := make([]float32, Width)
+			err := enc.EncodeRecord(&rec, dst)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("EncodeRecord: %v", err)
+				}
+				if dst[count] != float32(tt.value) {
+					t.Fatalf("count encoded as %v, want %v", dst[count], float32(tt.value))
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || !errors.Is(err, tt.want) || fe.Field != "count" {
+				t.Fatalf("EncodeRecord = %v, want a %v error on field count", err, tt.want)
+			}
+		})
+	}
+}
