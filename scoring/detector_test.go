@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -920,11 +921,20 @@ func TestScoreBlocksMatchRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, d := range map[string]*Detector{
+	detectors := map[string]*Detector{
 		"bundled":           bundled(t, WithThreshold(0.3)),
 		"binary only":       binaryOnly,
 		"one 5-class model": categoryOnly,
-	} {
+	}
+	if vectorKernelAvailable() && (detectors["bundled"].binary.forest.vector == nil || detectors["bundled"].category.forest.vector == nil) {
+		t.Fatal("the bundled forests should take the vector layout on this CPU")
+	}
+	// Each also with the padded walker scoring its blocks, as on CPUs
+	// without the vector kernel.
+	for name, d := range maps.Clone(detectors) {
+		detectors[name+", padded"] = withoutVector(d)
+	}
+	for name, d := range detectors {
 		for _, n := range []int{0, 1, 15, 16, 17, 33, 300} {
 			got := make([]Result, n)
 			if err := d.Score(context.Background(), rows[:n*width], got); err != nil {
@@ -954,6 +964,20 @@ func TestScoreBlocksMatchRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withoutVector returns a copy of d whose forests score blocks with the
+// padded walker instead of the vector kernel.
+func withoutVector(d *Detector) *Detector {
+	c := *d
+	for _, s := range []*scorer{&c.binary, &c.category} {
+		if s.forest != nil {
+			f := *s.forest
+			f.vector = nil
+			s.forest = &f
+		}
+	}
+	return &c
 }
 
 // TestDetectorWithThreshold: a detector re-thresholded from a loaded one
