@@ -926,7 +926,7 @@ func TestScoreBlocksMatchRows(t *testing.T) {
 		"binary only":       binaryOnly,
 		"one 5-class model": categoryOnly,
 	}
-	if vectorKernelAvailable() && (detectors["bundled"].binary.forest.vector == nil || detectors["bundled"].category.forest.vector == nil) {
+	if len(vectorKernels()) > 0 && (detectors["bundled"].binary.forest.vector == nil || detectors["bundled"].category.forest.vector == nil) {
 		t.Fatal("the bundled forests should take the vector layout on this CPU")
 	}
 	// Each also with the padded walker scoring its blocks, as on CPUs

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,8 +233,8 @@ func BenchmarkPredict(b *testing.B) {
 
 // BenchmarkPredictBatch reports the per-record cost of PredictBatch on
 // the bundled model's two forests over 4,096 encoded KDDTrain+ rows, with
-// the vector kernel and with the padded walker it replaces where the CPU
-// has AVX-512:
+// each vector kernel the CPU runs and with the padded walker that CPUs
+// without one use:
 //
 //	go test ./scoring -run '^$' -bench PredictBatch -count 6 | benchstat -col /evaluator -
 func BenchmarkPredictBatch(b *testing.B) {
@@ -244,14 +245,19 @@ func BenchmarkPredictBatch(b *testing.B) {
 		name   string
 		forest *Forest
 	}{{"binary", d.binary.forest}, {"category", d.category.forest}} {
-		for _, evaluator := range []string{"vector", "padded"} {
+		for _, evaluator := range []string{"avx512", "avx2", "padded"} {
 			b.Run("model="+model.name+"/evaluator="+evaluator, func(b *testing.B) {
 				f := *model.forest
-				switch {
-				case evaluator == "padded":
+				if evaluator == "padded" {
 					f.vector = nil
-				case f.vector == nil:
-					b.Skip("no vector kernel on this CPU")
+				} else {
+					i := slices.IndexFunc(vectorKernels(), func(k vectorKernel) bool { return k.String() == evaluator })
+					if i < 0 || f.vector == nil {
+						b.Skip("no " + evaluator + " kernel on this CPU")
+					}
+					v := *f.vector
+					v.kernel = vectorKernels()[i]
+					f.vector = &v
 				}
 				out := make([]float32, n*f.NumClass())
 				lockThread()

@@ -1,11 +1,14 @@
 package scoring
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
-// The vector evaluator, for CPUs with AVX-512 (forest_vector_amd64.s). It
-// scores blockRows rows at once, one 16-lane register per feature, and
-// never walks a tree: every split of a tree is compared for all sixteen
-// rows, and the leaf each row reaches is found with bit masks, as in
+// The vector evaluator, for CPUs with AVX-512 or AVX2
+// (forest_vector_amd64.s). It scores blockRows rows at once, one 16-lane
+// register (or two of 8 lanes) per feature, and never walks a tree: every
+// split of a tree is compared for all sixteen rows, and the leaf each row reaches is found with bit masks, as in
 // QuickScorer (Lucchese et al., SIGIR 2015). A tree's leaves are numbered
 // left to right in the bits of a 32-bit word; a split that sends a row
 // right rules out the leaves of its left subtree, so the row's word starts
@@ -14,10 +17,29 @@ import "unsafe"
 // of the ANDs does not matter, so splits whose missing values go left and
 // those whose missing values go right are compared in two runs with two
 // comparisons, and NaNs follow XGBoost's default directions exactly. A
-// tree costs about four instructions per split for sixteen rows where the
+// tree costs about four instructions per split for sixteen rows with
+// AVX-512 (twice as many with AVX2, the same time on AMD Zen 4) where the
 // padded walker (forest_perfect.go) costs about a dozen per level per row,
 // and the margins are still summed in tree order, so the results are
 // bit-identical to Predict's.
+
+// vectorKernel names an implementation of the kernel.
+type vectorKernel uint8
+
+const (
+	kernelAVX512 vectorKernel = iota + 1
+	kernelAVX2
+)
+
+func (k vectorKernel) String() string {
+	switch k {
+	case kernelAVX512:
+		return "avx512"
+	case kernelAVX2:
+		return "avx2"
+	}
+	return fmt.Sprintf("vectorKernel(%d)", uint8(k))
+}
 
 // maxVectorLeaves is the most leaves a tree may have: one bit each in a
 // 32-bit lane (max_depth 5 trees have at most 32).
@@ -33,6 +55,7 @@ const maxVectorGroups = 8
 
 // vectorForest is the forest laid out for the vector kernel.
 type vectorForest struct {
+	kernel  vectorKernel
 	columns []int32 // feature index of each column, the features the forest splits on
 	nodes   []vectorNode
 	trees   []vectorTree
@@ -57,15 +80,17 @@ type vectorTree struct {
 	margin uint32 // byte offset of the tree's output group in a block's margins: group * 4 * blockRows
 }
 
-// buildVector lays the forest out for the vector kernel, or returns nil
-// when the CPU has no such kernel or the forest does not fit it (a tree
-// with more than maxVectorLeaves leaves, more than maxVectorColumns split
-// features or maxVectorGroups output groups).
+// buildVector lays the forest out for the fastest vector kernel of the
+// CPU, or returns nil when the CPU has none or the forest does not fit the
+// layout (a tree with more than maxVectorLeaves leaves, more than
+// maxVectorColumns split features or maxVectorGroups output groups).
 func (f *Forest) buildVector() *vectorForest {
-	if !vectorKernelAvailable() || f.numGroup > maxVectorGroups || len(f.roots) == 0 {
+	kernels := vectorKernels()
+	if len(kernels) == 0 || f.numGroup > maxVectorGroups || len(f.roots) == 0 {
 		return nil
 	}
 	v := &vectorForest{
+		kernel: kernels[0],
 		trees:  make([]vectorTree, len(f.roots)),
 		leaves: make([]float32, len(f.roots)*maxVectorLeaves),
 	}
@@ -138,7 +163,7 @@ func (v *vectorForest) addBlockMargins(rows [][]float32, groups int, out []float
 			margins[g*blockRows+i] = out[i*groups+g]
 		}
 	}
-	vectorMargins(unsafe.SliceData(v.nodes), unsafe.SliceData(v.trees), len(v.trees),
+	vectorMargins(v.kernel, unsafe.SliceData(v.nodes), unsafe.SliceData(v.trees), len(v.trees),
 		&columns[0], unsafe.SliceData(v.leaves), &margins[0])
 	for i := range rows {
 		for g := range groups {

@@ -2,11 +2,11 @@
 
 package scoring
 
-// vectorKernelAvailable is false: the vector kernel is written for amd64.
-func vectorKernelAvailable() bool { return false }
+// vectorKernels is empty: the vector kernels are written for amd64.
+func vectorKernels() []vectorKernel { return nil }
 
 // vectorMargins is never called, since buildVector lays out no forest for
 // it on this architecture.
-func vectorMargins(nodes *vectorNode, trees *vectorTree, numTrees int, columns *float32, leaves *float32, margins *float32) {
+func vectorMargins(k vectorKernel, nodes *vectorNode, trees *vectorTree, numTrees int, columns *float32, leaves *float32, margins *float32) {
 	panic("scoring: no vector kernel on this architecture")
 }

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -87,12 +88,13 @@ func vectorFits(m *rawModel) bool {
 	return len(features) <= maxVectorColumns && max(m.numClass, 1) <= maxVectorGroups
 }
 
-// TestVectorMatchesNodeWalker checks the vector kernel against the node
-// walker, bit for bit, on random forests and rows (NaN, infinities, values
-// on thresholds, a partial block), and that it takes exactly the forests
-// it can evaluate.
+// TestVectorMatchesNodeWalker checks each vector kernel the CPU runs
+// against the node walker, bit for bit, on random forests and rows (NaN,
+// infinities, values on thresholds, a partial block), and that the layout
+// takes exactly the forests it can evaluate.
 func TestVectorMatchesNodeWalker(t *testing.T) {
-	if !vectorKernelAvailable() {
+	kernels := vectorKernels()
+	if len(kernels) == 0 {
 		t.Skip("no vector kernel on this CPU")
 	}
 	thresholds := []float32{-1, 0, 0.5, 1, 2.5, 100}
@@ -106,29 +108,32 @@ func TestVectorMatchesNodeWalker(t *testing.T) {
 		{"9 classes: more groups than the kernel keeps", 20, 9, 3},
 		{"400 features: some forests split on more than 128", 400, 0, 5},
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var taken int
-			for seed := range 40 {
-				m := randomModel(rng, tt.numFeature, tt.numClass, 1+seed%12, tt.maxDepth, thresholds)
-				f, err := newForest(m)
-				if err != nil {
-					t.Fatal(err)
+	for _, kernel := range kernels {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/%s", kernel, tt.name), func(t *testing.T) {
+				var taken int
+				for seed := range 40 {
+					m := randomModel(rng, tt.numFeature, tt.numClass, 1+seed%12, tt.maxDepth, thresholds)
+					f, err := newForest(m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := vectorFits(m); (f.vector != nil) != want {
+						t.Fatalf("seed %d: vector layout %v, want %v", seed, f.vector != nil, want)
+					}
+					if f.vector == nil {
+						continue
+					}
+					taken++
+					f.vector.kernel = kernel
+					walker := *f
+					walker.perfect, walker.vector = nil, nil
+					checkBatchMatches(t, f, &walker, randomRows(rng, 37, tt.numFeature, thresholds)) // two full blocks and a partial one
 				}
-				if want := vectorFits(m); (f.vector != nil) != want {
-					t.Fatalf("seed %d: vector layout %v, want %v", seed, f.vector != nil, want)
-				}
-				if f.vector == nil {
-					continue
-				}
-				taken++
-				walker := *f
-				walker.perfect, walker.vector = nil, nil
-				checkBatchMatches(t, f, &walker, randomRows(rng, 37, tt.numFeature, thresholds)) // two full blocks and a partial one
-			}
-			t.Logf("%d of 40 forests took the vector layout", taken)
-		})
+				t.Logf("%d of 40 forests took the vector layout", taken)
+			})
+		}
 	}
 }
 
