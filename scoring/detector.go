@@ -812,12 +812,11 @@ func (d *Detector) Score(ctx context.Context, rows []float32, out []Result) erro
 		for i := range n {
 			r := Result{Score: probs[i], Category: etl.Normal}
 			r.Attack = float64(r.Score) >= d.operating.Threshold
-			out[lo+i] = r
 			if !r.Attack {
-				out[lo+i].CategoryProb = 1 - r.Score
-				continue
+				r.CategoryProb = 1 - r.Score
 			}
-			if !d.category.present() {
+			out[lo+i] = r
+			if !r.Attack || !d.category.present() {
 				continue
 			}
 			flagged[nf], flaggedAt[nf] = block[i], lo+i

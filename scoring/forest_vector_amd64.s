@@ -2,54 +2,68 @@
 
 #include "textflag.h"
 
+// Both kernels take (nodes *vectorNode, trees *vectorTree, numTrees int,
+// columns *float32, leaves *float32, margins *float32) and walk the trees
+// alike: per tree, the splits whose missing values go right (compared with
+// NLT_UQ, 21: not x < threshold, true for NaN), then those whose missing
+// values go left (GE_OQ, 29: x >= threshold, false for NaN), then the leaf.
+// A vectorNode is 12 bytes (column offset, threshold, keep mask), a
+// vectorTree 20 (first split, rights, lefts, leaves offset, margin offset).
+
+#define LOAD_ARGS \
+	MOVQ nodes+0(FP), AX; \
+	MOVQ trees+8(FP), BX; \
+	MOVQ numTrees+16(FP), CX; \
+	MOVQ columns+24(FP), DX; \
+	MOVQ leaves+32(FP), SI; \
+	MOVQ margins+40(FP), DI
+
+// FIRST_SPLIT points R8 at the tree's first split.
+#define FIRST_SPLIT \
+	MOVL 0(BX), R8; \
+	IMUL3Q $12, R8, R8; \
+	ADDQ AX, R8
+
+// SPLIT512 compares the split at R8 for the 16 rows (K1: those it sends
+// right) and ANDs its keep mask into those rows' leaf bits in Z0.
+#define SPLIT512(pred) \
+	MOVL 0(R8), R10; \
+	VMOVUPS (DX)(R10*1), Z1; \
+	VCMPPS.BCST $pred, 4(R8), Z1, K1; \
+	VPANDD.BCST 8(R8), Z0, K1, Z0; \
+	ADDQ $12, R8
+
 // func vectorMarginsAVX512(nodes *vectorNode, trees *vectorTree, numTrees int, columns *float32, leaves *float32, margins *float32)
 //
-// Per tree: Z0 holds each row's leaf bits, starting all set; a split's
-// compare (K1: the rows it sends right) ANDs its keep mask into those
-// rows' words. The lowest bit left is the row's leaf: isolated (x & -x),
-// its leading zeros are 31 - its index, which is where the leaves are
-// stored reversed; a gather fetches the sixteen leaf values and they are
-// added to the tree's group margins.
+// Z0 holds each row's leaf bits, starting all set. The lowest bit left is
+// the row's leaf: isolated (x & -x), its leading zeros are 31 - its index,
+// which is where the leaves are stored reversed; a gather fetches the
+// sixteen leaf values and they are added to the tree's group margins.
 TEXT ·vectorMarginsAVX512(SB), NOSPLIT, $0-48
-	MOVQ nodes+0(FP), AX
-	MOVQ trees+8(FP), BX
-	MOVQ numTrees+16(FP), CX
-	MOVQ columns+24(FP), DX
-	MOVQ leaves+32(FP), SI
-	MOVQ margins+40(FP), DI
+	LOAD_ARGS
 	TESTQ CX, CX
 	JZ done
 	VPXORD Z7, Z7, Z7
 
 tree:
-	MOVL 0(BX), R8 // first split
-	IMUL3Q $12, R8, R8
-	ADDQ AX, R8
+	FIRST_SPLIT
 	VPTERNLOGD $0xff, Z0, Z0, Z0
-	MOVL 4(BX), R9 // splits whose missing values go right
+	MOVL 4(BX), R9
 	TESTL R9, R9
 	JZ lefts
 
 rights:
-	MOVL 0(R8), R10
-	VMOVUPS (DX)(R10*1), Z1
-	VCMPPS.BCST $21, 4(R8), Z1, K1 // NLT_UQ: not x < threshold, true for NaN
-	VPANDD.BCST 8(R8), Z0, K1, Z0
-	ADDQ $12, R8
+	SPLIT512(21)
 	DECL R9
 	JNZ rights
 
 lefts:
-	MOVL 8(BX), R9 // splits whose missing values go left
+	MOVL 8(BX), R9
 	TESTL R9, R9
 	JZ leaf
 
 leftsloop:
-	MOVL 0(R8), R10
-	VMOVUPS (DX)(R10*1), Z1
-	VCMPPS.BCST $29, 4(R8), Z1, K1 // GE_OQ: x >= threshold, false for NaN
-	VPANDD.BCST 8(R8), Z0, K1, Z0
-	ADDQ $12, R8
+	SPLIT512(29)
 	DECL R9
 	JNZ leftsloop
 
@@ -72,22 +86,43 @@ done:
 	VZEROUPPER
 	RET
 
+// SPLIT256 is SPLIT512 for two halves of 8 rows (leaf bits in Y0 and Y2):
+// with no mask registers a compare yields all-ones lanes, and a right turn
+// clears the left subtree's bits as word &^= mask &^ keep.
+#define SPLIT256(pred) \
+	MOVL 0(R8), R10; \
+	VBROADCASTSS 4(R8), Y8; \
+	VPBROADCASTD 8(R8), Y9; \
+	VMOVUPS (DX)(R10*1), Y1; \
+	VMOVUPS 32(DX)(R10*1), Y3; \
+	VCMPPS $pred, Y8, Y1, Y1; \
+	VCMPPS $pred, Y8, Y3, Y3; \
+	VPANDN Y1, Y9, Y1; \
+	VPANDN Y3, Y9, Y3; \
+	VPANDN Y0, Y1, Y0; \
+	VPANDN Y2, Y3, Y2; \
+	ADDQ $12, R8
+
+// LEAF256 adds the leaves of the 8 rows whose leaf bits are in word to
+// their margins at off(DI)(R10*1), leaves at R11. With no leading-zero
+// count, the lowest bit's index is the exponent of its value converted to
+// float (bit 31 converts to -2^31, whose sign bit the 0xff mask in Y6
+// drops): 158 (Y5) - exponent is 31 - index, the reversed leaf's slot.
+#define LEAF256(word, tmp, dst, off) \
+	VPSUBD word, Y7, tmp; \
+	VPAND tmp, word, tmp; \
+	VCVTDQ2PS tmp, tmp; \
+	VPSRLD $23, tmp, tmp; \
+	VPAND Y6, tmp, tmp; \
+	VPSUBD tmp, Y5, tmp; \
+	VPCMPEQD Y4, Y4, Y4; \
+	VGATHERDPS Y4, (R11)(tmp*4), dst; \
+	VADDPS off(DI)(R10*1), dst, dst; \
+	VMOVUPS dst, off(DI)(R10*1)
+
 // func vectorMarginsAVX2(nodes *vectorNode, trees *vectorTree, numTrees int, columns *float32, leaves *float32, margins *float32)
-//
-// vectorMargins for AVX2: the 16 rows as two halves of 8 lanes (Y0 rows
-// 0-7, Y2 rows 8-15). With no mask registers a compare yields all-ones
-// lanes, and a right turn clears the left subtree's bits as
-// word &^= mask &^ keep. With no leading-zero count, the lowest bit's
-// index is the exponent of its value converted to float (bit 31 converts
-// to -2^31, whose sign bit the 0xff mask drops): 158 - exponent is
-// 31 - index, the reversed leaf's slot.
 TEXT ·vectorMarginsAVX2(SB), NOSPLIT, $0-48
-	MOVQ nodes+0(FP), AX
-	MOVQ trees+8(FP), BX
-	MOVQ numTrees+16(FP), CX
-	MOVQ columns+24(FP), DX
-	MOVQ leaves+32(FP), SI
-	MOVQ margins+40(FP), DI
+	LOAD_ARGS
 	TESTQ CX, CX
 	JZ done2
 	VPXOR Y7, Y7, Y7
@@ -99,49 +134,25 @@ TEXT ·vectorMarginsAVX2(SB), NOSPLIT, $0-48
 	VPBROADCASTD X6, Y6
 
 tree2:
-	MOVL 0(BX), R8 // first split
-	IMUL3Q $12, R8, R8
-	ADDQ AX, R8
+	FIRST_SPLIT
 	VPCMPEQD Y0, Y0, Y0
 	VPCMPEQD Y2, Y2, Y2
-	MOVL 4(BX), R9 // splits whose missing values go right
+	MOVL 4(BX), R9
 	TESTL R9, R9
 	JZ lefts2
 
 rights2:
-	MOVL 0(R8), R10
-	VBROADCASTSS 4(R8), Y8
-	VPBROADCASTD 8(R8), Y9
-	VMOVUPS (DX)(R10*1), Y1
-	VMOVUPS 32(DX)(R10*1), Y3
-	VCMPPS $21, Y8, Y1, Y1 // NLT_UQ: not x < threshold, true for NaN
-	VCMPPS $21, Y8, Y3, Y3
-	VPANDN Y1, Y9, Y1
-	VPANDN Y3, Y9, Y3
-	VPANDN Y0, Y1, Y0
-	VPANDN Y2, Y3, Y2
-	ADDQ $12, R8
+	SPLIT256(21)
 	DECL R9
 	JNZ rights2
 
 lefts2:
-	MOVL 8(BX), R9 // splits whose missing values go left
+	MOVL 8(BX), R9
 	TESTL R9, R9
 	JZ leaf2
 
 leftsloop2:
-	MOVL 0(R8), R10
-	VBROADCASTSS 4(R8), Y8
-	VPBROADCASTD 8(R8), Y9
-	VMOVUPS (DX)(R10*1), Y1
-	VMOVUPS 32(DX)(R10*1), Y3
-	VCMPPS $29, Y8, Y1, Y1 // GE_OQ: x >= threshold, false for NaN
-	VCMPPS $29, Y8, Y3, Y3
-	VPANDN Y1, Y9, Y1
-	VPANDN Y3, Y9, Y3
-	VPANDN Y0, Y1, Y0
-	VPANDN Y2, Y3, Y2
-	ADDQ $12, R8
+	SPLIT256(29)
 	DECL R9
 	JNZ leftsloop2
 
@@ -149,28 +160,8 @@ leaf2:
 	MOVL 12(BX), R10
 	LEAQ (SI)(R10*1), R11
 	MOVL 16(BX), R10
-	// rows 0-7
-	VPSUBD Y0, Y7, Y1
-	VPAND Y1, Y0, Y1
-	VCVTDQ2PS Y1, Y1
-	VPSRLD $23, Y1, Y1
-	VPAND Y6, Y1, Y1
-	VPSUBD Y1, Y5, Y1
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, (R11)(Y1*4), Y10
-	VADDPS (DI)(R10*1), Y10, Y10
-	VMOVUPS Y10, (DI)(R10*1)
-	// rows 8-15
-	VPSUBD Y2, Y7, Y3
-	VPAND Y3, Y2, Y3
-	VCVTDQ2PS Y3, Y3
-	VPSRLD $23, Y3, Y3
-	VPAND Y6, Y3, Y3
-	VPSUBD Y3, Y5, Y3
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, (R11)(Y3*4), Y11
-	VADDPS 32(DI)(R10*1), Y11, Y11
-	VMOVUPS Y11, 32(DI)(R10*1)
+	LEAF256(Y0, Y1, Y10, 0)
+	LEAF256(Y2, Y3, Y11, 32)
 	ADDQ $20, BX
 	DECQ CX
 	JNZ tree2
