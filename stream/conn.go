@@ -414,7 +414,6 @@ func (r *run) emitDerived(d *features.Derived) {
 	}
 	v.Record.Label = s.kddLabel
 	b.n++
-	r.p.cfg.metrics.addEncoded(1)
 	r.fullCheck()
 }
 
