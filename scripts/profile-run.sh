@@ -2,10 +2,12 @@
 # CPU profile of `sagewall run` at full speed on a real broker, attributed to the pipeline's
 # steps (docs/pipeline.md, "Where the CPU goes"). Bounded: one backlog, one run, then it stops.
 #
-# usage: scripts/profile-run.sh [--records N] [--zeek] [--sagewall BINARY] [-- extra flags of sagewall run]
+# usage: scripts/profile-run.sh [--records N] [--zeek | --zeek-tsv] [--sagewall BINARY] [-- extra flags of sagewall run]
 #   --records   backlog of bundled KDDTrain+ lines, cycled (1000000)
 #   --zeek      the backlog is the bundled labelled Zeek capture instead, as the S3 bridge writes it
 #               (JSON keyed by destination host, internal/bench/zeeklines), run with --input-format zeek
+#   --zeek-tsv  the same connections as Zeek wrote them, TSV keyed by destination host, the capture's
+#               header lines first in every partition
 #   --sagewall  the binary to profile (default: built from this checkout), e.g. one built from
 #               an older commit, for a before/after in the same conditions
 #
@@ -26,7 +28,8 @@ zeek=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--records) records=$2; shift 2 ;;
-	--zeek) zeek=1; shift ;;
+	--zeek) zeek=json; shift ;;
+	--zeek-tsv) zeek=tsv; shift ;;
 	--sagewall) binary=$2; shift 2 ;;
 	--) shift; break ;;
 	*) die "unknown argument $1" ;;
@@ -62,8 +65,12 @@ fi
 run=profile-$(date -u +%H%M%S)
 input=()
 if [ -n "$zeek" ]; then
-	log "filling $run-raw with $records Zeek connections (JSON keyed by destination host, 4 partitions)"
-	(cd "$repo" && go run ./internal/bench/zeeklines -n "$records") >"$work/backlog.txt"
+	log "filling $run-raw with $records Zeek connections ($zeek keyed by destination host, 4 partitions)"
+	(cd "$repo" && go run ./internal/bench/zeeklines -format "$zeek" -n "$records") >"$work/backlog.txt"
+	if [ "$zeek" = tsv ]; then
+		(cd "$repo" && go run ./internal/bench/zeeklines -format tsv -header) >"$work/header.txt"
+		for p in 0 1 2 3; do timeout 60 kcat -P -b "$brokers" -t "$run-raw" -p "$p" -l "$work/header.txt"; done
+	fi
 	timeout 300 kcat -P -b "$brokers" -t "$run-raw" -X linger.ms=20 -K$'\t' -l "$work/backlog.txt"
 	input=(--input-format zeek --input-hold-time 100ms) # as bench-e2e.sh --zeek runs it
 else
