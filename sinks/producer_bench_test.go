@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"hash/crc32"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -134,5 +135,57 @@ func BenchmarkProducer(b *testing.B) {
 			}
 		})
 		v.close()
+	}
+}
+
+// BenchmarkBatchEncoder encodes one request's record batch of 512 compact
+// JSON verdicts, as the producer does per partition, with each codec it
+// encodes itself: lz4 (the default), snappy and none. Scores, offsets and,
+// for the connection verdicts, ports and times vary, so that the batch
+// compresses like the verdict topic's. One op is one batch; ns/verdict is
+// reported.
+func BenchmarkBatchEncoder(b *testing.B) {
+	const n = 512
+	rng := rand.New(rand.NewPCG(5, 6))
+	format := NewJSONFormat(false)
+	for _, kind := range []string{"nslkdd", "zeek"} {
+		verdicts := makeVerdicts(b, n, 4, 1_000_000)
+		if kind == "zeek" {
+			conn := zeekVerdict(b)
+			for i := range verdicts {
+				source := verdicts[i].Source
+				verdicts[i] = conn
+				verdicts[i].Source = source
+				verdicts[i].Conn.OrigPort = uint16(rng.IntN(65536))
+				verdicts[i].Conn.Start = verdicts[i].Conn.Start.Add(time.Duration(rng.IntN(1e9)))
+			}
+		}
+		records := make([]record, n)
+		for i := range verdicts {
+			verdicts[i].Result.Score = rng.Float32()
+			verdicts[i].Result.CategoryProb = rng.Float32()
+			records[i] = record{key: verdicts[i].Source.AppendKey(nil), value: format.Append(nil, &verdicts[i])}
+		}
+		chunks := []chunk{{time: 1_795_608_000_000, records: records}}
+		crcTable := crc32.MakeTable(crc32.Castagnoli)
+		for _, codec := range []kafka.Compression{kafka.Lz4, kafka.Snappy, 0} {
+			name := "none"
+			if codec != 0 {
+				name = codec.String()
+			}
+			b.Run("verdicts="+kind+"/codec="+name, func(b *testing.B) {
+				var e batchEncoder
+				var size int
+				for b.Loop() {
+					batch, err := e.encode(chunks, codec, crcTable)
+					if err != nil {
+						b.Fatal(err)
+					}
+					size = len(batch)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/verdict")
+				b.ReportMetric(float64(size)/n, "bytes/verdict")
+			})
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -34,19 +35,10 @@ func batchChunks() []chunk {
 
 // TestBatchEncoderMatchesKafkaGo holds the producer's record batches to
 // kafka-go's own encoder: byte for byte uncompressed, and record for record
-// (read back by kafka-go) with every codec.
+// (read back by kafka-go) with every codec, also for a records section of
+// several compression blocks (snappyChunk, lz4's 256 KB).
 func TestBatchEncoderMatchesKafkaGo(t *testing.T) {
 	chunks := batchChunks()
-	type timedRecord struct {
-		record
-		time time.Time
-	}
-	var want []timedRecord
-	for _, c := range chunks {
-		for _, r := range c.records {
-			want = append(want, timedRecord{r, time.UnixMilli(c.time)})
-		}
-	}
 	crcTable := crc32.MakeTable(crc32.Castagnoli)
 	var e batchEncoder
 	t.Run("none", func(t *testing.T) {
@@ -55,7 +47,7 @@ func TestBatchEncoderMatchesKafkaGo(t *testing.T) {
 			t.Fatal(err)
 		}
 		var records []protocol.Record
-		for _, w := range want {
+		for _, w := range timedRecords(chunks) {
 			rec := protocol.Record{Time: w.time, Value: protocol.NewBytes(w.value)}
 			if w.key != nil {
 				rec.Key = protocol.NewBytes(w.key)
@@ -71,43 +63,76 @@ func TestBatchEncoderMatchesKafkaGo(t *testing.T) {
 			t.Fatalf("batch differs from kafka-go's:\n got %x\nwant %x", got, buf.Bytes())
 		}
 	})
-	for _, codec := range []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
-		t.Run("read_back_"+strconv.Itoa(int(codec)), func(t *testing.T) {
-			batch, err := e.encode(chunks, codec, crcTable)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rs protocol.RecordSet
-			if _, err := rs.ReadFrom(bytes.NewReader(batch)); err != nil {
-				t.Fatalf("kafka-go reading the batch: %v", err)
-			}
-			if rs.Attributes.Compression() != codec {
-				t.Errorf("codec %d, want %d", rs.Attributes.Compression(), codec)
-			}
-			i := 0
-			for ; ; i++ {
-				r, err := rs.Records.ReadRecord()
-				if errors.Is(err, io.EOF) {
-					break
-				}
+	// Three records of 300 KB: the records section spans three blocks.
+	rng := rand.New(rand.NewPCG(3, 4))
+	large := []chunk{{time: 1_795_608_000_200}}
+	for i := range 3 {
+		value := make([]byte, 300<<10)
+		for j := range value {
+			value[j] = "verdict:0123456789"[rng.IntN(18)]
+		}
+		large[0].records = append(large[0].records, record{key: []byte("raw/1/" + strconv.Itoa(i)), value: value})
+	}
+	for name, chunks := range map[string][]chunk{"small": chunks, "large": large} {
+		for _, codec := range []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
+			t.Run("read_back_"+name+"_"+strconv.Itoa(int(codec)), func(t *testing.T) {
+				batch, err := e.encode(chunks, codec, crcTable)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if i >= len(want) {
-					t.Fatalf("more than %d records", len(want))
-				}
-				if r.Offset != int64(i) || !r.Time.Equal(want[i].time) {
-					t.Errorf("record %d: offset %d time %v, want %d %v", i, r.Offset, r.Time, i, want[i].time)
-				}
-				key, value := readAll(t, r.Key), readAll(t, r.Value)
-				if (key == nil) != (want[i].key == nil) || !bytes.Equal(key, want[i].key) || !bytes.Equal(value, want[i].value) {
-					t.Errorf("record %d: key %q value %d bytes, want %q and %d", i, key, len(value), want[i].key, len(want[i].value))
-				}
-			}
-			if i != len(want) {
-				t.Fatalf("%d records, want %d", i, len(want))
-			}
-		})
+				checkReadBack(t, batch, codec, timedRecords(chunks))
+			})
+		}
+	}
+}
+
+type timedRecord struct {
+	record
+	time time.Time
+}
+
+func timedRecords(chunks []chunk) []timedRecord {
+	var out []timedRecord
+	for _, c := range chunks {
+		for _, r := range c.records {
+			out = append(out, timedRecord{r, time.UnixMilli(c.time)})
+		}
+	}
+	return out
+}
+
+// checkReadBack reads batch with kafka-go and compares its records with want.
+func checkReadBack(t *testing.T, batch []byte, codec kafka.Compression, want []timedRecord) {
+	t.Helper()
+	var rs protocol.RecordSet
+	if _, err := rs.ReadFrom(bytes.NewReader(batch)); err != nil {
+		t.Fatalf("kafka-go reading the batch: %v", err)
+	}
+	if rs.Attributes.Compression() != codec {
+		t.Errorf("codec %d, want %d", rs.Attributes.Compression(), codec)
+	}
+	i := 0
+	for ; ; i++ {
+		r, err := rs.Records.ReadRecord()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= len(want) {
+			t.Fatalf("more than %d records", len(want))
+		}
+		if r.Offset != int64(i) || !r.Time.Equal(want[i].time) {
+			t.Errorf("record %d: offset %d time %v, want %d %v", i, r.Offset, r.Time, i, want[i].time)
+		}
+		key, value := readAll(t, r.Key), readAll(t, r.Value)
+		if (key == nil) != (want[i].key == nil) || !bytes.Equal(key, want[i].key) || !bytes.Equal(value, want[i].value) {
+			t.Errorf("record %d: key %q value %d bytes, want %q and %d", i, key, len(value), want[i].key, len(want[i].value))
+		}
+	}
+	if i != len(want) {
+		t.Fatalf("%d records, want %d", i, len(want))
 	}
 }
 
