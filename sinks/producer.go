@@ -455,9 +455,10 @@ func (e *batchEncoder) compress(compression kafka.Compression) error {
 }
 
 // compressSnappy appends the records section to out in xerial-framed
-// snappy blocks, encoded by s2's snappy-compatible encoder: twice as fast
-// as lz4 on verdicts, and ~3× kafka-go's snappy codec (32 KB blocks, each
-// through a writer of its own).
+// snappy blocks, encoded by s2's snappy-compatible encoder: a batch of
+// verdicts takes a third less time than with lz4, and 2.7-3.5× less than
+// through kafka-go's snappy codec (32 KB blocks, a writer per batch), in
+// BenchmarkBatchEncoder.
 func (e *batchEncoder) compressSnappy() {
 	e.out.Write(xerialHeader[:])
 	for rest := e.records; len(rest) > 0; {
