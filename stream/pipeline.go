@@ -538,7 +538,7 @@ func (r *run) send() {
 
 // countConsumed adds the records fetched since it was last called to the
 // statistics and metrics. They are counted per batch and when a fetch
-// waits, not per record: an atomic add per record and counter was ~3 % of
+// waits, not per record: an atomic add per record and counter was 2-3 % of
 // a record's CPU.
 func (r *run) countConsumed() {
 	if r.consumed > 0 {
