@@ -2,8 +2,10 @@ package stream
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/sagewall/sagewall/features"
+	"github.com/sagewall/sagewall/sinks"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,7 +20,7 @@ type Metrics struct {
 	verdicts        *prometheus.CounterVec
 	batchRecords    prometheus.Histogram
 	scoring         prometheus.Histogram
-	endToEnd        prometheus.Histogram
+	endToEnd        *batchHistogram
 	commits         *prometheus.CounterVec
 	rewinds         prometheus.Counter
 	lag             *prometheus.GaugeVec
@@ -55,10 +57,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		scoring: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "sagewall_scoring_duration_seconds", Help: "Time to score one micro-batch.", Buckets: latencyBuckets,
-		}),
-		endToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "sagewall_end_to_end_latency_seconds", Help: "From the source record's Kafka timestamp to its verdict being acknowledged.",
-			Buckets: latencyBuckets,
 		}),
 		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sagewall_commits_total", Help: "Offset commit requests, by result (ok, error).",
@@ -97,6 +95,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sagewall_dead_letters_dropped_total", Help: "Dead letters the broker refused for good even after they were cut to fit (each is logged with its source position).",
 		}),
 	}
+	endToEnd, err := newBatchHistogram("sagewall_end_to_end_latency_seconds",
+		"From the source record's Kafka timestamp to its verdict being acknowledged.", latencyBuckets)
+	if err != nil {
+		return nil, err
+	}
+	m.endToEnd = endToEnd
 	for _, c := range []prometheus.Collector{m.droppedLetters, m.consumed, m.encoded, m.rejected, m.verdicts, m.batchRecords,
 		m.scoring, m.endToEnd, m.commits, m.rewinds, m.lag, m.outbox, m.unknownServices, m.rebuilds,
 		m.connHeld, m.connHosts, m.connEvicted, m.connLate, m.connForced} {
@@ -139,10 +143,19 @@ func (m *Metrics) observeBatch(records int, scoringSeconds float64) {
 	}
 }
 
-func (m *Metrics) observeEndToEnd(seconds float64) {
-	if m != nil {
-		m.endToEnd.Observe(seconds)
+// observeEndToEnd observes the end-to-end latency of each verdict that has
+// a source time, as of now.
+func (m *Metrics) observeEndToEnd(now time.Time, verdicts []sinks.Verdict) {
+	if m == nil {
+		return
 	}
+	var t tally
+	for i := range verdicts {
+		if at := verdicts[i].Time; !at.IsZero() {
+			t.observe(m.endToEnd.bounds, now.Sub(at).Seconds())
+		}
+	}
+	m.endToEnd.add(&t)
 }
 
 func (m *Metrics) addCommit(err error) {

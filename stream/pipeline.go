@@ -801,10 +801,8 @@ func (r *run) settle(b *batch, err error) {
 		if b.verdicts[i].Result.Attack {
 			attacks++
 		}
-		if t := b.verdicts[i].Time; !t.IsZero() {
-			p.cfg.metrics.observeEndToEnd(now.Sub(t).Seconds())
-		}
 	}
+	p.cfg.metrics.observeEndToEnd(now, b.verdicts[:b.n])
 	p.cfg.metrics.addVerdicts(attacks, b.n-attacks)
 	p.stats.verdicts.Add(uint64(b.n))
 	p.stats.attacks.Add(uint64(attacks))
