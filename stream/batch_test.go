@@ -95,6 +95,20 @@ func (b *batcher) next(t *testing.T, within time.Duration) *batch {
 	}
 }
 
+// taken waits until the batcher has fetched every message sent. A fetched
+// message is added to the batch before the next fetch, which is where the
+// end of fetching is noticed.
+func (b *batcher) taken(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for len(b.in) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages not fetched within %s", len(b.in), within)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (b *batcher) none(t *testing.T, within time.Duration) {
 	t.Helper()
 	select {
@@ -122,6 +136,9 @@ func TestBatcherClosesOnCount(t *testing.T) {
 			t.Fatalf("batch of %d (%d encoded), want %d", got.records(), got.n, want)
 		}
 	}
+	// Only once the batcher has taken every message: a fetch that finds
+	// both a message and the end of fetching may pick either.
+	b.taken(t, 5*time.Second)
 	b.stopFetching() // the end of fetching sends the partial batch
 	if got := b.next(t, 5*time.Second); got.records() != 2 {
 		t.Fatalf("final batch of %d, want 2", got.records())
