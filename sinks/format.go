@@ -115,7 +115,7 @@ func (m *modelMemo) appendModel(dst []byte, threshold float64, model *scoring.In
 // Append implements Format.
 func (f JSONFormat) Append(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `{"id":"`...)
-	dst = appendEscaped(dst, string(v.Source.AppendKey(make([]byte, 0, 64))))
+	dst = appendEscapedKey(dst, v.Source)
 	dst = append(dst, `","schema_version":"`+VerdictSchemaVersion+`","time":"`...)
 	dst = appendRFC3339Nano(dst, v.Time)
 	dst = append(dst, `","source":`...)
@@ -359,6 +359,22 @@ func clamp01(f float64) float64 {
 		return 0
 	}
 	return math.Min(1, math.Max(0, f))
+}
+
+// appendEscapedKey appends s.AppendKey's key escaped for a JSON string:
+// only its topic or file name can need escaping, so they are escaped in
+// place rather than the key built apart first.
+func appendEscapedKey(dst []byte, s Source) []byte {
+	if s.File != "" {
+		dst = appendEscaped(dst, s.File)
+		dst = append(dst, ':')
+		return strconv.AppendInt(dst, int64(s.Line), 10)
+	}
+	dst = appendEscaped(dst, s.Topic)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, int64(s.Partition), 10)
+	dst = append(dst, '/')
+	return strconv.AppendInt(dst, s.Offset, 10)
 }
 
 func appendSource(dst []byte, s Source) []byte {

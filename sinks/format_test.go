@@ -118,6 +118,30 @@ func TestFormatsGolden(t *testing.T) {
 	}
 }
 
+// TestJSONIDIsSourceKey: a verdict's id, escaped in place, decodes to its
+// source's key, for a topic or a file, whatever their names hold.
+func TestJSONIDIsSourceKey(t *testing.T) {
+	for _, src := range []Source{
+		{Topic: "nslkdd.raw", Partition: 3, Offset: 1234567},
+		{Topic: "raw\"\\\n\x01é\xff", Partition: 0, Offset: 0},
+		{Topic: "t", Partition: 2147483647, Offset: 9223372036854775807},
+		{File: "records.csv", Line: 3},
+		{File: "dir/\"odd\"\tname.csv", Line: 1 << 30},
+	} {
+		v := testVerdict(t, neptuneLine, scoring.Result{Score: 0.1})
+		v.Source = src
+		var doc struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(JSONFormat{}.Append(nil, &v), &doc); err != nil {
+			t.Fatalf("%+v: %v", src, err)
+		}
+		if want := strings.ToValidUTF8(src.Key(), "\ufffd"); doc.ID != want {
+			t.Errorf("%+v: id %q, want %q", src, doc.ID, want)
+		}
+	}
+}
+
 func TestJSONFormatFields(t *testing.T) {
 	v := testVerdict(t, neptuneLine, scoring.Result{Score: 0.9973, Attack: true, Category: etl.DoS, CategoryProb: 0.9981})
 	var doc struct {
