@@ -361,20 +361,10 @@ func clamp01(f float64) float64 {
 	return math.Min(1, math.Max(0, f))
 }
 
-// appendEscapedKey appends s.AppendKey's key escaped for a JSON string:
-// only its topic or file name can need escaping, so they are escaped in
-// place rather than the key built apart first.
+// appendEscapedKey appends s.AppendKey's key escaped for a JSON string,
+// escaping only its name rather than building the key apart first.
 func appendEscapedKey(dst []byte, s Source) []byte {
-	if s.File != "" {
-		dst = appendEscaped(dst, s.File)
-		dst = append(dst, ':')
-		return strconv.AppendInt(dst, int64(s.Line), 10)
-	}
-	dst = appendEscaped(dst, s.Topic)
-	dst = append(dst, '/')
-	dst = strconv.AppendInt(dst, int64(s.Partition), 10)
-	dst = append(dst, '/')
-	return strconv.AppendInt(dst, s.Offset, 10)
+	return s.appendKeyPosition(appendEscaped(dst, s.keyName()))
 }
 
 func appendSource(dst []byte, s Source) []byte {

@@ -28,12 +28,24 @@ type Source struct {
 // ("file:line" for a file). Downstream consumers drop duplicates (after a
 // crash or rebalance) by it.
 func (s Source) AppendKey(dst []byte) []byte {
+	return s.appendKeyPosition(append(dst, s.keyName()...))
+}
+
+// keyName is the key's first part: the file, or the topic. Only it can
+// hold characters a JSON string must escape.
+func (s Source) keyName() string {
 	if s.File != "" {
-		dst = append(dst, s.File...)
+		return s.File
+	}
+	return s.Topic
+}
+
+// appendKeyPosition appends the key's rest: ":line", or "/partition/offset".
+func (s Source) appendKeyPosition(dst []byte) []byte {
+	if s.File != "" {
 		dst = append(dst, ':')
 		return strconv.AppendInt(dst, int64(s.Line), 10)
 	}
-	dst = append(dst, s.Topic...)
 	dst = append(dst, '/')
 	dst = strconv.AppendInt(dst, int64(s.Partition), 10)
 	dst = append(dst, '/')
